@@ -1,0 +1,54 @@
+"""Typed errors. Library code raises these; only the CLI prints them and exits.
+
+Each error carries the process exit code the CLI uses for it (documented in docs/cli.md).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_REFUSED = 4
+EXIT_UNAVAILABLE = 5
+EXIT_TEMPFAIL = 75
+
+
+class HdcliError(Exception):
+    """Base of every error hdcli reports to a user as one line."""
+
+    exit_code = EXIT_UNEXPECTED
+
+
+class UsageError(HdcliError):
+    """Bad arguments or configuration (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """The configuration file or an environment override is invalid (exit 2)."""
+
+
+class NotFound(HdcliError):
+    """A ticket, customer, agent or other record does not exist (exit 3)."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class Refused(HdcliError):
+    """Refused by a ticket's state, a contract or a policy, or vetoed by a plugin (exit 4)."""
+
+    exit_code = EXIT_REFUSED
+
+
+class BackendUnavailable(HdcliError):
+    """The storage backend cannot be reached or is locked (exit 5; 75 for mail ingest)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class TransientError(HdcliError):
+    """A failure worth retrying later, e.g. a store that is locked (exit 75 for mail ingest)."""
+
+    exit_code = EXIT_TEMPFAIL
