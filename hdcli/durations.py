@@ -4,7 +4,8 @@ Imported when the CLI starts, so it uses only the standard library and the packa
 
 Accepted duration forms (case-insensitive, spaces around the parts allowed):
 
-- minutes: ``90m``, ``90 min``, or a bare number ``45`` (a bare number is always minutes);
+- minutes: ``90m``, ``90 min``, or a bare whole number ``45`` (a bare number is always minutes;
+  a bare ``1,5`` is refused because it reads as hours to many people);
 - hours and minutes: ``1h30m``, ``1h 30m``, ``1h30``, ``2h``;
 - clock form: ``1:30``, ``0:05`` (minutes are two digits, below 60);
 - decimal hours with a point or a comma: ``1.5h``, ``1,5h``.
@@ -46,7 +47,8 @@ class InvalidDate(UsageError, ValueError):
 # At most 5 digits per part: nobody logs 100,000 hours, and it keeps the arithmetic small.
 _NUM = r"\d{1,5}(?:[.,]\d{1,4})?"
 _INT = r"\d{1,5}"
-_MINUTES = re.compile(rf"(?P<m>{_NUM})\s*(?:m|min|mins|minutes?)?")
+_MINUTES = re.compile(rf"(?P<m>{_NUM})\s*(?:m|min|mins|minutes?)")
+_BARE = re.compile(rf"(?P<m>{_INT})")
 _HOURS = re.compile(rf"(?P<h>{_NUM})\s*h")
 _HOURS_MINUTES = re.compile(rf"(?P<h>{_INT})\s*h\s*(?P<m>{_INT})\s*(?:m|min)?")
 _CLOCK = re.compile(rf"(?P<h>{_INT}):(?P<m>\d\d)")
@@ -86,7 +88,7 @@ def parse_duration(text: str) -> int:
         minutes = Decimal(hours * 60 + mins)
     elif match := _HOURS.fullmatch(raw):
         minutes = _decimal(match["h"]) * 60
-    elif match := _MINUTES.fullmatch(raw):
+    elif match := _MINUTES.fullmatch(raw) or _BARE.fullmatch(raw):
         minutes = _decimal(match["m"])
     if minutes is None:
         raise InvalidDuration(f"invalid duration {text!r}: use one of {DURATION_FORMS}")

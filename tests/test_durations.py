@@ -38,7 +38,8 @@ from hdcli.errors import UsageError
         ("  45  ", 45),
         ("0.25h", 15),
         ("1.33h", 80),  # 79.8 minutes round to 80
-        ("0.01h", 1),  # 0.6 minutes round up to 1
+        ("0.01h", 1),
+        ("1.5m", 2),  # fractional minutes round half up  # 0.6 minutes round up to 1
         ("10:00", 600),
     ],
 )
@@ -49,6 +50,8 @@ def test_accepted_forms(text: str, minutes: int) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "1.5",  # a bare decimal is ambiguous (minutes or hours?): refused
+        "1,5",
         "",
         "0",
         "0m",
