@@ -1,0 +1,1 @@
+"""Inbound mail: parsing and classification of RFC 5322 messages."""
