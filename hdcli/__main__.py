@@ -1,0 +1,3 @@
+from hdcli.cli import main
+
+main()

@@ -1,0 +1,29 @@
+"""Storage backends, chosen by URL scheme through the ``register_storage`` hook."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hdcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from hdcli.backends.base import Storage
+    from hdcli.config import Config
+
+
+def open_storage(url: str, config: Config | None = None, *, upgrade: bool = True) -> Storage:
+    """Open the backend registered for ``url``'s scheme.
+
+    With ``upgrade`` an empty store gets the schema; an older, non-empty one is refused until
+    ``hdcli db upgrade`` ran.
+    """
+    from hdcli.plugins import storage_backends
+
+    scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
+    if not scheme:
+        raise UsageError(f"storage URL {url!r} has no scheme (e.g. sqlite:///path/hdcli.db)")
+    factory = storage_backends.get(scheme)
+    store: Storage = factory(url, config)
+    if upgrade:
+        store.ensure_schema()
+    return store

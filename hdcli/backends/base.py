@@ -1,0 +1,287 @@
+"""The storage interface and the SQL implementation shared by the SQL backends.
+
+Workflow modules speak portable SQL through :class:`Storage`: ``?`` placeholders, ISO 8601
+text timestamps, ``INSERT … RETURNING`` and ``ON CONFLICT`` upserts (SQLite ≥ 3.35 and
+PostgreSQL both have them). A backend fills in the small dialect points: connecting, the
+placeholder style, DDL types, how a write transaction begins and how driver errors map to
+:class:`~hdcli.errors.BackendUnavailable`.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from hdcli.errors import Refused
+
+Row = dict[str, Any]
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The versioned schema history: ``(version, name, sql)`` in order."""
+    found = []
+    for entry in resources.files("hdcli.backends").joinpath("migrations").iterdir():
+        m = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def latest_version() -> int:
+    return max(v for v, _, _ in migrations())
+
+
+class Storage(ABC):
+    """A helpdesk store. Contract every backend keeps (checked by ``hdcli.backends.testing``):
+
+    - ``transaction()`` is a context manager; writes inside it commit together or not at all;
+      nested use joins the outer transaction. Writes serialise against other processes
+      (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: row locks and unique constraints).
+    - ``execute``/``query``/``query_one`` take SQL with ``?`` placeholders; rows are dicts.
+    - ``insert`` returns the new row's ``id``; ``next_value`` increments a named counter
+      atomically and returns the last of the ``n`` values reserved.
+    - ``lock(name)`` holds a lock across processes (for ``mail fetch``), non-blocking:
+      it yields False when another process holds it.
+    - Driver errors that mean "cannot reach / locked" become BackendUnavailable.
+    """
+
+    dialect: str = ""
+    url: str = ""
+
+    @abstractmethod
+    def transaction(self) -> Any: ...
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    @abstractmethod
+    def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
+        """Stream rows without loading them all (bounded memory for big reports)."""
+
+    @abstractmethod
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    @abstractmethod
+    def insert(self, table: str, values: dict[str, Any]) -> int: ...
+
+    @abstractmethod
+    def next_value(self, counter: str, n: int = 1, start: int = 0) -> int: ...
+
+    @abstractmethod
+    def lock(self, name: str) -> Any: ...
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def upgrade(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+
+    @abstractmethod
+    def is_empty(self) -> bool:
+        """True when the store holds no helpdesk data at all (no schema or no rows)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def ensure_schema(self) -> None:
+        """Upgrade an empty store; refuse an outdated store that holds data."""
+        version = self.schema_version()
+        latest = latest_version()
+        if version == latest:
+            return
+        if version > latest:
+            raise Refused(
+                f"the store's schema is version {version}, newer than this hdcli knows "
+                f"({latest}): upgrade hdcli"
+            )
+        if version == 0 or self.is_empty():
+            self.upgrade()
+            return
+        raise Refused(
+            f"the store's schema is version {version}, this hdcli needs {latest}: "
+            "run `hdcli db upgrade`"
+        )
+
+
+_TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class SqlStorage(Storage):
+    """Shared SQL implementation; subclasses fill in the dialect points."""
+
+    ddl: dict[str, str] = {}
+    #: tables in dependency order (for copies and emptiness checks)
+    tables = (
+        "counters", "organisations", "org_domains", "contracts", "contacts", "agents",
+        "tickets", "articles", "attachments", "ticket_participants", "time_entries",
+        "approvals", "service_reports", "outbound", "inbound_log", "quarantine",
+        "ticket_links", "history", "locks",
+    )
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._conn: Any = None
+
+    # -- dialect points --------------------------------------------------------------
+    @abstractmethod
+    def _sql(self, sql: str) -> str:
+        """Translate portable SQL (``?`` placeholders) to the driver's."""
+
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _rollback(self) -> None: ...
+
+    @abstractmethod
+    def _wrap(self, exc: Exception) -> Exception | None:
+        """The hdcli error for a driver error, or None to re-raise it as it is."""
+
+    @abstractmethod
+    def _table_exists(self, name: str) -> bool: ...
+
+    # -- shared --------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[SqlStorage]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._guard(self._begin)
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            try:
+                self._rollback()
+            except Exception:  # the connection may be gone; the original error matters
+                pass
+            raise
+        self._depth = 0
+        self._guard(self._commit)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def _guard(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            wrapped = self._wrap(exc)
+            if wrapped is None:
+                raise
+            raise wrapped from exc
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._guard(self._conn.execute, self._sql(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._guard(self._executemany, self._sql(sql), rows)
+
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        rows: list[Row] = self.execute(sql, params).fetchall()
+        return rows
+
+    def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
+        cur = self.execute(sql, params)
+        while True:
+            chunk = self._guard(cur.fetchmany, 1000)
+            if not chunk:
+                return
+            yield from chunk
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self.execute(sql, params).fetchone()
+        return row
+
+    def insert(self, table: str, values: dict[str, Any]) -> int:
+        if not _TABLE_RE.match(table) or not all(_TABLE_RE.match(c) for c in values):
+            raise ValueError(f"bad table or column name in insert into {table!r}")
+        cols = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        row = self.query_one(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING id", list(values.values())
+        )
+        assert row is not None
+        return int(row["id"])
+
+    def next_value(self, counter: str, n: int = 1, start: int = 0) -> int:
+        row = self.query_one(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = counters.value + ? RETURNING value",
+            (counter, start + n, n),
+        )
+        assert row is not None
+        return int(row["value"])
+
+    def schema_version(self) -> int:
+        if not self._table_exists("schema_migrations"):
+            return 0
+        row = self.query_one("SELECT max(version) AS v FROM schema_migrations")
+        return int(row["v"] or 0) if row else 0
+
+    def is_empty(self) -> bool:
+        for table in ("organisations", "tickets", "agents"):
+            if self._table_exists(table) and self.query_one(f"SELECT 1 AS x FROM {table} LIMIT 1"):
+                return False
+        return True
+
+    def _render_ddl(self, sql: str) -> list[str]:
+        for key, value in self.ddl.items():
+            sql = sql.replace("{" + key + "}", value)
+        stripped = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+        return [s.strip() for s in stripped.split(";") if s.strip()]
+
+    def upgrade(self) -> list[int]:
+        from hdcli.util import now_iso
+
+        applied: list[int] = []
+        with self.transaction():
+            self.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            done = {int(r["version"]) for r in self.query("SELECT version FROM schema_migrations")}
+            for version, name, sql in migrations():
+                if version in done:
+                    continue
+                for statement in self._render_ddl(sql):
+                    self.execute(statement)
+                self.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, now_iso()),
+                )
+                applied.append(version)
+        return applied
+
+    def applied_migrations(self) -> list[Row]:
+        if not self._table_exists("schema_migrations"):
+            return []
+        return self.query("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,97 @@
+"""The embedded default: SQLite (WAL, busy timeout, foreign keys)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from hdcli.backends.base import SqlStorage
+from hdcli.errors import BackendUnavailable, HdcliError
+
+BUSY_TIMEOUT_MS = 15000
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
+
+
+def path_of(url: str) -> Path:
+    """``sqlite:///rel/path`` is relative, ``sqlite:////abs/path`` absolute (SQLAlchemy style);
+    ``sqlite:///`` followed by an absolute path as produced by the defaults also works."""
+    rest = url.split("://", 1)[1]
+    rest = rest.split("?", 1)[0]
+    if rest.startswith("/"):
+        rest = rest[1:]
+    return Path(unquote(rest)).expanduser()
+
+
+class SqliteStorage(SqlStorage):
+    dialect = "sqlite"
+    ddl = {"ID": "INTEGER PRIMARY KEY", "BIGINT": "INTEGER", "BLOB": "BLOB"}
+
+    def __init__(self, url: str, config: Any = None) -> None:
+        super().__init__()
+        self.url = url
+        self.path = path_of(url)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=False,
+            )
+            self._conn.row_factory = _dict_row
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self._conn.execute("PRAGMA journal_mode").fetchone()["journal_mode"] != "wal":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        except (sqlite3.Error, OSError) as exc:
+            raise BackendUnavailable(f"cannot open SQLite database {self.path}: {exc}") from None
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    def _begin(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def _wrap(self, exc: Exception) -> Exception | None:
+        if isinstance(exc, HdcliError):
+            return None
+        if isinstance(exc, sqlite3.OperationalError):
+            msg = str(exc)
+            if "locked" in msg or "busy" in msg or "unable to open" in msg or "disk I/O" in msg:
+                return BackendUnavailable(f"SQLite database {self.path}: {msg}")
+        return None
+
+    def _table_exists(self, name: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[bool]:
+        import fcntl
+
+        lock_path = self.path.with_name(f"{self.path.name}.{name}.lock")
+        with open(lock_path, "a+b") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

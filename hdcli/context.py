@@ -1,0 +1,59 @@
+"""One run's context: configuration, the store (opened on first use) and the acting agent."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from hdcli.backends.base import SqlStorage
+    from hdcli.config import Config
+
+
+class Context:
+    """What workflow functions need: ``config``, ``store``, ``actor`` and the local day."""
+
+    def __init__(self, config: Config, actor: str | None = None) -> None:
+        self.config = config
+        self._actor = actor
+        self.after_commit: list[Any] = []  # events to announce, outbound ids to deliver
+
+    @cached_property
+    def store(self) -> SqlStorage:
+        from hdcli.backends import open_storage
+
+        store: SqlStorage = open_storage(self.config.storage_url, self.config)  # type: ignore[assignment]
+        return store
+
+    @property
+    def actor(self) -> str:
+        """``--as``, else ``HDCLI_USER`` / config ``user``, else the operating-system user."""
+        if self._actor:
+            return self._actor
+        configured = self.config.get("user")
+        if configured:
+            return str(configured)
+        import getpass
+
+        try:
+            return f"system:{getpass.getuser()}"
+        except (KeyError, OSError):
+            return "system"
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(str(self.config.get("billing.timezone")))
+
+    def today(self) -> date:
+        return datetime.now(self.tz).date()
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,507 @@
+"""Organisations, contracts, contacts and agents: the customer side of the helpdesk.
+
+Every change writes a history event. Lookups accept a name, number, login or e-mail address
+(whatever identifies the record to a human) as well as the numeric id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from hdcli.errors import NotFound, Refused, UsageError
+from hdcli.util import norm_email, now_iso, one_line, valid_email
+
+if TYPE_CHECKING:
+    from hdcli.backends.base import Row, SqlStorage
+    from hdcli.context import Context
+
+ORG_KINDS = ("company", "public_body")
+LANGUAGES = ("de", "en")
+BILLING_MODES = ("hourly", "included_hours", "free")
+APPROVAL_POLICIES = ("none", "before_work", "changes")
+CLOSED_POLICIES = ("new_ticket", "reject_with_notice", "reopen")
+ROLES = ("main", "approver", "billing")
+
+
+def history(
+    store: SqlStorage, actor: str, entity: str, key: str, action: str,
+    detail: Mapping[str, Any] | None = None, ticket_id: int | None = None,
+) -> None:
+    """Record who did what, when (every change calls this inside its transaction)."""
+    store.execute(
+        "INSERT INTO history (ticket_id, entity, entity_key, actor, action, detail, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (ticket_id, entity, key, actor, action,
+         json.dumps(dict(detail or {}), ensure_ascii=False, default=str), now_iso()),
+    )
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"bad {what} {value!r} (allowed: {', '.join(allowed)})")
+    return value
+
+
+def _email(value: str) -> str:
+    address = norm_email(value)
+    if not valid_email(address):
+        raise UsageError(f"not an e-mail address: {value!r}")
+    return address
+
+
+def _domain(value: str) -> str:
+    domain = value.strip().lower().lstrip("@")
+    if not domain or "." not in domain or any(c in domain for c in " /\\@"):
+        raise UsageError(f"not a mail domain: {value!r}")
+    return domain
+
+
+def _date(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise UsageError(f"bad date {value!r} (use YYYY-MM-DD)") from None
+
+
+def _money(value: str | None) -> str:
+    if value in (None, ""):
+        return "0"
+    try:
+        amount = Decimal(str(value).replace(",", "."))
+    except InvalidOperation:
+        raise UsageError(f"bad amount {value!r} (e.g. 95 or 95.50)") from None
+    if amount < 0:
+        raise UsageError("an amount cannot be negative")
+    return str(amount.quantize(Decimal("0.01")))
+
+
+def _minutes(value: str | int | None, what: str) -> int:
+    if value in (None, ""):
+        return 0
+    if isinstance(value, int):
+        return value
+    from hdcli.durations import parse_duration
+
+    try:
+        return parse_duration(str(value))
+    except ValueError as exc:
+        raise UsageError(f"bad {what}: {exc}") from None
+
+
+# -- organisations -----------------------------------------------------------------------------
+def get_org(store: SqlStorage, key: str | int) -> Row:
+    row = store.query_one(
+        "SELECT * FROM organisations WHERE name = ? OR CAST(id AS TEXT) = ?", (str(key), str(key))
+    )
+    if row is None:
+        raise NotFound(f"no organisation {key!r} (see `hdcli org list`)")
+    row["domains"] = [
+        r["domain"]
+        for r in store.query("SELECT domain FROM org_domains WHERE org_id = ? ORDER BY domain",
+                             (row["id"],))
+    ]
+    return row
+
+
+def add_org(ctx: Context, name: str, kind: str, domains: Iterable[str] = (),
+            language: str = "de") -> Row:
+    store = ctx.store
+    name = one_line(name)
+    if not name:
+        raise UsageError("an organisation needs a name")
+    _choice(kind, ORG_KINDS, "organisation kind")
+    _choice(language, LANGUAGES, "language")
+    doms = [_domain(d) for d in domains]
+    with store.transaction():
+        if store.query_one("SELECT id FROM organisations WHERE name = ?", (name,)):
+            raise Refused(f"organisation {name!r} exists already")
+        org_id = store.insert(
+            "organisations",
+            {"name": name, "kind": kind, "language": language, "created_at": now_iso()},
+        )
+        _set_domains(store, org_id, doms)
+        history(store, ctx.actor, "organisation", name, "created",
+                {"kind": kind, "domains": doms, "language": language})
+    return get_org(store, org_id)
+
+
+def _set_domains(store: SqlStorage, org_id: int, domains: list[str]) -> None:
+    for domain in domains:
+        other = store.query_one(
+            "SELECT o.name FROM org_domains d JOIN organisations o ON o.id = d.org_id "
+            "WHERE d.domain = ? AND d.org_id <> ?", (domain, org_id))
+        if other:
+            raise Refused(f"domain {domain} belongs to {other['name']} already")
+    store.execute("DELETE FROM org_domains WHERE org_id = ?", (org_id,))
+    store.executemany("INSERT INTO org_domains (org_id, domain) VALUES (?, ?)",
+                      [(org_id, d) for d in dict.fromkeys(domains)])
+
+
+def edit_org(ctx: Context, key: str, *, name: str | None = None, kind: str | None = None,
+             language: str | None = None, domains: list[str] | None = None,
+             add_domains: Iterable[str] = (), remove_domains: Iterable[str] = ()) -> Row:
+    store = ctx.store
+    with store.transaction():
+        org = get_org(store, key)
+        changes: dict[str, Any] = {}
+        if name is not None and one_line(name) != org["name"]:
+            changes["name"] = one_line(name)
+        if kind is not None:
+            changes["kind"] = _choice(kind, ORG_KINDS, "organisation kind")
+        if language is not None:
+            changes["language"] = _choice(language, LANGUAGES, "language")
+        _update(store, "organisations", org["id"], changes)
+        doms = list(org["domains"]) if domains is None else [_domain(d) for d in domains]
+        doms += [_domain(d) for d in add_domains]
+        drop = {_domain(d) for d in remove_domains}
+        doms = [d for d in doms if d not in drop]
+        if doms != org["domains"]:
+            _set_domains(store, org["id"], doms)
+            changes["domains"] = doms
+        history(store, ctx.actor, "organisation", org["name"], "edited", changes)
+    return get_org(store, org["id"])
+
+
+def remove_org(ctx: Context, key: str) -> Row:
+    store = ctx.store
+    with store.transaction():
+        org = get_org(store, key)
+        if store.query_one("SELECT id FROM tickets WHERE org_id = ? LIMIT 1", (org["id"],)):
+            raise Refused(f"organisation {org['name']!r} has tickets and cannot be removed")
+        store.execute("DELETE FROM organisations WHERE id = ?", (org["id"],))
+        history(store, ctx.actor, "organisation", org["name"], "removed")
+    return org
+
+
+def list_orgs(store: SqlStorage) -> list[Row]:
+    rows = store.query("SELECT id, name, kind, language, created_at FROM organisations ORDER BY name")
+    domains: dict[int, list[str]] = {}
+    for r in store.query("SELECT org_id, domain FROM org_domains ORDER BY domain"):
+        domains.setdefault(int(r["org_id"]), []).append(r["domain"])
+    for row in rows:
+        row["domains"] = domains.get(int(row["id"]), [])
+    return rows
+
+
+# -- contracts ---------------------------------------------------------------------------------
+def get_contract(store: SqlStorage, number: str) -> Row:
+    row = store.query_one(
+        "SELECT c.*, o.name AS organisation FROM contracts c JOIN organisations o "
+        "ON o.id = c.org_id WHERE c.number = ?", (number,))
+    if row is None:
+        raise NotFound(f"no contract {number!r} (see `hdcli contract list`)")
+    return row
+
+
+@dataclass
+class ContractFields:
+    billing: str | None = None
+    rate: str | None = None
+    increment: str | None = None
+    minimum: str | None = None
+    included: str | None = None
+    approval: str | None = None
+    closed_policy: str | None = None
+    report_to: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        cols: dict[str, Any] = {}
+        if self.billing is not None:
+            cols["billing"] = _choice(self.billing, BILLING_MODES, "billing mode")
+        if self.rate is not None:
+            cols["rate"] = _money(self.rate)
+        if self.increment is not None:
+            cols["increment_minutes"] = _minutes(self.increment, "increment")
+        if self.minimum is not None:
+            cols["minimum_minutes"] = _minutes(self.minimum, "minimum")
+        if self.included is not None:
+            cols["included_minutes"] = _minutes(self.included, "included hours")
+        if self.approval is not None:
+            cols["approval"] = _choice(self.approval, APPROVAL_POLICIES, "approval policy")
+        if self.closed_policy is not None:
+            cols["closed_policy"] = (
+                _choice(self.closed_policy, CLOSED_POLICIES, "closed-ticket policy")
+                if self.closed_policy else None
+            )
+        if self.report_to is not None:
+            cols["report_to"] = _email(self.report_to) if self.report_to else None
+        if self.valid_from is not None:
+            cols["valid_from"] = _date(self.valid_from)
+        if self.valid_to is not None:
+            cols["valid_to"] = _date(self.valid_to)
+        return cols
+
+
+def _check_contract(row: Mapping[str, Any]) -> None:
+    if row.get("valid_from") and row.get("valid_to") and row["valid_to"] < row["valid_from"]:
+        raise UsageError("a contract cannot end before it starts (--valid-to < --valid-from)")
+    if row.get("billing") == "hourly" and Decimal(str(row.get("rate") or "0")) <= 0:
+        raise UsageError("an hourly contract needs --rate")
+    if row.get("billing") == "included_hours" and not row.get("included_minutes"):
+        raise UsageError("an included_hours contract needs --included (e.g. 2h)")
+
+
+def add_contract(ctx: Context, org_key: str, number: str, fields: ContractFields) -> Row:
+    store = ctx.store
+    number = one_line(number)
+    if not number:
+        raise UsageError("a contract needs a number")
+    if fields.billing is None:
+        raise UsageError("a contract needs --billing")
+    if fields.increment is None:
+        fields.increment = "15m"
+    cols = fields.columns()
+    _check_contract(cols)
+    with store.transaction():
+        org = get_org(store, org_key)
+        if store.query_one("SELECT id FROM contracts WHERE number = ?", (number,)):
+            raise Refused(f"contract {number!r} exists already")
+        store.insert("contracts", {"org_id": org["id"], "number": number, **cols,
+                                   "created_at": now_iso()})
+        history(store, ctx.actor, "contract", number, "created", {"org": org["name"], **cols})
+    return get_contract(store, number)
+
+
+def edit_contract(ctx: Context, number: str, fields: ContractFields) -> Row:
+    store = ctx.store
+    cols = fields.columns()
+    with store.transaction():
+        row = get_contract(store, number)
+        _check_contract({**row, **cols})
+        _update(store, "contracts", row["id"], cols)
+        history(store, ctx.actor, "contract", number, "edited", cols)
+    return get_contract(store, number)
+
+
+def remove_contract(ctx: Context, number: str) -> Row:
+    store = ctx.store
+    with store.transaction():
+        row = get_contract(store, number)
+        if store.query_one("SELECT id FROM tickets WHERE contract_id = ? LIMIT 1", (row["id"],)):
+            raise Refused(f"contract {number!r} has tickets; end it with --valid-to instead")
+        store.execute("DELETE FROM contracts WHERE id = ?", (row["id"],))
+        history(store, ctx.actor, "contract", number, "removed")
+    return row
+
+
+def list_contracts(store: SqlStorage, org_key: str | None = None) -> list[Row]:
+    sql = ("SELECT c.number, o.name AS organisation, c.billing, c.rate, c.increment_minutes, "
+           "c.minimum_minutes, c.included_minutes, c.approval, c.closed_policy, c.report_to, "
+           "c.valid_from, c.valid_to FROM contracts c JOIN organisations o ON o.id = c.org_id")
+    if org_key:
+        org = get_org(store, org_key)
+        return store.query(sql + " WHERE c.org_id = ? ORDER BY c.number", (org["id"],))
+    return store.query(sql + " ORDER BY o.name, c.number")
+
+
+def active_contract(store: SqlStorage, org_id: int, today: date) -> Row | None:
+    """The organisation's contract valid on ``today`` (the one that started last)."""
+    day = today.isoformat()
+    return store.query_one(
+        "SELECT * FROM contracts WHERE org_id = ? AND (valid_from IS NULL OR valid_from <= ?) "
+        "AND (valid_to IS NULL OR valid_to >= ?) ORDER BY valid_from DESC, id DESC LIMIT 1",
+        (org_id, day, day),
+    )
+
+
+# -- contacts ----------------------------------------------------------------------------------
+def _roles(roles: Iterable[str]) -> str:
+    out = []
+    for role in roles:
+        for r in str(role).replace(";", ",").split(","):
+            r = r.strip()
+            if r:
+                out.append(_choice(r, ROLES, "role"))
+    return ",".join(dict.fromkeys(out))
+
+
+def get_contact(store: SqlStorage, key: str) -> Row:
+    row = store.query_one(
+        "SELECT c.*, o.name AS organisation FROM contacts c JOIN organisations o "
+        "ON o.id = c.org_id WHERE c.email = ? OR CAST(c.id AS TEXT) = ?",
+        (norm_email(key), key))
+    if row is None:
+        raise NotFound(f"no contact {key!r} (see `hdcli contact list`)")
+    return row
+
+
+def add_contact(ctx: Context, org_key: str, name: str, email: str, phone: str | None = None,
+                roles: Iterable[str] = ()) -> Row:
+    store = ctx.store
+    address = _email(email)
+    with store.transaction():
+        org = get_org(store, org_key)
+        if store.query_one("SELECT id FROM contacts WHERE email = ?", (address,)):
+            raise Refused(f"contact {address} exists already")
+        cols = {"org_id": org["id"], "name": one_line(name) or address, "email": address,
+                "phone": one_line(phone) if phone else None, "roles": _roles(roles),
+                "created_at": now_iso()}
+        store.insert("contacts", cols)
+        history(store, ctx.actor, "contact", address, "created",
+                {"org": org["name"], "name": cols["name"], "roles": cols["roles"]})
+    return get_contact(store, address)
+
+
+def edit_contact(ctx: Context, key: str, *, name: str | None = None, email: str | None = None,
+                 phone: str | None = None, roles: list[str] | None = None,
+                 org: str | None = None) -> Row:
+    store = ctx.store
+    with store.transaction():
+        row = get_contact(store, key)
+        cols: dict[str, Any] = {}
+        if name is not None:
+            cols["name"] = one_line(name)
+        if email is not None:
+            cols["email"] = _email(email)
+        if phone is not None:
+            cols["phone"] = one_line(phone) or None
+        if roles is not None:
+            cols["roles"] = _roles(roles)
+        if org is not None:
+            cols["org_id"] = get_org(store, org)["id"]
+        _update(store, "contacts", row["id"], cols)
+        history(store, ctx.actor, "contact", row["email"], "edited", cols)
+    return get_contact(store, str(row["id"]))
+
+
+def remove_contact(ctx: Context, key: str) -> Row:
+    store = ctx.store
+    with store.transaction():
+        row = get_contact(store, key)
+        if store.query_one("SELECT id FROM tickets WHERE requester_id = ? LIMIT 1", (row["id"],)):
+            raise Refused(f"contact {row['email']} has tickets and cannot be removed")
+        store.execute("DELETE FROM contacts WHERE id = ?", (row["id"],))
+        history(store, ctx.actor, "contact", row["email"], "removed")
+    return row
+
+
+def list_contacts(store: SqlStorage, org_key: str | None = None) -> list[Row]:
+    sql = ("SELECT c.email, c.name, o.name AS organisation, c.phone, c.roles FROM contacts c "
+           "JOIN organisations o ON o.id = c.org_id")
+    if org_key:
+        org = get_org(store, org_key)
+        return store.query(sql + " WHERE c.org_id = ? ORDER BY c.email", (org["id"],))
+    return store.query(sql + " ORDER BY o.name, c.email")
+
+
+# -- agents ------------------------------------------------------------------------------------
+def get_agent(store: SqlStorage, login: str) -> Row:
+    row = store.query_one("SELECT * FROM agents WHERE login = ?", (login,))
+    if row is None:
+        raise NotFound(f"no agent {login!r} (see `hdcli agent list`)")
+    return row
+
+
+def add_agent(ctx: Context, login: str, name: str, email: str) -> Row:
+    store = ctx.store
+    login = one_line(login)
+    if not login or any(c.isspace() for c in login):
+        raise UsageError(f"bad agent login {login!r}")
+    address = _email(email)
+    with store.transaction():
+        if store.query_one("SELECT id FROM agents WHERE login = ?", (login,)):
+            raise Refused(f"agent {login!r} exists already")
+        store.insert("agents", {"login": login, "name": one_line(name) or login,
+                                "email": address, "active": 1, "created_at": now_iso()})
+        history(store, ctx.actor, "agent", login, "created", {"name": name, "email": address})
+    return get_agent(store, login)
+
+
+def edit_agent(ctx: Context, login: str, *, name: str | None = None, email: str | None = None,
+               active: bool | None = None) -> Row:
+    store = ctx.store
+    with store.transaction():
+        row = get_agent(store, login)
+        cols: dict[str, Any] = {}
+        if name is not None:
+            cols["name"] = one_line(name)
+        if email is not None:
+            cols["email"] = _email(email)
+        if active is not None:
+            cols["active"] = int(active)
+        _update(store, "agents", row["id"], cols)
+        history(store, ctx.actor, "agent", login, "edited", cols)
+    return get_agent(store, login)
+
+
+def remove_agent(ctx: Context, login: str) -> Row:
+    """Agents with history are deactivated, not deleted (their work stays attributed)."""
+    store = ctx.store
+    with store.transaction():
+        row = get_agent(store, login)
+        used = store.query_one(
+            "SELECT 1 AS x FROM tickets WHERE assignee_id = ? UNION SELECT 1 FROM time_entries "
+            "WHERE agent_id = ? LIMIT 1", (row["id"], row["id"]))
+        if used:
+            store.execute("UPDATE agents SET active = 0 WHERE id = ?", (row["id"],))
+            history(store, ctx.actor, "agent", login, "deactivated")
+            row["active"] = 0
+        else:
+            store.execute("DELETE FROM agents WHERE id = ?", (row["id"],))
+            history(store, ctx.actor, "agent", login, "removed")
+    return row
+
+
+def list_agents(store: SqlStorage) -> list[Row]:
+    return store.query("SELECT login, name, email, active FROM agents ORDER BY login")
+
+
+def _update(store: SqlStorage, table: str, row_id: int, cols: Mapping[str, Any]) -> None:
+    if not cols:
+        return
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    store.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*cols.values(), row_id))
+
+
+# -- the contract gate -------------------------------------------------------------------------
+@dataclass
+class Requester:
+    contact: Row
+    org: Row
+    contract: Row
+
+
+def find_requester(store: SqlStorage, email: str, today: date) -> tuple[Requester | None, str]:
+    """Who may be served: a contact (or an address of an organisation's mail domain) whose
+    organisation has a contract valid today. Returns (requester, "") or (None, reason)."""
+    address = norm_email(email)
+    contact = store.query_one("SELECT * FROM contacts WHERE email = ?", (address,))
+    if contact is not None:
+        org = store.query_one("SELECT * FROM organisations WHERE id = ?", (contact["org_id"],))
+    else:
+        domain = address.rpartition("@")[2]
+        org = store.query_one(
+            "SELECT o.* FROM organisations o JOIN org_domains d ON d.org_id = o.id "
+            "WHERE d.domain = ?", (domain,))
+        if org is None:
+            return None, "sender is no contact of a contracted organisation"
+    assert org is not None
+    contract = active_contract(store, int(org["id"]), today)
+    if contract is None:
+        return None, f"organisation {org['name']} has no contract valid today"
+    if contact is None:
+        contact = {"id": None, "org_id": org["id"], "name": "", "email": address, "roles": ""}
+    return Requester(contact, org, contract), ""
+
+
+def ensure_contact(store: SqlStorage, requester: Requester, name: str, actor: str) -> Row:
+    """Create the contact record of a domain-matched requester on first contact."""
+    if requester.contact.get("id") is not None:
+        return requester.contact
+    address = requester.contact["email"]
+    cols = {"org_id": requester.org["id"], "name": one_line(name) or address, "email": address,
+            "phone": None, "roles": "", "created_at": now_iso()}
+    cols["id"] = store.insert("contacts", cols)
+    history(store, actor, "contact", address, "created",
+            {"org": requester.org["name"], "via": "domain"})
+    requester.contact = cols
+    return cols

@@ -1,0 +1,84 @@
+"""Health checks behind ``hdcli doctor``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hdcli.context import Context
+
+
+def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+
+    def check(name: str, fn: Callable[[], str]) -> None:
+        try:
+            rows.append({"check": name, "ok": True, "detail": fn()})
+        except Exception as exc:  # every check reports, none stops the others
+            rows.append({"check": name, "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+
+    def config() -> str:
+        return f"{ctx.config.path}" + ("" if ctx.config.path.exists() else " (defaults only)")
+
+    def storage() -> str:
+        from hdcli.backends.base import latest_version
+        from hdcli.config import mask_url
+
+        store = ctx.store
+        version = store.schema_version()
+        if version != latest_version():
+            raise RuntimeError(f"schema {version}, need {latest_version()}: hdcli db upgrade")
+        row = store.query_one("SELECT count(*) AS n FROM tickets")
+        return f"{mask_url(ctx.config.storage_url)}: schema {version}, {row['n'] if row else 0} tickets"
+
+    def queue() -> str:
+        rows_ = ctx.store.query("SELECT status, count(*) AS n FROM outbound "
+                                "WHERE status <> 'sent' GROUP BY status")
+        counts = {r["status"]: int(r["n"]) for r in rows_}
+        if counts.get("failed"):
+            raise RuntimeError(f"{counts['failed']} failed mail(s): hdcli mail queue --status failed")
+        return f"{counts.get('queued', 0)} queued"
+
+    def transport() -> str:
+        from hdcli.mail.outbound import make_transport
+
+        name = str(ctx.config.get("mail.outbound.transport"))
+        t = make_transport(ctx.config)
+        probe = getattr(t, "check", None)
+        if connect and callable(probe):
+            probe()
+        t.close()
+        return name if name not in ("maildir", "file") else f"{name}: {ctx.config.outbox_path}"
+
+    def templates() -> str:
+        from hdcli.templates import NAMES, render
+
+        ticket = {"number": "0", "subject": "x", "tag": "[x]", "impact": "single_user",
+                  "status": "new"}
+        for lang in ("de", "en"):
+            for name in NAMES:
+                render(ctx.config, name, lang, {
+                    "ticket": ticket, "requester": {"name": "", "email": ""}, "org": {"name": ""},
+                    "helpdesk": {"name": "", "address": "", "billing_address": "", "fax": ""},
+                    "agent": {"name": "", "login": ""}, "approver": {"name": ""},
+                    "recipient": {"name": ""}, "body": "", "report_text": "", "change": "",
+                    "old_number": None, "title": "", "summary": "", "language": lang})
+        return "all templates render in de and en"
+
+    def sources() -> str:
+        from hdcli.mail.fetch import configured_sources
+
+        found = configured_sources(ctx.config)
+        if connect:
+            for src in found:
+                src.close()
+        return ", ".join(s.name for s in found) or "none configured"
+
+    check("config", config)
+    check("storage", storage)
+    check("outbound queue", queue)
+    check("mail transport", transport)
+    check("mail sources", sources)
+    check("templates", templates)
+    return rows

@@ -1,0 +1,207 @@
+"""The plugin manager: built-in plugins, entry-point loading and a typed facade.
+
+Built-in features are ordinary plugins in :mod:`hdcli.default_plugins`, registered through the
+same hooks as third-party ones. ``HDCLI_LOAD_PLUGINS`` controls entry-point loading: unset loads
+every installed plugin of the ``hdcli`` group, an empty value loads none, a comma-separated list
+loads only those names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from hdcli import hookspecs
+from hdcli.errors import UsageError
+
+log = logging.getLogger("hdcli.plugins")
+
+DEFAULT_PLUGINS = (
+    "hdcli.default_plugins.storage",
+    "hdcli.default_plugins.mail",
+    "hdcli.default_plugins.numbers",
+    "hdcli.default_plugins.reports",
+    "hdcli.default_plugins.templates",
+    "hdcli.default_plugins.routing",
+)
+
+pm = pluggy.PluginManager("hdcli")
+pm.add_hookspecs(hookspecs)
+
+_loaded = False
+
+
+def load_plugins() -> None:
+    """Register the built-in plugins and those installed under the ``hdcli`` entry-point group."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for name in DEFAULT_PLUGINS:
+        mod = importlib.import_module(name)
+        if not pm.is_registered(mod):
+            pm.register(mod, name)
+    wanted = os.environ.get("HDCLI_LOAD_PLUGINS")
+    if wanted is None:
+        pm.load_setuptools_entrypoints("hdcli")
+    elif wanted.strip():
+        from importlib.metadata import entry_points
+
+        names = {n.strip() for n in wanted.split(",") if n.strip()}
+        for ep in entry_points(group="hdcli"):
+            if ep.name in names and pm.get_plugin(ep.name) is None:
+                pm.register(ep.load(), ep.name)
+    pm.check_pending()
+
+
+def resolve(target: Any) -> Any:
+    """Import a ``"module:attr"`` target (anything else is returned as it is)."""
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        obj: Any = importlib.import_module(module)
+        for part in attr.split(".") if attr else []:
+            obj = getattr(obj, part)
+        return obj
+    return target
+
+
+class Registry:
+    """Named targets collected from one registration hook; resolved (imported) on use."""
+
+    def __init__(self, kind: str, hook: str) -> None:
+        self.kind = kind
+        self.hook = hook
+        self._targets: dict[str, Any] | None = None
+        self._owner: dict[str, str] = {}
+
+    def _collect(self) -> dict[str, Any]:
+        if self._targets is None:
+            load_plugins()
+            targets: dict[str, Any] = {}
+
+            for plugin in pm.get_plugins():
+                impl = getattr(plugin, self.hook, None)
+                if impl is None:
+                    continue
+                owner = pm.get_name(plugin) or repr(plugin)
+
+                def register(name: str, target: Any = None, _owner: str = owner) -> None:
+                    if name in targets and self._owner.get(name) != _owner:
+                        raise UsageError(
+                            f"{self.kind} {name!r} registered twice "
+                            f"({self._owner[name]} and {_owner})"
+                        )
+                    targets[name] = target
+                    self._owner[name] = _owner
+
+                impl(register=register)
+            self._targets = targets
+        return self._targets
+
+    def names(self) -> list[str]:
+        return sorted(self._collect())
+
+    def owner(self, name: str) -> str:
+        self._collect()
+        return self._owner.get(name, "")
+
+    def get(self, name: str) -> Any:
+        targets = self._collect()
+        if name not in targets:
+            known = ", ".join(sorted(targets)) or "none"
+            raise UsageError(f"unknown {self.kind} {name!r} (known: {known})")
+        return resolve(targets[name])
+
+    def reset(self) -> None:
+        self._targets = None
+        self._owner = {}
+
+
+storage_backends = Registry("storage scheme", "register_storage")
+transports = Registry("mail transport", "register_transports")
+sources = Registry("mail source type", "register_sources")
+number_formats = Registry("ticket number format", "register_number_formats")
+reports = Registry("report", "register_reports")
+
+REGISTRIES = (storage_backends, transports, sources, number_formats, reports)
+
+
+def reset_registries() -> None:
+    """Forget collected registrations (after registering or unregistering a plugin)."""
+    for registry in REGISTRIES:
+        registry.reset()
+
+
+def template_dirs() -> list[str]:
+    """Template folders from plugins, lowest precedence first."""
+    load_plugins()
+    dirs: list[str] = []
+    pm.hook.register_template_dirs(register=dirs.append)
+    return dirs
+
+
+class Hooks:
+    """Typed facade over ``pm.hook`` so the rest of the code calls functions, not hooks."""
+
+    @staticmethod
+    def route_message(mail: Any, config: Any) -> str | None:
+        load_plugins()
+        result: str | None = pm.hook.route_message(mail=mail, config=config)
+        return result
+
+    @staticmethod
+    def prepare_outbound(message: Any, context: dict[str, Any]) -> None:
+        load_plugins()
+        pm.hook.prepare_outbound(message=message, context=context)
+
+    @staticmethod
+    def guard_change(change: Any) -> str | None:
+        load_plugins()
+        result: str | None = pm.hook.guard_change(change=change)
+        return result
+
+    @staticmethod
+    def ticket_event(event: Any, config: Any) -> None:
+        """Call every ``ticket_event`` implementation; failures are logged, never raised."""
+        load_plugins()
+        for impl in reversed(pm.hook.ticket_event.get_hookimpls()):
+            try:
+                impl.function(event=event, config=config)
+            except Exception as exc:  # a failing plugin never fails the command
+                log.warning("plugin %s failed on %s: %s", impl.plugin_name, event.event, exc)
+
+    @staticmethod
+    def register_commands(app: Any) -> None:
+        load_plugins()
+        pm.hook.register_commands(app=app)
+
+
+hooks = Hooks()
+
+
+def plugin_table() -> list[dict[str, Any]]:
+    """Loaded plugins with the hooks each implements (for ``hdcli plugins``)."""
+    load_plugins()
+    rows: list[dict[str, Any]] = []
+    dists = {plugin: dist for plugin, dist in pm.list_plugin_distinfo()}
+    for plugin in pm.get_plugins():
+        name = pm.get_name(plugin) or repr(plugin)
+        hooks_of = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        dist = dists.get(plugin)
+        rows.append(
+            {
+                "name": name,
+                "builtin": name in DEFAULT_PLUGINS,
+                "version": getattr(dist, "version", None) if dist else None,
+                "hooks": hooks_of,
+            }
+        )
+    return rows
+
+
+Register = Callable[[str, Any], None]
