@@ -1,0 +1,91 @@
+"""The ``hd`` fixture: run the real ``hdcli`` in a subprocess against a helpdesk in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class Helpdesk:
+    """A throwaway helpdesk: SQLite in ``root``, Maildir outbox in ``root/outbox``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / "config" / "hdcli" / "config.toml"
+        self.outbox = root / "outbox"
+        self.db = root / "hdcli.db"
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith("HDCLI_") or k == "HDCLI_TEST_POSTGRES_URL"
+        }
+        self.env.update({
+            "HDCLI_CONFIG": str(self.config),
+            "XDG_CONFIG_HOME": str(root / "config"),
+            "XDG_DATA_HOME": str(root / "data"),
+            "HDCLI_STORAGE__URL": f"sqlite:///{self.db}",
+            "HDCLI_MAIL__OUTBOUND__PATH": str(self.outbox),
+            "HDCLI_MAIL__FROM_ADDRESS": "helpdesk@smartwork.example",
+            "HDCLI_MAIL__FROM_NAME": "SmartWork Helpdesk",
+            "HDCLI_LOAD_PLUGINS": "",
+            "NO_COLOR": "1",
+        })
+
+    def __call__(self, *args: str, input: str | bytes | None = None, check: bool = False,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        run_env = {**self.env, **(env or {})}
+        proc = subprocess.run(
+            [sys.executable, "-m", "hdcli", *args], input=input, capture_output=True,
+            text=not isinstance(input, bytes), env=run_env, cwd=self.root, timeout=120,
+        )
+        if isinstance(proc.stdout, bytes):
+            proc = subprocess.CompletedProcess(proc.args, proc.returncode,
+                                               proc.stdout.decode(), proc.stderr.decode())
+        if check and proc.returncode != 0:
+            raise AssertionError(f"hdcli {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+        return proc
+
+    def ok(self, *args: str, input: str | bytes | None = None) -> str:
+        """Run and require exit 0; return stdout."""
+        return self(*args, input=input, check=True).stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--format", "json"))
+
+    def seed(self) -> None:
+        """Muster GmbH (muster.example, hourly 95 EUR, 15m), Anna Schmidt (main, approver),
+        agent mmueller "Max Müller"."""
+        self.ok("org", "add", "Muster GmbH", "--kind", "company", "--domain", "muster.example")
+        self.ok("contract", "add", "Muster GmbH", "--number", "RV-1", "--billing", "hourly",
+                "--rate", "95", "--increment", "15m")
+        self.ok("contact", "add", "Muster GmbH", "--name", "Anna Schmidt", "--email",
+                "anna.schmidt@muster.example", "--role", "main", "--role", "approver")
+        self.ok("agent", "add", "mmueller", "--name", "Max Müller", "--email",
+                "max.mueller@smartwork.example")
+
+    def open(self, subject: str = "Drucker druckt nicht", contact: str = "anna.schmidt@muster.example",
+             *extra: str) -> str:
+        return self.ok("open", "--contact", contact, "--subject", subject, "--body", "Hilfe", "-q",
+                       *extra).strip()
+
+    def mails(self) -> list[EmailMessage]:
+        """Every mail in the outbox, oldest first."""
+        new = self.outbox / "new"
+        if not new.exists():
+            return []
+        parser = BytesParser(policy=policy.default)
+        files = sorted(new.iterdir(), key=lambda p: (p.stat().st_mtime_ns, p.name))
+        return [parser.parsebytes(p.read_bytes()) for p in files]  # type: ignore[misc]
+
+
+@pytest.fixture
+def hd(tmp_path: Path) -> Iterator[Helpdesk]:
+    yield Helpdesk(tmp_path)
