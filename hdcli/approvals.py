@@ -54,3 +54,12 @@ def check_time_change(ctx: Context, ticket: Row) -> None:
     if row and row["status"] == "approved":
         raise Refused(f"the service report of ticket {ticket['number']} is approved: "
                       "its time entries are locked")
+
+
+def on_followup(ctx: Context, ticket: Row, mail: object) -> bool:
+    """Called by mail ingest for a follow-up from an allowed sender, inside its transaction.
+
+    Returns True when the mail was an approver's decision on a pending approval request (it is
+    still kept as an article by the caller).
+    """
+    return False

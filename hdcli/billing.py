@@ -165,3 +165,12 @@ def service_report_output(ctx: Context, number: str, fmt: str) -> bytes:
     if fmt == "pdf":
         return render_pdf(report)
     raise UsageError(f"bad format {fmt!r} (allowed: text, md, json, pdf)")
+
+
+def on_billing_mail(ctx: Context, mail: object, ticket: Row | None) -> str | None:
+    """Called by mail ingest for mail from a source marked ``billing = true``, inside its
+    transaction: match it to the ticket's service report and record approval or dispute.
+
+    Returns a short reason for the result line, or None when nothing matched.
+    """
+    return None
