@@ -103,7 +103,7 @@ class _RecordingHandler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         answer = self.server.reject.get(address.lower())
@@ -112,9 +112,7 @@ class _RecordingHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: Any, session: Any, envelope: Any
-    ) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.server.data_reply:
             return self.server.data_reply
         raw = envelope.original_content or envelope.content
@@ -396,7 +394,7 @@ class DovecotServer:
                 if name != "INBOX":
                     conn.delete(f'"{name}"')
             conn.select("INBOX")
-            typ, data = conn.search(None, "ALL")
+            _, data = conn.search(None, "ALL")
             if data and data[0]:
                 conn.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
                 conn.expunge()
@@ -560,9 +558,9 @@ def _handler_for(state: HttpServer) -> type[http.server.BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(state.response_body)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output clean
 
     return Handler
