@@ -41,6 +41,12 @@ class Queued:
     message_id: str
 
 
+def _policy() -> Any:
+    from email import policy
+
+    return policy.default.clone(max_line_length=998)
+
+
 def make_message_id(domain: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     return f"<{stamp}.{secrets.token_hex(8)}@{one_line(domain) or 'localhost'}>"
@@ -67,7 +73,8 @@ def compose(
     from hdcli.plugins import hooks
 
     config = ctx.config
-    msg = EmailMessage()
+    # Long subjects stay on one line (up to RFC 5322's 998) instead of being folded oddly.
+    msg = EmailMessage(policy=_policy())
     msg["From"] = formataddr(
         (one_line(str(config.get("mail.from_name"))), one_line(str(config.get("mail.from_address"))))
     )

@@ -1,0 +1,249 @@
+"""A whole ticket's life through the real CLI on the embedded default (SQLite + Maildir outbox)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from helpdesk import Helpdesk
+
+
+def body_of(msg) -> str:  # type: ignore[no-untyped-def]
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part else ""
+
+
+def test_whole_lifecycle_writes_every_promised_mail(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open("Drucker im 2. OG druckt nicht")
+    today = datetime.now(ZoneInfo("Europe/Berlin")).strftime("%Y%m%d")
+    assert re.fullmatch(r"\d{16}", number)
+    assert number.startswith(today)
+
+    hd.ok("--as", "mmueller", "assign", number, "--to", "mmueller", "--start")
+    hd.ok("--as", "mmueller", "reply", number, "-m", "Bitte den Drucker neu starten.")
+    hd.ok("--as", "mmueller", "log", number, "1h30m", "--activity", "remote")
+    hd.ok("--as", "mmueller", "close", number)
+
+    data = hd.json("show", number)
+    assert data["status"] == "closed"
+    assert data["assignee"] == "mmueller"
+    assert data["time_entries"][0]["minutes"] == 90
+    assert data["time_entries"][0]["agent"] == "mmueller"
+    assert {a["kind"] for a in data["articles"]} >= {"phone", "mail"}
+
+    mails = hd.mails()
+    tag = f"[Ticket#{number}]"
+    assert len(mails) >= 4
+    assert all(tag in str(m["subject"]) for m in mails)
+    assert all(m["to"].addresses[0].addr_spec == "anna.schmidt@muster.example" for m in mails)
+    ack, started, reply, report = mails[:4]
+    assert "Ticketnummer" in body_of(ack) and "pro Problem" in body_of(ack)
+    assert "Max Müller" in body_of(started)
+    assert "Bitte den Drucker neu starten." in body_of(reply)
+    assert "Servicebericht" in str(report["subject"])
+    assert "1.5 h" in body_of(report)
+    assert any(p.get_content_type() == "application/pdf" for p in report.iter_attachments())
+    # automatic mails say so (RFC 3834); the human reply does not
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert reply["Auto-Submitted"] is None
+    # replies thread: the reply references what the ticket sent before
+    assert reply["In-Reply-To"]
+
+
+def test_every_change_is_in_the_history_with_its_actor(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    hd.ok("--as", "mmueller", "assign", number, "--to", "mmueller")
+    hist = hd.json("show", number)["history"]
+    assert [h["action"] for h in hist][:2] == ["opened", "assigned"]
+    assert hist[1]["actor"] == "mmueller"
+    env_actor = hd("note", number, "-m", "intern", env={"HDCLI_USER": "kkraus"})
+    assert env_actor.returncode == 0
+    assert hd.json("show", number)["history"][-1]["actor"] == "kkraus"
+
+
+def test_open_for_a_stranger_is_refused_and_leaves_no_trace(hd: Helpdesk) -> None:
+    hd.seed()
+    proc = hd("open", "--contact", "privat@gmail.example", "--subject", "Mein Laptop",
+              "--body", "geheimer Text 4711")
+    assert proc.returncode == 4
+    assert proc.stderr.startswith("hdcli: error: ")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert hd.json("list") == []
+    assert b"geheimer Text 4711" not in hd.db.read_bytes()
+    assert b"privat@gmail.example" not in hd.db.read_bytes()
+    assert hd.mails() == []
+
+
+def test_expired_contract_is_refused(hd: Helpdesk) -> None:
+    hd.seed()
+    hd.ok("contract", "edit", "RV-1", "--valid-from", "2020-01-01", "--valid-to", "2021-12-31")
+    assert hd("open", "--contact", "anna.schmidt@muster.example", "--subject", "x").returncode == 4
+
+
+def test_domain_address_of_a_contracted_org_is_served(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open("VPN geht nicht", "neu.kollege@muster.example")
+    assert hd.json("show", number)["requester"] == "neu.kollege@muster.example"
+
+
+def test_invalid_transitions_and_unknown_numbers(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    hd.ok("close", number)
+    proc = hd("--as", "mmueller", "start", number)
+    assert proc.returncode == 4
+    assert "closed" in proc.stderr and "new or assigned or waiting" in proc.stderr
+    assert hd("show", "2026112710999999").returncode == 3
+    assert hd("log", number, "30m").returncode == 4
+    hd.ok("reopen", number)
+    assert hd.json("show", number)["status"] == "new"
+
+
+def test_start_without_assignee_assigns_the_acting_agent(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    assert hd("start", number).returncode == 4  # no assignee and not acting as an agent
+    hd.ok("--as", "mmueller", "start", number)
+    data = hd.json("show", number)
+    assert (data["status"], data["assignee"]) == ("in_progress", "mmueller")
+
+
+def test_external_id_makes_open_idempotent(hd: Helpdesk) -> None:
+    hd.seed()
+    first = hd.open("Monitoring: Disk voll", "anna.schmidt@muster.example", "--external-id", "nagios-77")
+    again = hd.open("Monitoring: Disk voll", "anna.schmidt@muster.example", "--external-id", "nagios-77")
+    assert first == again
+    assert len(hd.json("list")) == 1
+    assert len(hd.mails()) == 1
+
+
+def test_no_notify_sends_nothing(hd: Helpdesk) -> None:
+    hd.seed()
+    hd.open("Still", "anna.schmidt@muster.example", "--no-notify")
+    assert hd.mails() == []
+
+
+def test_subject_with_line_breaks_never_becomes_a_header(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.ok("open", "--contact", "anna.schmidt@muster.example", "--subject",
+                   "Hallo\r\nBcc: evil@attacker.example\r\nX-Evil: 1", "-q").strip()
+    raw = (hd.outbox / "new").iterdir().__next__().read_bytes()
+    headers = raw.split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in headers and b"\nX-Evil:" not in headers
+    assert hd.json("show", number)["subject"] == "Hallo Bcc: evil@attacker.example X-Evil: 1"
+
+
+def test_umlaut_subject_is_rfc2047_encoded(hd: Helpdesk) -> None:
+    hd.seed()
+    hd.open("Überweisung hängt – Größe?")
+    raw = next((hd.outbox / "new").iterdir()).read_bytes()
+    subject_line = [line for line in raw.split(b"\n") if line.startswith(b"Subject:")][0]
+    assert subject_line.isascii() and b"=?utf-8?" in subject_line.lower()
+    assert "Überweisung hängt – Größe?" in str(hd.mails()[0]["subject"])
+
+
+def test_list_formats_and_quiet(hd: Helpdesk) -> None:
+    hd.seed()
+    a = hd.open("Eins")
+    b = hd.open("Zwei")
+    csv_out = hd.ok("list", "--format", "csv").splitlines()
+    assert csv_out[0].split(",")[:3] == ["number", "status", "subject"]
+    assert len(csv_out) == 3
+    assert set(hd.ok("list", "-q").split()) == {a, b}
+    rows = [json.loads(line) for line in hd.ok("list", "--format", "jsonl").splitlines()]
+    assert {r["number"] for r in rows} == {a, b}
+    assert "| number" in hd.ok("list", "--format", "md")
+    assert hd.ok("list", "--limit", "1", "-q").strip() == b
+    assert hd("list", "--format", "xml").returncode == 2
+
+
+def test_close_reads_numbers_from_stdin_with_dry_run(hd: Helpdesk) -> None:
+    hd.seed()
+    numbers = [hd.open(f"Problem {i}") for i in range(3)]
+    hd.ok("--as", "mmueller", "assign", numbers[0], "--to", "mmueller")
+    hd.ok("--as", "mmueller", "reply", numbers[0], "-m", "Antwort")
+    waiting = hd.ok("list", "--status", "waiting", "-q")
+    assert waiting.split() == [numbers[0]]
+    dry = hd("close", "-", "--dry-run", input=waiting)
+    assert dry.returncode == 0 and "would close" in dry.stderr
+    assert hd.json("show", numbers[0])["status"] == "waiting"
+    hd.ok("close", "-", "--reason", "stale", input=waiting)
+    assert hd.json("show", numbers[0])["status"] == "closed"
+    # one bad number among good ones: the rest is done, the exit code tells
+    proc = hd("close", "-", input=f"{numbers[1]}\n2026112710999999\n{numbers[2]}\n")
+    assert proc.returncode == 3
+    assert {hd.json("show", n)["status"] for n in numbers[1:]} == {"closed"}
+
+
+def test_durations_in_every_accepted_form(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    for text in ("90m", "1h30m", "1:30", "1.5h", "1,5h"):
+        hd.ok("--as", "mmueller", "log", number, text)
+    entries = hd.json("show", number)["time_entries"]
+    assert [e["minutes"] for e in entries] == [90] * 5
+    bad = hd("log", number, "lots")
+    assert bad.returncode == 2 and "hdcli: error:" in bad.stderr
+
+
+def test_no_charge_entry_is_not_billable(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    hd.ok("--as", "mmueller", "log", number, "30m", "--no-charge", "--note", "Kulanz")
+    entry = hd.json("show", number)["time_entries"][0]
+    assert entry["billable"] is False and entry["note"] == "Kulanz"
+
+
+def test_errors_are_one_line_unless_debug(hd: Helpdesk) -> None:
+    hd.seed()
+    proc = hd("show", "123")
+    assert proc.returncode == 3
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    debug = hd("show", "123", env={"HDCLI_DEBUG": "1"})
+    assert "Traceback" in debug.stderr
+
+
+def test_bulk_open_from_jsonl_prints_one_number_per_row(hd: Helpdesk) -> None:
+    hd.seed()
+    rows = [json.dumps({"contact": "anna.schmidt@muster.example", "subject": f"Massen {i}",
+                        "body": "Text", "external_id": f"ext-{i}"}) for i in range(10_000)]
+    path = hd.root / "tickets.jsonl"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    numbers = hd.ok("open", "--from-file", str(path), "--no-notify", "-q").split()
+    assert len(numbers) == 10_000
+    assert len(set(numbers)) == 10_000
+    with sqlite3.connect(hd.db) as db:
+        assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 10_000
+    # a re-run is idempotent through the external ids
+    again = hd.ok("open", "--from-file", str(path), "--no-notify", "-q").split()
+    assert again == numbers
+
+
+def test_bulk_open_reports_bad_rows_and_keeps_the_good(hd: Helpdesk) -> None:
+    hd.seed()
+    path = hd.root / "t.csv"
+    path.write_text("contact,subject,impact\nanna.schmidt@muster.example,Gut,everyone\n"
+                    "fremd@nowhere.example,Fremd,single_user\n", encoding="utf-8")
+    proc = hd("open", "--from-file", str(path))
+    assert proc.returncode == 4
+    lines = proc.stdout.splitlines()
+    assert lines[0].endswith("\tcreated") and lines[1].startswith("line 3: error:")
+    assert hd.json("list")[0]["subject"] == "Gut"
+
+
+def test_phone_ticket_then_note_and_fax(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open("Fax kommt nicht an", "anna.schmidt@muster.example", "--channel", "fax",
+                     "--impact", "everyone")
+    hd.ok("--as", "mmueller", "note", number, "--phone", "-m", "Rückruf erledigt", "--time", "10m")
+    data = hd.json("show", number)
+    assert (data["channel"], data["impact"]) == ("fax", "everyone")
+    assert data["articles"][-1]["kind"] == "phone"
+    assert data["time_entries"][0]["activity"] == "phone"
+    assert hd("open", "--contact", "anna.schmidt@muster.example", "--subject", "x",
+              "--impact", "galaxy").returncode == 2
