@@ -1,0 +1,78 @@
+"""Generate docs/cli.md from the CLI's own --help texts.
+
+Run: python docs/gen_cli.py > docs/cli.md   (tests/test_docs_cli.py checks it is current)
+Only built-in commands are documented: installed plugins are not loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ["HDCLI_LOAD_PLUGINS"] = ""
+
+INTRO = """\
+# CLI reference
+
+Generated from `hdcli --help` by `docs/gen_cli.py`; `tests/test_docs_cli.py` keeps it current.
+
+## Conventions
+
+- Data goes to stdout, messages to stderr. `--format table|json|jsonl|csv|md` (`--json` for
+  short) on every command that prints data; `csv` always has a header row; `json` of `list` is
+  an array, of `show` an object.
+- `-q` prints only ticket numbers; `-` as a ticket number reads numbers from stdin, one per line
+  (the first word of each line counts, so `hdcli list` output can be piped);
+  `--dry-run` shows what a bulk command would do.
+- The acting agent: `--as LOGIN`, else `HDCLI_USER`, else config `user`; it is recorded in the
+  history of every change.
+- No prompts, no colour when `NO_COLOR` is set or stdout is no terminal; progress on stderr
+  only on a terminal.
+
+## Exit codes
+
+| code | meaning |
+| --- | --- |
+| 0 | ok |
+| 1 | unexpected error (a bug: `HDCLI_DEBUG=1` shows the traceback) |
+| 2 | usage: bad arguments, bad configuration |
+| 3 | not found: no such ticket, organisation, contract, contact or agent |
+| 4 | refused by state or policy: e.g. `start` on a closed ticket, a stranger's ticket, a plugin's veto |
+| 5 | backend unavailable: the database cannot be reached or stays locked; for `mail flush`, the transport is down |
+| 75 | `mail ingest` / `hdcli-mailgate` only: transient failure, the MTA should retry |
+
+Errors are one line on stderr: `hdcli: error: …`.
+
+## Commands
+"""
+
+
+def main() -> None:
+    import typer
+
+    from hdcli.cli import build
+
+    command = typer.main.get_command(build())
+    parts = [INTRO]
+
+    def walk(cmd: object, path: list[str], parent: object) -> None:
+        ctx = cmd.make_context(  # type: ignore[attr-defined]
+            path[-1], [], parent=parent, resilient_parsing=True,
+            terminal_width=100, max_content_width=100)
+        if len(path) > 1:
+            parts.append(f"\n### `{' '.join(path)}`\n\n```text\n{cmd.get_help(ctx)}\n```\n")  # type: ignore[attr-defined]
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name in cmd.list_commands(ctx):  # type: ignore[attr-defined]
+                walk(subs[name], [*path, name], ctx)
+
+    root_ctx = command.make_context("hdcli", [], resilient_parsing=True, terminal_width=100,
+                                    max_content_width=100)
+    parts.append(f"\n### `hdcli`\n\n```text\n{command.get_help(root_ctx)}\n```\n")
+    for name in command.list_commands(root_ctx):
+        walk(command.commands[name], ["hdcli", name], root_ctx)
+    sys.stdout.write("".join(parts))
+
+
+if __name__ == "__main__":
+    main()
