@@ -1,20 +1,122 @@
-"""Approvals of work (Freigabe): the contract's gate before work starts or before a change."""
+"""Approvals of work (Freigabe): the contract's gate before work starts or before a change.
+
+A contract's approval policy decides what needs an approver's yes:
+
+- ``none``: nothing;
+- ``before_work``: ``start`` is refused until a ``before_work`` approval of the ticket is granted
+  (or overridden with a reason, recorded in the history);
+- ``changes``: work may start, but an *important change* (access rights, say) is recorded with
+  ``hdcli approval apply`` only once a ``change`` approval of the ticket is granted; applying it
+  uses that approval up, so the next important change needs its own.
+
+Only a contact with the role ``approver`` of the ticket's organisation can decide. Decisions
+come by phone or fax (staff record them with ``hdcli approval grant|deny``) or by mail (a reply
+that starts with a clear yes or no, see :func:`decision_word`).
+
+Approval rows: ``kind`` is ``before_work`` or ``change``; ``status`` is ``pending``, ``granted``,
+``denied``, ``overridden`` or ``applied`` (a granted change that was carried out).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
-from hdcli.errors import Refused, UsageError
+from hdcli.errors import NotFound, Refused, UsageError
 
 if TYPE_CHECKING:
     from hdcli.backends.base import Row, SqlStorage
     from hdcli.context import Context
 
+KINDS = ("before_work", "change")
+VIAS = ("mail", "phone", "fax")
+DECISIONS = ("granted", "denied")
+
+YES_WORDS = frozenset({"genehmigt", "freigegeben", "ja", "approved", "yes"})
+NO_WORDS = frozenset({"abgelehnt", "nein", "denied", "no"})
+# A yes or no followed by one of these in the same sentence is not a clear answer
+# ("Ja, aber erst morgen", "Yes, but not the admin rights").
+_HEDGES = frozenset({"nicht", "kein", "keine", "keinen", "aber", "jedoch", "erst", "not", "but",
+                     "unless", "however", "only", "nur", "falls", "wenn", "if"})
+# "No problem" and "kein Problem" mean yes, but are not the clear words the request asked for.
+_NO_IDIOMS = frozenset({"problem", "problemo", "worries", "thanks", "danke"})
+_SALUTATION = re.compile(
+    r"^(hallo|hello|hi|hey|dear|guten\s+(tag|morgen|abend)|sehr\s+geehrte[rs]?|liebe[rs]?|moin|"
+    r"servus|good\s+(morning|afternoon|evening))\b[^.!?]*[,!]?$", re.IGNORECASE)
+_QUOTE_INTRO = re.compile(
+    r"^(am|on)\b.*\b(schrieb|wrote)\b.*:$|^-+\s*(original|ursprüngliche)", re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def decision_word(body: str) -> bool | None:
+    """Read a clear yes (True) or no (False) from the start of a mail body; None if unclear.
+
+    Quoted lines (``>``) and a quote introduction (``Am … schrieb …:``) end the reply; a leading
+    one-line salutation (``Hallo Herr Meier,``) is skipped. The first word must be one of
+    :data:`YES_WORDS` or :data:`NO_WORDS` (any case), and the rest of its sentence must not hedge
+    (``aber``, ``nicht``, ``but``, ``not`` …).
+    """
+    lines: list[str] = []
+    for raw in body.replace("\r\n", "\n").split("\n"):
+        line = raw.strip()
+        if line.startswith(">") or _QUOTE_INTRO.match(line):
+            break
+        if line:
+            lines.append(line)
+    if lines and _SALUTATION.match(lines[0]) and len(lines[0]) <= 60:
+        lines = lines[1:]
+    if not lines:
+        return None
+    text = " ".join(lines)
+    sentence = re.split(r"[.!?;:\n]", text, maxsplit=1)[0]
+    words = [w.lower() for w in _WORD.findall(sentence)]
+    if not words:
+        return None
+    first, rest = words[0], words[1:]
+    if first in YES_WORDS:
+        answer = True
+    elif first in NO_WORDS:
+        if rest and rest[0] in _NO_IDIOMS:
+            return None
+        answer = False
+    else:
+        return None
+    if any(w in _HEDGES for w in rest):
+        return None
+    return answer
+
 
 def approvers(store: SqlStorage, org_id: int) -> list[Row]:
+    """The contacts with the role ``approver`` of an organisation, by address."""
     return store.query(
-        "SELECT name, email, phone FROM contacts WHERE org_id = ? AND (',' || roles || ',') "
+        "SELECT id, name, email, phone FROM contacts WHERE org_id = ? AND (',' || roles || ',') "
         "LIKE ? ORDER BY email", (org_id, "%,approver,%"))
+
+
+def _names(rows: list[Row]) -> str:
+    return ", ".join(f"{a['name']} <{a['email']}>" for a in rows) or \
+        "none on record (add a contact with --role approver)"
+
+
+def policy(store: SqlStorage, ticket: Row) -> str:
+    """The approval policy of the ticket's contract (``none`` without a contract)."""
+    contract = store.query_one("SELECT approval FROM contracts WHERE id = ?",
+                               (ticket["contract_id"],))
+    return str(contract["approval"]) if contract else "none"
+
+
+def _granted(store: SqlStorage, ticket_id: int, kind: str) -> Row | None:
+    return store.query_one(
+        "SELECT * FROM approvals WHERE ticket_id = ? AND kind = ? "
+        "AND status IN ('granted', 'overridden') ORDER BY id LIMIT 1", (ticket_id, kind))
+
+
+def default_kind(store: SqlStorage, ticket: Row) -> str:
+    """``before_work`` while a before-work contract's ticket lacks it, else ``change``."""
+    if policy(store, ticket) == "before_work" and not _granted(store, int(ticket["id"]),
+                                                               "before_work"):
+        return "before_work"
+    return "change"
 
 
 def check_start(ctx: Context, ticket: Row, *, override: bool = False,
@@ -24,42 +126,304 @@ def check_start(ctx: Context, ticket: Row, *, override: bool = False,
     from hdcli.tickets import record
 
     store = ctx.store
-    contract = store.query_one("SELECT approval FROM contracts WHERE id = ?",
-                               (ticket["contract_id"],))
-    if contract is None or contract["approval"] != "before_work":
+    if policy(store, ticket) != "before_work":
         return
-    granted = store.query_one(
-        "SELECT id FROM approvals WHERE ticket_id = ? AND kind = 'before_work' "
-        "AND status IN ('granted', 'overridden') LIMIT 1", (ticket["id"],))
-    if granted:
+    if _granted(store, int(ticket["id"]), "before_work"):
         return
     if override:
         if not reason or not reason.strip():
             raise UsageError("--override needs --reason")
         record(ctx, ticket, "approval_overridden", reason=reason)
         return
-    names = ", ".join(f"{a['name']} <{a['email']}>" for a in approvers(store, ticket["org_id"]))
     raise Refused(
         f"ticket {ticket['number']} needs approval before work starts; approvers: "
-        f"{names or 'none on record (add a contact with --role approver)'}; "
+        f"{_names(approvers(store, ticket['org_id']))}; "
         f"`hdcli approval request {ticket['number']}` asks them"
     )
 
 
-def check_time_change(ctx: Context, ticket: Row) -> None:
-    """Time on a ticket whose service report is approved is locked."""
+def check_change(ctx: Context, ticket: Row, *, override: bool = False,
+                 reason: str | None = None) -> Row | None:
+    """Gate an important change on a ticket of a ``changes`` contract.
+
+    Returns the granted ``change`` approval it may use (None when the policy asks for none or
+    ``override`` with a reason was given, which is recorded). Raises Refused (exit 4) naming the
+    approvers otherwise.
+    """
+    from hdcli.tickets import record
+
+    store = ctx.store
+    if policy(store, ticket) != "changes":
+        return None
+    granted = store.query_one(
+        "SELECT * FROM approvals WHERE ticket_id = ? AND kind = 'change' AND status = 'granted' "
+        "ORDER BY id LIMIT 1", (ticket["id"],))
+    if granted:
+        return granted
+    if override:
+        if not reason or not reason.strip():
+            raise UsageError("--override needs --reason")
+        record(ctx, ticket, "approval_overridden", kind="change", reason=reason)
+        return None
+    pending = store.query_one(
+        "SELECT id FROM approvals WHERE ticket_id = ? AND kind = 'change' AND status = 'pending' "
+        "LIMIT 1", (ticket["id"],))
+    hint = ("a request is pending" if pending else
+            f"`hdcli approval request {ticket['number']} --change TEXT` asks them")
+    raise Refused(
+        f"ticket {ticket['number']}: an important change needs approval first; approvers: "
+        f"{_names(approvers(store, ticket['org_id']))}; {hint}"
+    )
+
+
+def check_time_change(ctx: Context, ticket: Row, *, force: bool = False) -> None:
+    """Time on a ticket whose service report is approved is locked; ``force`` changes it anyway
+    and records that in the history."""
+    from hdcli.tickets import record
+
     row = ctx.store.query_one(
-        "SELECT status FROM service_reports WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
+        "SELECT id, status FROM service_reports WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
         (ticket["id"],))
     if row and row["status"] == "approved":
+        if force:
+            record(ctx, ticket, "locked_time_changed", report=row["id"])
+            return
         raise Refused(f"the service report of ticket {ticket['number']} is approved: "
-                      "its time entries are locked")
+                      "its time entries are locked (--force changes them, recorded)")
 
 
-def on_followup(ctx: Context, ticket: Row, mail: object) -> bool:
+# -- requests and decisions -------------------------------------------------------------------
+def request(ctx: Context, number: str, change: str, kind: str | None = None) -> Row:
+    """Ask every approver of the ticket's organisation (one mail each, the number in the
+    subject); the ticket waits for the approval. Returns the approval row."""
+    from hdcli.tickets import change as transaction
+
+    if not change.strip():
+        raise UsageError("an approval request needs --change TEXT: what is to be approved")
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"bad kind {kind!r} (allowed: {', '.join(KINDS)})")
+    with transaction(ctx):
+        return request_in_tx(ctx, number, change, kind)
+
+
+def request_in_tx(ctx: Context, number: str, change: str, kind: str | None = None) -> Row:
+    from hdcli.tickets import (
+        OPEN,
+        announce,
+        get_ticket,
+        guard,
+        record,
+        require,
+        send_mail,
+        set_status,
+    )
+    from hdcli.util import now_iso
+
+    store = ctx.store
+    ticket = get_ticket(store, number)
+    require(ticket, "approval request", OPEN, " (use `hdcli reopen` first)")
+    who = approvers(store, ticket["org_id"])
+    if not who:
+        raise Refused(f"ticket {number}: the organisation has no approver on record "
+                      "(add a contact with --role approver)")
+    kind = kind or default_kind(store, ticket)
+    guard(ctx, "approval.request", number, kind=kind, change=change)
+    approval_id = store.insert("approvals", {
+        "ticket_id": ticket["id"], "kind": kind, "change_text": change, "status": "pending",
+        "requested_by": ctx.actor, "requested_at": now_iso(),
+    })
+    ids = []
+    for person in who:
+        mid = send_mail(ctx, ticket, "approval_request", to_name=person["name"],
+                        to_addr=person["email"], automatic=False,
+                        approver={"name": person["name"], "email": person["email"]},
+                        change=change)
+        if mid:
+            ids.append(mid)
+    store.execute("UPDATE approvals SET request_message_id = ? WHERE id = ?",
+                  (" ".join(ids), approval_id))
+    set_status(store, ticket, "waiting", waiting_for="approval")
+    record(ctx, ticket, "approval_requested", approval=approval_id, kind=kind, change=change,
+           to=[p["email"] for p in who])
+    announce(ctx, "ticket.approval_requested", ticket, kind=kind)
+    row = store.query_one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    assert row is not None
+    return row
+
+
+def decide(ctx: Context, number: str, decision: str, by: str, via: str,
+           note: str | None = None, kind: str | None = None,
+           approval_id: int | None = None) -> Row:
+    """Record an approver's decision (``granted`` or ``denied``) on the ticket's pending
+    approval (the given one, else the oldest pending of ``kind``); without a pending request one
+    is recorded on the spot (a decision by phone needs no mail first). Returns the approval row.
+
+    Refused (exit 4) unless ``by`` is an approver of the ticket's organisation.
+    """
+    from hdcli.tickets import change as transaction
+    from hdcli.tickets import get_ticket
+
+    if decision not in DECISIONS:
+        raise UsageError(f"bad decision {decision!r}")
+    if via not in VIAS:
+        raise UsageError(f"bad --via {via!r} (allowed: {', '.join(VIAS)})")
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"bad kind {kind!r} (allowed: {', '.join(KINDS)})")
+    with transaction(ctx) as store:
+        ticket = get_ticket(store, number)
+        if ticket["status"] == "closed":
+            raise Refused(f"ticket {number} is closed: reopen it before deciding an approval")
+        if approval_id is not None:
+            row = store.query_one("SELECT * FROM approvals WHERE id = ? AND ticket_id = ?",
+                                  (approval_id, ticket["id"]))
+            if row is None:
+                raise NotFound(f"ticket {number} has no approval {approval_id}")
+            if row["status"] != "pending":
+                raise Refused(f"approval {approval_id} is already {row['status']}")
+        else:
+            row = _pending(store, int(ticket["id"]), kind)
+        return decide_in_tx(ctx, ticket, row, decision, by, via, note, kind)
+
+
+def _pending(store: SqlStorage, ticket_id: int, kind: str | None = None) -> Row | None:
+    sql = "SELECT * FROM approvals WHERE ticket_id = ? AND status = 'pending'"
+    params: list[Any] = [ticket_id]
+    if kind:
+        sql += " AND kind = ?"
+        params.append(kind)
+    return store.query_one(sql + " ORDER BY id LIMIT 1", params)
+
+
+def decide_in_tx(ctx: Context, ticket: Row, row: Row | None, decision: str, by: str, via: str,
+                 note: str | None = None, kind: str | None = None) -> Row:
+    """Record the decision inside the caller's transaction (see :func:`decide`)."""
+    from hdcli.tickets import announce, guard, record, set_status
+    from hdcli.util import norm_email, now_iso
+
+    store = ctx.store
+    who = approvers(store, ticket["org_id"])
+    address = norm_email(by)
+    person = next((p for p in who if p["email"].lower() == address), None)
+    if person is None:
+        raise Refused(f"{by} is not an approver of this ticket's organisation; who can approve: "
+                      f"{_names(who)}")
+    guard(ctx, f"approval.{decision}", ticket["number"], by=address, via=via)
+    now = now_iso()
+    if row is None:
+        approval_id = store.insert("approvals", {
+            "ticket_id": ticket["id"], "kind": kind or default_kind(store, ticket),
+            "change_text": note or "", "status": "pending", "requested_by": ctx.actor,
+            "requested_at": now,
+        })
+    else:
+        approval_id = int(row["id"])
+    store.execute(
+        "UPDATE approvals SET status = ?, decided_by = ?, via = ?, note = ?, decided_at = ? "
+        "WHERE id = ?", (decision, address, via, note, now, approval_id))
+    decided = store.query_one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    assert decided is not None
+    record(ctx, ticket, f"approval_{decision}", approval=approval_id, kind=decided["kind"],
+           by=address, via=via, note=note)
+    if ticket["status"] == "waiting" and ticket["waiting_for"] == "approval" and \
+            _pending(store, int(ticket["id"])) is None:
+        set_status(store, ticket, _resumed_status(store, ticket), waiting_for=None)
+    announce(ctx, f"ticket.approval_{decision}", ticket, by=address, via=via,
+             kind=decided["kind"])
+    return decided
+
+
+def _resumed_status(store: SqlStorage, ticket: Row) -> str:
+    """Where a ticket goes when it stops waiting for approval: back to work if work had
+    started, else to its assignee's queue (or new)."""
+    started = store.query_one(
+        "SELECT 1 AS x FROM history WHERE ticket_id = ? AND action = 'started' LIMIT 1",
+        (ticket["id"],))
+    if started:
+        return "in_progress"
+    return "assigned" if ticket["assignee_id"] is not None else "new"
+
+
+def apply_change(ctx: Context, number: str, text: str, *, override: bool = False,
+                 reason: str | None = None) -> Row:
+    """Record an important change carried out on a ticket (an internal note).
+
+    Under a ``changes`` contract it needs a granted ``change`` approval, which it uses up
+    (status ``applied``), or ``override`` with a reason (recorded). Returns the ticket.
+    """
+    from hdcli.tickets import (
+        OPEN,
+        add_article,
+        announce,
+        get_ticket,
+        guard,
+        record,
+        require,
+        set_status,
+    )
+    from hdcli.tickets import change as transaction
+
+    if not text.strip():
+        raise UsageError("say what was changed (-m TEXT)")
+    with transaction(ctx) as store:
+        ticket = get_ticket(store, number)
+        require(ticket, "an important change", OPEN, " (use `hdcli reopen` first)")
+        approval = check_change(ctx, ticket, override=override, reason=reason)
+        guard(ctx, "approval.apply", number, text=text)
+        add_article(store, ticket, kind="note", direction="internal", sender=ctx.actor,
+                    body=text, created_by=ctx.actor)
+        if approval is not None:
+            store.execute("UPDATE approvals SET status = 'applied' WHERE id = ?",
+                          (approval["id"],))
+        set_status(store, ticket, ticket["status"])
+        record(ctx, ticket, "important_change", text=text,
+               approval=approval["id"] if approval else None,
+               approved_by=approval["decided_by"] if approval else None)
+        announce(ctx, "ticket.important_change", ticket)
+    return ticket
+
+
+LIST_COLUMNS = ("id", "ticket", "organisation", "kind", "status", "change", "requested_by",
+                "requested_at", "decided_by", "via", "note", "decided_at")
+
+
+def list_approvals(store: SqlStorage, *, pending: bool = False,
+                   number: str | None = None) -> list[Row]:
+    """Approvals, newest first; ``pending`` only those awaiting a decision."""
+    where, params = [], []
+    if pending:
+        where.append("a.status = 'pending'")
+    if number:
+        where.append("t.number = ?")
+        params.append(number.strip())
+    return store.query(
+        "SELECT a.id, t.number AS ticket, o.name AS organisation, a.kind, a.status, "
+        "a.change_text AS change, a.requested_by, a.requested_at, a.decided_by, a.via, a.note, "
+        "a.decided_at FROM approvals a JOIN tickets t ON t.id = a.ticket_id "
+        "JOIN organisations o ON o.id = t.org_id"
+        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id DESC", params)
+
+
+def on_followup(ctx: Context, ticket: Row, mail: Any) -> bool:
     """Called by mail ingest for a follow-up from an allowed sender, inside its transaction.
 
-    Returns True when the mail was an approver's decision on a pending approval request (it is
-    still kept as an article by the caller).
+    ``mail`` is a :class:`hdcli.mail.parse.ParsedMail`. When the sender is an approver of the
+    ticket's organisation, an approval of the ticket is pending and the body starts with a clear
+    yes or no, the decision is recorded (via mail) and True returned; the caller still keeps the
+    mail as an article. Anything else returns False and changes nothing.
     """
-    return False
+    store = ctx.store
+    if ticket["status"] == "closed":
+        return False
+    sender = str(getattr(mail, "from_addr", "") or "").lower()
+    if not any(p["email"].lower() == sender for p in approvers(store, ticket["org_id"])):
+        return False
+    row = _pending(store, int(ticket["id"]))
+    if row is None:
+        return False
+    answer = decision_word(str(getattr(mail, "body_text", "") or ""))
+    if answer is None:
+        return False
+    first = next((ln.strip() for ln in str(mail.body_text).splitlines() if ln.strip()), "")
+    decide_in_tx(ctx, ticket, row, "granted" if answer else "denied", sender, "mail",
+                 note=first[:200] or None)
+    return True

@@ -69,6 +69,9 @@ class ServiceReport:
     language: str = "de"
     currency: str = CURRENCY
     included_minutes: int = 0
+    included_used_minutes: int | None = None
+    """For ``included_hours``: how much of the month's allowance this ticket used (None when
+    not known, e.g. a report rendered without its month)."""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -101,6 +104,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "worked": "Gesamte Arbeitszeit",
         "billed": "Abgerechnete Zeit nach Rundung",
         "billable": "Abrechnung",
+        "included_used": "Davon aus Inklusivstunden",
         "yes": "ja",
         "no": "nein (ohne Berechnung)",
         "rate": "Stundensatz",
@@ -150,6 +154,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "worked": "Total worked",
         "billed": "Billed after rounding",
         "billable": "Billable",
+        "included_used": "Of which included hours",
         "yes": "yes",
         "no": "no (free of charge)",
         "rate": "Hourly rate",
@@ -238,6 +243,8 @@ def _total_rows(r: ServiceReport, labels: dict[str, str]) -> list[tuple[str, str
         (labels["billed"], _duration(c.billed_minutes)),
         (labels["billable"], labels["yes"] if c.billable else labels["no"]),
     ]
+    if c.billing == "included_hours" and c.billable and r.included_used_minutes is not None:
+        rows.append((labels["included_used"], _duration(r.included_used_minutes)))
     if c.billable and c.billing != "free":
         rows.append((labels["rate"], _money(c.rate, r.currency)))
     rows.append((labels["amount"], _money(c.amount, r.currency)))
@@ -364,6 +371,7 @@ def render_json(r: ServiceReport) -> dict[str, Any]:
         "billed_minutes": c.billed_minutes,
         "billed_hours": format_hours(c.billed_minutes),
         "included_minutes": r.included_minutes,
+        "included_used_minutes": r.included_used_minutes,
         "billable": c.billable,
         "rate": format_money(c.rate),
         "amount": format_money(c.amount),

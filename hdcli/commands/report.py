@@ -1,19 +1,24 @@
-"""hdcli report: service reports and the reports registered by plugins."""
+"""hdcli report: service reports, billing reports and the reports registered by plugins."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hdcli.commands._common import context, out
+from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out, say
+
+if TYPE_CHECKING:
+    from hdcli.reports import ReportResult
 
 app = typer.Typer(help="Service reports and billing reports.", no_args_is_help=True)
+
+Number = Annotated[str, typer.Argument(help="ticket number")]
 
 
 @app.command("service")
 def service(
-    number: Annotated[str, typer.Argument(help="ticket number")],
+    number: Number,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text, md, json or pdf")] = "text",
     output: Annotated[str | None, typer.Option("--output", "-o", help="write to this file")] = None,
 ) -> None:
@@ -35,6 +40,159 @@ def service(
             sys.stdout.buffer.write(data)
         else:
             out(data.decode("utf-8"))
+
+
+@app.command("billable")
+def billable(
+    number: Number,
+    yes: Annotated[bool, typer.Option("--yes", help="bill this ticket")] = False,
+    no: Annotated[bool, typer.Option("--no", help="do not bill it (ohne Berechnung)")] = False,
+    contract: Annotated[bool, typer.Option(help="follow the contract again")] = False,
+    force: Annotated[bool, typer.Option(help="even if its report is approved (recorded)")] = False,
+) -> None:
+    """Override whether a ticket is billable; its pending service report follows.
+
+    Example: hdcli report billable 2026112710000127 --no
+    """
+    from hdcli.billing import set_billable
+    from hdcli.errors import UsageError
+
+    if yes + no + contract != 1:
+        raise UsageError("give exactly one of --yes, --no or --contract")
+    set_billable(context(), number, True if yes else (False if no else None), force=force)
+    say(f"{number}: " + ("billable" if yes else "not billable" if no else "billable as the "
+                         "contract says"))
+
+
+@app.command("approve")
+def approve(
+    number: Number,
+    by: Annotated[str, typer.Option("--by", help="who approved it")],
+    via: Annotated[str, typer.Option("--via", help="mail, fax or phone")],
+) -> None:
+    """Record that the customer approved a ticket's service report (its time is then locked).
+
+    Example: hdcli report approve 2026112710000127 --by "A. Schmidt" --via fax
+    """
+    from hdcli.billing import decide_report
+
+    decide_report(context(), number, "approved", by=by, via=via)
+    say(f"service report of {number} approved by {by} via {via}")
+
+
+@app.command("dispute")
+def dispute(
+    number: Number,
+    reason: Annotated[str, typer.Option("--reason", help="what the customer objects to")],
+    by: Annotated[str, typer.Option("--by", help="who disputed it")] = "",
+    via: Annotated[str, typer.Option("--via", help="mail, fax or phone")] = "mail",
+) -> None:
+    """Record that the customer disputed a ticket's service report.
+
+    Example: hdcli report dispute 2026112710000127 --reason "nur 1 h vereinbart"
+    """
+    from hdcli.billing import decide_report
+
+    decide_report(context(), number, "disputed", by=by, via=via, reason=reason)
+    say(f"service report of {number} disputed")
+
+
+def _emit(result: ReportResult, fmt: str, send_to: str | None, language: str) -> None:
+    import sys
+
+    from hdcli.reports import render, send
+
+    if send_to:
+        message_id = send(context(), result, send_to, language=language)
+        say(f"{result.title} queued for {send_to} ({message_id})")
+    else:
+        render(result, fmt, sys.stdout.write)
+    if result.summary:
+        say(result.summary)
+
+
+FormatOptReport = Annotated[str, typer.Option("--format", "-f",
+                                              help="table, csv, json, jsonl or md")]
+SendTo = Annotated[str | None, typer.Option("--send-to",
+                                            help="mail it (CSV attached) instead of printing")]
+Language = Annotated[str, typer.Option("--language", help="language of the mail: de or en")]
+
+
+@app.command("billing")
+def billing(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM, this or last")] = "last",
+    org: Annotated[str | None, typer.Option("--org", help="only this organisation")] = None,
+    detail: Annotated[bool, typer.Option("--detail", help="one row per ticket too")] = False,
+    fmt: FormatOptReport = "table",
+    as_json: JsonOpt = False,
+    send_to: SendTo = None,
+    language: Language = "de",
+) -> None:
+    """A month's billing per organisation and contract, with a totals row.
+
+    Tickets count in the month they were closed in (billing.timezone). Columns: tickets,
+    hours worked, billed, included hours used, charged, amount, and the service reports
+    approved / pending / disputed.
+
+    Example: hdcli report billing --month last --format csv --send-to buchhaltung@example.com
+    """
+    from hdcli.reports import run
+
+    result = run(context(), "billing", {"month": month, "org": org, "detail": detail})
+    _emit(result, fmt_of(fmt, as_json), send_to, language)
+
+
+@app.command("tickets")
+def tickets(
+    by: Annotated[str, typer.Option("--by", help="status, agent, org or age")] = "status",
+    fmt: FormatOpt = "table",
+    as_json: JsonOpt = False,
+) -> None:
+    """The open workload, grouped.
+
+    Example: hdcli report tickets --by agent
+    """
+    from hdcli.reports import run
+
+    _emit(run(context(), "tickets", {"by": by}), fmt_of(fmt, as_json), None, "de")
+
+
+@app.command("run")
+def run_report(
+    name: Annotated[str, typer.Argument(help="a registered report (see `hdcli report list`)")],
+    option: Annotated[list[str] | None,
+                      typer.Option("--option", "-o", help="KEY=VALUE, repeatable")] = None,
+    fmt: FormatOptReport = "table",
+    as_json: JsonOpt = False,
+    send_to: SendTo = None,
+    language: Language = "de",
+) -> None:
+    """Run any registered report, built in or from a plugin.
+
+    Example: hdcli report run billing -o month=2026-11 -o detail=yes --format csv
+    """
+    from hdcli.errors import UsageError
+    from hdcli.reports import run
+
+    options: dict[str, Any] = {}
+    for item in option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"bad --option {item!r} (use KEY=VALUE)")
+        options[key.strip()] = value
+    _emit(run(context(), name, options), fmt_of(fmt, as_json), send_to, language)
+
+
+@app.command("list")
+def list_(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
+    """The registered reports and the plugins that registered them.
+
+    Example: hdcli report list
+    """
+    from hdcli.output import render_rows
+    from hdcli.reports import catalogue
+
+    out(render_rows(catalogue(), fmt_of(fmt, as_json), ["name", "plugin"]))
 
 
 def register(root: typer.Typer) -> None:

@@ -1,0 +1,259 @@
+"""Reports for ``hdcli report``: the built-in ``billing`` and ``tickets``, and the interface a
+plugin's report implements.
+
+A report is registered through the ``register_reports`` hook as ``register(name, target)``;
+``target`` (a ``"module:attr"`` string or a callable) is called as
+``target(rctx: ReportContext, options: dict[str, Any]) -> ReportResult``. Options come from the
+command line: the built-in commands pass typed values; ``hdcli report run NAME -o key=value``
+passes strings. A report's rows may be a generator: they are rendered as they come, so a report
+over millions of rows needs no more memory than one row (csv, jsonl and json stream; table and
+md collect the rows first).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from hdcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from hdcli.backends.base import SqlStorage
+    from hdcli.config import Config
+    from hdcli.context import Context
+
+__all__ = ["ReportContext", "ReportResult", "billing_report", "render", "run", "send",
+           "tickets_report"]
+
+
+@dataclass
+class ReportContext:
+    """What a report may use: the run's context (configuration, store, acting user, time zone).
+
+    Reports only read; a report that changes data must use the workflow functions.
+    """
+
+    ctx: Context
+
+    @property
+    def store(self) -> SqlStorage:
+        return self.ctx.store
+
+    @property
+    def config(self) -> Config:
+        return self.ctx.config
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.ctx.tz
+
+    def today(self) -> date:
+        """Today in the configured time zone (``billing.timezone``)."""
+        return self.ctx.today()
+
+
+@dataclass
+class ReportResult:
+    """A report's output: a title, its columns and its rows (an iterable of dicts keyed by the
+    columns; may be a generator). ``summary`` is a line or two for mail bodies and stderr."""
+
+    title: str
+    columns: list[str]
+    rows: Iterable[Mapping[str, Any]]
+    summary: str = ""
+    filename: str = "report"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def run(ctx: Context, name: str, options: Mapping[str, Any] | None = None) -> ReportResult:
+    """Look ``name`` up in the report registry and run it. Unknown names exit 2, listing the
+    known ones."""
+    from hdcli.plugins import reports
+
+    target = reports.get(name)
+    if not callable(target):
+        raise UsageError(f"report {name!r} is not callable")
+    result = target(ReportContext(ctx), dict(options or {}))
+    if not isinstance(result, ReportResult):
+        raise UsageError(f"report {name!r} returned {type(result).__name__}, not a ReportResult")
+    return result
+
+
+def catalogue() -> list[dict[str, str]]:
+    """The registered reports and who registered them."""
+    from hdcli.plugins import reports
+
+    return [{"name": n, "plugin": reports.owner(n)} for n in reports.names()]
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+def render(result: ReportResult, fmt: str, write: Callable[[str], Any]) -> None:
+    """Write ``result`` in ``fmt`` (table, md, csv, json, jsonl) through ``write``; csv, json and
+    jsonl stream row by row."""
+    cols = result.columns
+    if fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(cols)
+        for row in result.rows:
+            writer.writerow([_cell(row.get(c)) for c in cols])
+            if buf.tell() > 65536:
+                write(buf.getvalue())
+                buf.seek(0)
+                buf.truncate()
+        write(buf.getvalue())
+    elif fmt == "jsonl":
+        for row in result.rows:
+            write(json.dumps({c: row.get(c) for c in cols}, ensure_ascii=False, default=str)
+                  + "\n")
+    elif fmt == "json":
+        write("[")
+        for i, row in enumerate(result.rows):
+            write(("," if i else "") + "\n  " + json.dumps(
+                {c: row.get(c) for c in cols}, ensure_ascii=False, default=str))
+        write("\n]\n")
+    elif fmt in ("table", "md"):
+        from tabulate import tabulate
+
+        table = [[_cell(row.get(c)) for c in cols] for row in result.rows]
+        write(tabulate(table, headers=cols, tablefmt="github" if fmt == "md" else "simple",
+                       disable_numparse=True) + "\n")
+    else:
+        raise UsageError(f"bad format {fmt!r} (allowed: table, md, csv, json, jsonl)")
+
+
+def send(ctx: Context, result: ReportResult, to: str, *, language: str = "de") -> str:
+    """Mail ``result`` to ``to`` with the ``report`` template and the rows attached as CSV,
+    through the outbound queue. Returns the Message-ID."""
+    import io
+
+    from hdcli.mail.outbound import OutAttachment, queue
+    from hdcli.templates import render as render_template
+    from hdcli.tickets import finish
+    from hdcli.util import norm_email, valid_email
+
+    address = norm_email(to)
+    if not valid_email(address):
+        raise UsageError(f"bad address {to!r}")
+    buf = io.StringIO()
+    render(result, "csv", buf.write)
+    csv_bytes = buf.getvalue().encode("utf-8")
+    config = ctx.config
+    tctx = {
+        "title": result.title, "summary": result.summary, "language": language,
+        "helpdesk": {"name": str(config.get("mail.from_name")),
+                     "address": str(config.get("mail.from_address"))},
+    }
+    subject, body = render_template(config, "report", language, tctx)
+    with ctx.store.transaction():
+        queued = queue(ctx, kind="report", ticket_id=None, ticket_number=None, to_name="",
+                       to_addr=address, subject=subject, body=body, automatic=False,
+                       attachments=[OutAttachment(f"{result.filename}.csv", "text/csv",
+                                                  csv_bytes)])
+        assert queued is not None  # only automatic mail is capped
+    finish(ctx)
+    return queued.message_id
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def billing_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportResult:
+    """A month's billing per organisation and contract. Options: ``month`` (YYYY-MM, this,
+    last; default last), ``org``, ``detail`` (one row per ticket too)."""
+    from hdcli.billing import BILLING_COLUMNS, DETAIL_COLUMNS, billing_rows, month_range
+
+    month = month_range(str(options.get("month") or "last"), rctx.today(), rctx.tz)
+    detail = _flag(options.get("detail", False))
+    org = options.get("org") or None
+    result = ReportResult(
+        title=f"billing {month.label}" + (f" {org}" if org else ""),
+        columns=DETAIL_COLUMNS if detail else BILLING_COLUMNS, rows=(),
+        filename=f"billing-{month.label}", meta={"month": month.label})
+
+    def rows() -> Iterable[Mapping[str, Any]]:
+        for row in billing_rows(rctx.ctx, month, org=str(org) if org else None, detail=detail):
+            if row["organisation"] == "TOTAL":
+                result.meta["totals"] = row
+                result.summary = f"{result.title}: {billing_summary(row)}"
+            yield row
+
+    result.rows = rows()
+    return result
+
+
+def billing_summary(t: Mapping[str, Any]) -> str:
+    """One line of a billing report's totals row."""
+    return (f"{t['tickets']} tickets closed, {t['hours_worked']} h worked, {t['hours_billed']} h "
+            f"billed, {t['amount']} {t['currency']}; service reports approved {t['approved']}, "
+            f"pending {t['pending']}, disputed {t['disputed']}")
+
+
+_AGE_BUCKETS = ((1, "< 1 day"), (3, "1-3 days"), (7, "3-7 days"), (30, "7-30 days"))
+TICKETS_BY = ("status", "agent", "org", "age")
+_OPEN_STATUSES = ("new", "assigned", "in_progress", "waiting")
+
+
+def tickets_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportResult:
+    """The open workload grouped ``by`` status (waiting split by what it waits for), agent,
+    org or age: counts per open status and the oldest ticket's creation time."""
+    by = str(options.get("by") or "status")
+    if by not in TICKETS_BY:
+        raise UsageError(f"bad --by {by!r} (allowed: {', '.join(TICKETS_BY)})")
+    store = rctx.store
+    if by == "status":
+        key = "CASE WHEN t.status = 'waiting' AND t.waiting_for IS NOT NULL " \
+              "THEN 'waiting (' || t.waiting_for || ')' ELSE t.status END"
+    elif by == "agent":
+        key = "coalesce(a.login, '(unassigned)')"
+    elif by == "org":
+        key = "o.name"
+    else:
+        key = "substr(t.created_at, 1, 19)"  # bucketed below, in the configured time zone
+    sql = (
+        f"SELECT {key} AS grp, t.status, count(*) AS n, min(t.created_at) AS oldest "
+        "FROM tickets t JOIN organisations o ON o.id = t.org_id "
+        "LEFT JOIN agents a ON a.id = t.assignee_id WHERE t.status <> 'closed' "
+        f"GROUP BY {key}, t.status"
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    now = datetime.now(rctx.tz)
+    for row in store.iterate(sql):
+        group = str(row["grp"])
+        if by == "age":
+            created = datetime.fromisoformat(str(row["oldest"]).replace("Z", "+00:00"))
+            days = (now - created).total_seconds() / 86400
+            group = next((label for limit, label in _AGE_BUCKETS if days < limit), "> 30 days")
+        g = groups.setdefault(group, {"group": group, "tickets": 0,
+                                      **dict.fromkeys(_OPEN_STATUSES, 0), "oldest": None})
+        g["tickets"] += int(row["n"])
+        g[row["status"]] = g.get(row["status"], 0) + int(row["n"])
+        if g["oldest"] is None or row["oldest"] < g["oldest"]:
+            g["oldest"] = row["oldest"]
+    order = [label for _, label in _AGE_BUCKETS] + ["> 30 days"]
+    ordered = sorted(groups.values(), key=(lambda g: order.index(g["group"])) if by == "age"
+                     else (lambda g: (-g["tickets"], g["group"])))
+    total = sum(g["tickets"] for g in ordered)
+    return ReportResult(
+        title=f"open tickets by {by}", columns=["group", "tickets", *_OPEN_STATUSES, "oldest"],
+        rows=ordered, summary=f"{total} open tickets", filename=f"tickets-by-{by}")
