@@ -9,12 +9,13 @@ placeholder style, DDL types, how a write transaction begins and how driver erro
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 from hdcli.errors import Refused
 
@@ -45,12 +46,24 @@ class Storage(ABC):
     - ``insert`` returns the new row's ``id``; ``next_value`` increments a named counter
       atomically and returns the last of the ``n`` values reserved.
     - ``lock(name)`` holds a lock across processes (for ``mail fetch``), non-blocking:
-      it yields False when another process holds it.
-    - Driver errors that mean "cannot reach / locked" become BackendUnavailable.
+      it yields False when another connection holds it.
+    - Values: text is unicode text; timestamps are ISO 8601 text; BLOB columns take ``bytes``
+      and give back ``bytes``; booleans are stored as the integers 0 and 1.
+    - Driver errors that mean "cannot reach / locked / try again" become BackendUnavailable.
+      A violated constraint stays the driver's own exception (``store.IntegrityError``);
+      :meth:`is_unique_violation` tells a duplicate key from other errors portably. On
+      PostgreSQL a failed statement spoils the whole transaction: catch such errors around
+      a :meth:`~SqlStorage.savepoint`, never bare inside a transaction.
     """
 
     dialect: str = ""
     url: str = ""
+    #: the driver's integrity error class (``sqlite3.IntegrityError``, ``psycopg.IntegrityError``)
+    IntegrityError: type[Exception] = Exception
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        """True when ``exc`` is the driver's error for a duplicate key (UNIQUE / PRIMARY KEY)."""
+        return False
 
     @abstractmethod
     def transaction(self) -> Any: ...
@@ -92,7 +105,24 @@ class Storage(ABC):
         """True when the store holds no helpdesk data at all (no schema or no rows)."""
 
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection; closing twice is harmless."""
+
+    @abstractmethod
+    def savepoint(self) -> Any:
+        """Context manager: a part of the open transaction that an error undoes alone."""
+
+    @abstractmethod
+    def list_tables(self) -> list[str]:
+        """Names of the tables of the store (``schema_migrations`` included)."""
+
+    @abstractmethod
+    def columns(self, table: str) -> list[str]:
+        """The column names of ``table`` in their order."""
+
+    def reset_sequences(self) -> None:  # noqa: B027 - optional: most backends need nothing
+        """After rows were inserted with explicit ids: make the next generated ids follow
+        the largest ones (PostgreSQL identity columns; SQLite needs nothing)."""
 
     def ensure_schema(self) -> None:
         """Upgrade an empty store; refuse an outdated store that holds data."""
@@ -120,17 +150,34 @@ _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 class SqlStorage(Storage):
     """Shared SQL implementation; subclasses fill in the dialect points."""
 
-    ddl: dict[str, str] = {}
-    #: tables in dependency order (for copies and emptiness checks)
+    ddl: ClassVar[dict[str, str]] = {}
+    #: tables in dependency order (``hdcli db copy`` fills them in this order): a migration
+    #: that adds a table adds it here too
     tables = (
-        "counters", "organisations", "org_domains", "contracts", "contacts", "agents",
-        "tickets", "articles", "attachments", "ticket_participants", "time_entries",
-        "approvals", "service_reports", "outbound", "inbound_log", "quarantine",
-        "ticket_links", "history", "locks",
+        "counters",
+        "organisations",
+        "org_domains",
+        "contracts",
+        "contacts",
+        "agents",
+        "tickets",
+        "articles",
+        "attachments",
+        "ticket_participants",
+        "time_entries",
+        "approvals",
+        "service_reports",
+        "outbound",
+        "inbound_log",
+        "quarantine",
+        "ticket_links",
+        "history",
+        "locks",
     )
 
     def __init__(self) -> None:
         self._depth = 0
+        self._savepoints = 0
         self._conn: Any = None
 
     # -- dialect points --------------------------------------------------------------
@@ -154,6 +201,16 @@ class SqlStorage(Storage):
     @abstractmethod
     def _table_exists(self, name: str) -> bool: ...
 
+    def _lock_schema(self) -> None:
+        """Inside the upgrade transaction: keep a concurrent upgrade out (SQLite's
+        ``BEGIN IMMEDIATE`` does already)."""
+
+    def columns(self, table: str) -> list[str]:
+        if not _TABLE_RE.match(table):
+            raise ValueError(f"bad table name {table!r}")
+        cur = self.execute(f"SELECT * FROM {table} LIMIT 0")
+        return [d[0] for d in cur.description]
+
     # -- shared --------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[SqlStorage]:
@@ -170,10 +227,9 @@ class SqlStorage(Storage):
             yield self
         except BaseException:
             self._depth = 0
-            try:
+            # the connection may be gone; the original error matters
+            with contextlib.suppress(Exception):
                 self._rollback()
-            except Exception:  # the connection may be gone; the original error matters
-                pass
             raise
         self._depth = 0
         self._guard(self._commit)
@@ -181,6 +237,37 @@ class SqlStorage(Storage):
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    @contextmanager
+    def savepoint(self) -> Iterator[SqlStorage]:
+        """A part of the current transaction that an error undoes alone.
+
+        The error propagates; the surrounding transaction stays usable (on PostgreSQL it
+        would be aborted otherwise), so ``except`` around this block may go on writing::
+
+            try:
+                with store.savepoint():
+                    store.insert("inbound_log", row)
+            except Exception as exc:
+                if not store.is_unique_violation(exc):
+                    raise
+        """
+        if not self._depth:
+            raise RuntimeError("savepoint() needs an open transaction()")
+        self._savepoints += 1
+        name = f"hdcli_sp_{self._savepoints}"
+        self.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            # the connection may be gone; the original error matters
+            with contextlib.suppress(Exception):
+                self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        finally:
+            self._savepoints -= 1
+        self.execute(f"RELEASE SAVEPOINT {name}")
 
     def _guard(self, fn: Any, *args: Any) -> Any:
         try:
@@ -259,6 +346,7 @@ class SqlStorage(Storage):
 
         applied: list[int] = []
         with self.transaction():
+            self._lock_schema()
             self.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -279,7 +367,9 @@ class SqlStorage(Storage):
     def applied_migrations(self) -> list[Row]:
         if not self._table_exists("schema_migrations"):
             return []
-        return self.query("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+        return self.query(
+            "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
+        )
 
     def close(self) -> None:
         if self._conn is not None:

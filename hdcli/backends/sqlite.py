@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from hdcli.backends.base import SqlStorage
@@ -30,8 +30,19 @@ def path_of(url: str) -> Path:
 
 
 class SqliteStorage(SqlStorage):
+    """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
+
+    Writes take the database's write lock at ``BEGIN IMMEDIATE`` and wait up to
+    ``BUSY_TIMEOUT_MS`` for it; ``lock(name)`` is an ``flock`` on a file beside the database.
+    """
+
     dialect = "sqlite"
-    ddl = {"ID": "INTEGER PRIMARY KEY", "BIGINT": "INTEGER", "BLOB": "BLOB"}
+    ddl: ClassVar[dict[str, str]] = {
+        "ID": "INTEGER PRIMARY KEY",
+        "BIGINT": "INTEGER",
+        "BLOB": "BLOB",
+    }
+    IntegrityError = sqlite3.IntegrityError
 
     def __init__(self, url: str, config: Any = None) -> None:
         super().__init__()
@@ -40,7 +51,9 @@ class SqliteStorage(SqlStorage):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
                 check_same_thread=False,
             )
             self._conn.row_factory = _dict_row
@@ -73,6 +86,21 @@ class SqliteStorage(SqlStorage):
             if "locked" in msg or "busy" in msg or "unable to open" in msg or "disk I/O" in msg:
                 return BackendUnavailable(f"SQLite database {self.path}: {msg}")
         return None
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        if not isinstance(exc, sqlite3.IntegrityError):
+            return False
+        name = getattr(exc, "sqlite_errorname", "")
+        if name:
+            return name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+        return "UNIQUE constraint failed" in str(exc)
+
+    def list_tables(self) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        ).fetchall()
+        return [str(r["name"]) for r in rows]
 
     def _table_exists(self, name: str) -> bool:
         row = self._conn.execute(
