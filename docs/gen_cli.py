@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 os.environ["HDCLI_LOAD_PLUGINS"] = ""
 
@@ -37,8 +38,8 @@ Generated from `hdcli --help` by `docs/gen_cli.py`; `tests/test_docs_cli.py` kee
 | 1 | unexpected error (a bug: `HDCLI_DEBUG=1` shows the traceback) |
 | 2 | usage: bad arguments, bad configuration |
 | 3 | not found: no such ticket, organisation, contract, contact or agent |
-| 4 | refused by state or policy: e.g. `start` on a closed ticket, a stranger's ticket, a plugin's veto |
-| 5 | backend unavailable: the database cannot be reached or stays locked; for `mail flush`, the transport is down |
+| 4 | refused by state or policy: `start` on a closed ticket, a stranger, a plugin's veto |
+| 5 | backend unavailable: database unreachable or locked; `mail flush`: transport down |
 | 75 | `mail ingest` / `hdcli-mailgate` only: transient failure, the MTA should retry |
 
 Errors are one line on stderr: `hdcli: error: …`.
@@ -55,19 +56,26 @@ def main() -> None:
     command = typer.main.get_command(build())
     parts = [INTRO]
 
-    def walk(cmd: object, path: list[str], parent: object) -> None:
-        ctx = cmd.make_context(  # type: ignore[attr-defined]
-            path[-1], [], parent=parent, resilient_parsing=True,
-            terminal_width=100, max_content_width=100)
+    def walk(cmd: Any, path: list[str], parent: Any) -> None:
+        ctx = cmd.make_context(
+            path[-1],
+            [],
+            parent=parent,
+            resilient_parsing=True,
+            terminal_width=100,
+            max_content_width=100,
+        )
         if len(path) > 1:
-            parts.append(f"\n### `{' '.join(path)}`\n\n```text\n{cmd.get_help(ctx)}\n```\n")  # type: ignore[attr-defined]
+            text = cmd.get_help(ctx)
+            parts.append(f"\n### `{' '.join(path)}`\n\n```text\n{text}\n```\n")
         subs = getattr(cmd, "commands", None)
         if subs:
-            for name in cmd.list_commands(ctx):  # type: ignore[attr-defined]
+            for name in cmd.list_commands(ctx):
                 walk(subs[name], [*path, name], ctx)
 
-    root_ctx = command.make_context("hdcli", [], resilient_parsing=True, terminal_width=100,
-                                    max_content_width=100)
+    root_ctx = command.make_context(
+        "hdcli", [], resilient_parsing=True, terminal_width=100, max_content_width=100
+    )
     parts.append(f"\n### `hdcli`\n\n```text\n{command.get_help(root_ctx)}\n```\n")
     for name in command.list_commands(root_ctx):
         walk(command.commands[name], ["hdcli", name], root_ctx)

@@ -21,14 +21,21 @@ def _request(rec: dict[str, Any], notify: bool) -> OpenRequest:
 
     unknown = set(rec) - set(FIELDS)
     if unknown:
-        raise UsageError(f"unknown field(s) {', '.join(sorted(unknown))} (known: {', '.join(FIELDS)})")
+        raise UsageError(
+            f"unknown field(s) {', '.join(sorted(unknown))} (known: {', '.join(FIELDS)})"
+        )
     if not rec.get("contact") or not rec.get("subject"):
         raise UsageError("contact and subject are required")
     return OpenRequest(
-        contact=str(rec["contact"]), subject=str(rec["subject"]), body=str(rec.get("body") or ""),
-        channel=str(rec.get("channel") or "email"), impact=str(rec.get("impact") or "single_user"),
+        contact=str(rec["contact"]),
+        subject=str(rec["subject"]),
+        body=str(rec.get("body") or ""),
+        channel=str(rec.get("channel") or "email"),
+        impact=str(rec.get("impact") or "single_user"),
         external_id=str(rec["external_id"]) if rec.get("external_id") else None,
-        name=str(rec.get("name") or ""), notify=notify)
+        name=str(rec.get("name") or ""),
+        notify=notify,
+    )
 
 
 def read_requests(fh: TextIO, notify: bool, csv_mode: bool) -> Iterator[tuple[int, Any]]:
@@ -77,8 +84,11 @@ def open_from_file(ctx: Context, path: str, *, notify: bool, quiet: bool) -> int
                 if not quiet:
                     write(f"line {result.line}: error: {result.error}\n")
             else:
-                write(f"{result.number}\n" if quiet else
-                      f"{result.number}\t{'created' if result.created else 'exists'}\n")
+                write(
+                    f"{result.number}\n"
+                    if quiet
+                    else f"{result.number}\t{'created' if result.created else 'exists'}\n"
+                )
             if progress:
                 progress.tick()
     finally:

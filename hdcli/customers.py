@@ -29,15 +29,27 @@ ROLES = ("main", "approver", "billing")
 
 
 def history(
-    store: SqlStorage, actor: str, entity: str, key: str, action: str,
-    detail: Mapping[str, Any] | None = None, ticket_id: int | None = None,
+    store: SqlStorage,
+    actor: str,
+    entity: str,
+    key: str,
+    action: str,
+    detail: Mapping[str, Any] | None = None,
+    ticket_id: int | None = None,
 ) -> None:
     """Record who did what, when (every change calls this inside its transaction)."""
     store.execute(
         "INSERT INTO history (ticket_id, entity, entity_key, actor, action, detail, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (ticket_id, entity, key, actor, action,
-         json.dumps(dict(detail or {}), ensure_ascii=False, default=str), now_iso()),
+        (
+            ticket_id,
+            entity,
+            key,
+            actor,
+            action,
+            json.dumps(dict(detail or {}), ensure_ascii=False, default=str),
+            now_iso(),
+        ),
     )
 
 
@@ -104,14 +116,16 @@ def get_org(store: SqlStorage, key: str | int) -> Row:
         raise NotFound(f"no organisation {key!r} (see `hdcli org list`)")
     row["domains"] = [
         r["domain"]
-        for r in store.query("SELECT domain FROM org_domains WHERE org_id = ? ORDER BY domain",
-                             (row["id"],))
+        for r in store.query(
+            "SELECT domain FROM org_domains WHERE org_id = ? ORDER BY domain", (row["id"],)
+        )
     ]
     return row
 
 
-def add_org(ctx: Context, name: str, kind: str, domains: Iterable[str] = (),
-            language: str = "de") -> Row:
+def add_org(
+    ctx: Context, name: str, kind: str, domains: Iterable[str] = (), language: str = "de"
+) -> Row:
     store = ctx.store
     name = one_line(name)
     if not name:
@@ -127,8 +141,14 @@ def add_org(ctx: Context, name: str, kind: str, domains: Iterable[str] = (),
             {"name": name, "kind": kind, "language": language, "created_at": now_iso()},
         )
         _set_domains(store, org_id, doms)
-        history(store, ctx.actor, "organisation", name, "created",
-                {"kind": kind, "domains": doms, "language": language})
+        history(
+            store,
+            ctx.actor,
+            "organisation",
+            name,
+            "created",
+            {"kind": kind, "domains": doms, "language": language},
+        )
     return get_org(store, org_id)
 
 
@@ -136,17 +156,29 @@ def _set_domains(store: SqlStorage, org_id: int, domains: list[str]) -> None:
     for domain in domains:
         other = store.query_one(
             "SELECT o.name FROM org_domains d JOIN organisations o ON o.id = d.org_id "
-            "WHERE d.domain = ? AND d.org_id <> ?", (domain, org_id))
+            "WHERE d.domain = ? AND d.org_id <> ?",
+            (domain, org_id),
+        )
         if other:
             raise Refused(f"domain {domain} belongs to {other['name']} already")
     store.execute("DELETE FROM org_domains WHERE org_id = ?", (org_id,))
-    store.executemany("INSERT INTO org_domains (org_id, domain) VALUES (?, ?)",
-                      [(org_id, d) for d in dict.fromkeys(domains)])
+    store.executemany(
+        "INSERT INTO org_domains (org_id, domain) VALUES (?, ?)",
+        [(org_id, d) for d in dict.fromkeys(domains)],
+    )
 
 
-def edit_org(ctx: Context, key: str, *, name: str | None = None, kind: str | None = None,
-             language: str | None = None, domains: list[str] | None = None,
-             add_domains: Iterable[str] = (), remove_domains: Iterable[str] = ()) -> Row:
+def edit_org(
+    ctx: Context,
+    key: str,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    language: str | None = None,
+    domains: list[str] | None = None,
+    add_domains: Iterable[str] = (),
+    remove_domains: Iterable[str] = (),
+) -> Row:
     store = ctx.store
     with store.transaction():
         org = get_org(store, key)
@@ -181,7 +213,9 @@ def remove_org(ctx: Context, key: str) -> Row:
 
 
 def list_orgs(store: SqlStorage) -> list[Row]:
-    rows = store.query("SELECT id, name, kind, language, created_at FROM organisations ORDER BY name")
+    rows = store.query(
+        "SELECT id, name, kind, language, created_at FROM organisations ORDER BY name"
+    )
     domains: dict[int, list[str]] = {}
     for r in store.query("SELECT org_id, domain FROM org_domains ORDER BY domain"):
         domains.setdefault(int(r["org_id"]), []).append(r["domain"])
@@ -194,7 +228,9 @@ def list_orgs(store: SqlStorage) -> list[Row]:
 def get_contract(store: SqlStorage, number: str) -> Row:
     row = store.query_one(
         "SELECT c.*, o.name AS organisation FROM contracts c JOIN organisations o "
-        "ON o.id = c.org_id WHERE c.number = ?", (number,))
+        "ON o.id = c.org_id WHERE c.number = ?",
+        (number,),
+    )
     if row is None:
         raise NotFound(f"no contract {number!r} (see `hdcli contract list`)")
     return row
@@ -230,7 +266,8 @@ class ContractFields:
         if self.closed_policy is not None:
             cols["closed_policy"] = (
                 _choice(self.closed_policy, CLOSED_POLICIES, "closed-ticket policy")
-                if self.closed_policy else None
+                if self.closed_policy
+                else None
             )
         if self.report_to is not None:
             cols["report_to"] = _email(self.report_to) if self.report_to else None
@@ -265,8 +302,9 @@ def add_contract(ctx: Context, org_key: str, number: str, fields: ContractFields
         org = get_org(store, org_key)
         if store.query_one("SELECT id FROM contracts WHERE number = ?", (number,)):
             raise Refused(f"contract {number!r} exists already")
-        store.insert("contracts", {"org_id": org["id"], "number": number, **cols,
-                                   "created_at": now_iso()})
+        store.insert(
+            "contracts", {"org_id": org["id"], "number": number, **cols, "created_at": now_iso()}
+        )
         history(store, ctx.actor, "contract", number, "created", {"org": org["name"], **cols})
     return get_contract(store, number)
 
@@ -294,9 +332,11 @@ def remove_contract(ctx: Context, number: str) -> Row:
 
 
 def list_contracts(store: SqlStorage, org_key: str | None = None) -> list[Row]:
-    sql = ("SELECT c.number, o.name AS organisation, c.billing, c.rate, c.increment_minutes, "
-           "c.minimum_minutes, c.included_minutes, c.approval, c.closed_policy, c.report_to, "
-           "c.valid_from, c.valid_to FROM contracts c JOIN organisations o ON o.id = c.org_id")
+    sql = (
+        "SELECT c.number, o.name AS organisation, c.billing, c.rate, c.increment_minutes, "
+        "c.minimum_minutes, c.included_minutes, c.approval, c.closed_policy, c.report_to, "
+        "c.valid_from, c.valid_to FROM contracts c JOIN organisations o ON o.id = c.org_id"
+    )
     if org_key:
         org = get_org(store, org_key)
         return store.query(sql + " WHERE c.org_id = ? ORDER BY c.number", (org["id"],))
@@ -328,32 +368,57 @@ def get_contact(store: SqlStorage, key: str) -> Row:
     row = store.query_one(
         "SELECT c.*, o.name AS organisation FROM contacts c JOIN organisations o "
         "ON o.id = c.org_id WHERE c.email = ? OR CAST(c.id AS TEXT) = ?",
-        (norm_email(key), key))
+        (norm_email(key), key),
+    )
     if row is None:
         raise NotFound(f"no contact {key!r} (see `hdcli contact list`)")
     return row
 
 
-def add_contact(ctx: Context, org_key: str, name: str, email: str, phone: str | None = None,
-                roles: Iterable[str] = ()) -> Row:
+def add_contact(
+    ctx: Context,
+    org_key: str,
+    name: str,
+    email: str,
+    phone: str | None = None,
+    roles: Iterable[str] = (),
+) -> Row:
     store = ctx.store
     address = _email(email)
     with store.transaction():
         org = get_org(store, org_key)
         if store.query_one("SELECT id FROM contacts WHERE email = ?", (address,)):
             raise Refused(f"contact {address} exists already")
-        cols = {"org_id": org["id"], "name": one_line(name) or address, "email": address,
-                "phone": one_line(phone) if phone else None, "roles": _roles(roles),
-                "created_at": now_iso()}
+        cols = {
+            "org_id": org["id"],
+            "name": one_line(name) or address,
+            "email": address,
+            "phone": one_line(phone) if phone else None,
+            "roles": _roles(roles),
+            "created_at": now_iso(),
+        }
         store.insert("contacts", cols)
-        history(store, ctx.actor, "contact", address, "created",
-                {"org": org["name"], "name": cols["name"], "roles": cols["roles"]})
+        history(
+            store,
+            ctx.actor,
+            "contact",
+            address,
+            "created",
+            {"org": org["name"], "name": cols["name"], "roles": cols["roles"]},
+        )
     return get_contact(store, address)
 
 
-def edit_contact(ctx: Context, key: str, *, name: str | None = None, email: str | None = None,
-                 phone: str | None = None, roles: list[str] | None = None,
-                 org: str | None = None) -> Row:
+def edit_contact(
+    ctx: Context,
+    key: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    roles: list[str] | None = None,
+    org: str | None = None,
+) -> Row:
     store = ctx.store
     with store.transaction():
         row = get_contact(store, key)
@@ -385,8 +450,10 @@ def remove_contact(ctx: Context, key: str) -> Row:
 
 
 def list_contacts(store: SqlStorage, org_key: str | None = None) -> list[Row]:
-    sql = ("SELECT c.email, c.name, o.name AS organisation, c.phone, c.roles FROM contacts c "
-           "JOIN organisations o ON o.id = c.org_id")
+    sql = (
+        "SELECT c.email, c.name, o.name AS organisation, c.phone, c.roles FROM contacts c "
+        "JOIN organisations o ON o.id = c.org_id"
+    )
     if org_key:
         org = get_org(store, org_key)
         return store.query(sql + " WHERE c.org_id = ? ORDER BY c.email", (org["id"],))
@@ -410,14 +477,28 @@ def add_agent(ctx: Context, login: str, name: str, email: str) -> Row:
     with store.transaction():
         if store.query_one("SELECT id FROM agents WHERE login = ?", (login,)):
             raise Refused(f"agent {login!r} exists already")
-        store.insert("agents", {"login": login, "name": one_line(name) or login,
-                                "email": address, "active": 1, "created_at": now_iso()})
+        store.insert(
+            "agents",
+            {
+                "login": login,
+                "name": one_line(name) or login,
+                "email": address,
+                "active": 1,
+                "created_at": now_iso(),
+            },
+        )
         history(store, ctx.actor, "agent", login, "created", {"name": name, "email": address})
     return get_agent(store, login)
 
 
-def edit_agent(ctx: Context, login: str, *, name: str | None = None, email: str | None = None,
-               active: bool | None = None) -> Row:
+def edit_agent(
+    ctx: Context,
+    login: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    active: bool | None = None,
+) -> Row:
     store = ctx.store
     with store.transaction():
         row = get_agent(store, login)
@@ -440,7 +521,9 @@ def remove_agent(ctx: Context, login: str) -> Row:
         row = get_agent(store, login)
         used = store.query_one(
             "SELECT 1 AS x FROM tickets WHERE assignee_id = ? UNION SELECT 1 FROM time_entries "
-            "WHERE agent_id = ? LIMIT 1", (row["id"], row["id"]))
+            "WHERE agent_id = ? LIMIT 1",
+            (row["id"], row["id"]),
+        )
         if used:
             store.execute("UPDATE agents SET active = 0 WHERE id = ?", (row["id"],))
             history(store, ctx.actor, "agent", login, "deactivated")
@@ -481,7 +564,9 @@ def find_requester(store: SqlStorage, email: str, today: date) -> tuple[Requeste
         domain = address.rpartition("@")[2]
         org = store.query_one(
             "SELECT o.* FROM organisations o JOIN org_domains d ON d.org_id = o.id "
-            "WHERE d.domain = ?", (domain,))
+            "WHERE d.domain = ?",
+            (domain,),
+        )
         if org is None:
             return None, "sender is no contact of a contracted organisation"
     assert org is not None
@@ -498,10 +583,17 @@ def ensure_contact(store: SqlStorage, requester: Requester, name: str, actor: st
     if requester.contact.get("id") is not None:
         return requester.contact
     address = requester.contact["email"]
-    cols = {"org_id": requester.org["id"], "name": one_line(name) or address, "email": address,
-            "phone": None, "roles": "", "created_at": now_iso()}
+    cols = {
+        "org_id": requester.org["id"],
+        "name": one_line(name) or address,
+        "email": address,
+        "phone": None,
+        "roles": "",
+        "created_at": now_iso(),
+    }
     cols["id"] = store.insert("contacts", cols)
-    history(store, actor, "contact", address, "created",
-            {"org": requester.org["name"], "via": "domain"})
+    history(
+        store, actor, "contact", address, "created", {"org": requester.org["name"], "via": "domain"}
+    )
     requester.contact = cols
     return cols

@@ -35,33 +35,55 @@ def run_demo(directory: Path | None = None) -> None:
     try:
         customers.add_org(ctx, "Muster GmbH", "company", ["muster.example"], "de")
         step("organisation Muster GmbH (company, domain muster.example)")
-        customers.add_contract(ctx, "Muster GmbH", "RV-2026-001", ContractFields(
-            billing="hourly", rate="95", increment="15m"))
+        customers.add_contract(
+            ctx,
+            "Muster GmbH",
+            "RV-2026-001",
+            ContractFields(billing="hourly", rate="95", increment="15m"),
+        )
         step("contract RV-2026-001: hourly, 95 EUR, 15-minute increment")
-        customers.add_contact(ctx, "Muster GmbH", "Anna Schmidt", "anna.schmidt@muster.example",
-                              "+49 621 1234", ["main", "approver"])
+        customers.add_contact(
+            ctx,
+            "Muster GmbH",
+            "Anna Schmidt",
+            "anna.schmidt@muster.example",
+            "+49 621 1234",
+            ["main", "approver"],
+        )
         step("contact Anna Schmidt <anna.schmidt@muster.example> (main, approver)")
         customers.add_agent(ctx, "mmueller", "Max Müller", "max.mueller@smartwork.example")
         step("agent mmueller (Max Müller)")
-        opened = tickets.open_ticket(ctx, tickets.OpenRequest(
-            contact="anna.schmidt@muster.example", subject="Drucker im 2. OG druckt nicht",
-            body="Seit heute früh druckt der Drucker im 2. OG nicht mehr. Neustart half nicht.",
-            channel="phone", impact="several_users"))
+        opened = tickets.open_ticket(
+            ctx,
+            tickets.OpenRequest(
+                contact="anna.schmidt@muster.example",
+                subject="Drucker im 2. OG druckt nicht",
+                body="Seit heute früh druckt der Drucker im 2. OG nicht mehr. Neustart half nicht.",
+                channel="phone",
+                impact="several_users",
+            ),
+        )
         number = opened.ticket["number"]
         step(f"opened ticket {number} by phone (acknowledgement mailed)")
         ctx._actor = "mmueller"
         tickets.assign(ctx, number, "mmueller", start_work=True)
         step("assigned to mmueller and started (mail names Max Müller)")
-        tickets.reply(ctx, number, "Guten Tag Frau Schmidt,\n\nder Druckertreiber wurde per "
-                      "Fernwartung neu installiert. Bitte testen Sie den Druck.")
+        tickets.reply(
+            ctx,
+            number,
+            "Guten Tag Frau Schmidt,\n\nder Druckertreiber wurde per "
+            "Fernwartung neu installiert. Bitte testen Sie den Druck.",
+        )
         step("replied to the customer")
         tickets.log_time(ctx, number, 90, note="Treiber neu installiert", activity="remote")
         step("logged 1h30m remote session")
         tickets.close(ctx, number, "erledigt")
         step("closed; service report (1.5 h, 142.50 EUR) mailed with a PDF to sign")
         data = tickets.show(ctx.store, number, history=False)
-        sys.stdout.write(f"\nticket {number}: status {data['status']}, "
-                         f"{len(data['articles'])} articles, {data['total_minutes']} minutes\n")
+        sys.stdout.write(
+            f"\nticket {number}: status {data['status']}, "
+            f"{len(data['articles'])} articles, {data['total_minutes']} minutes\n"
+        )
         outbox = base / "outbox"
         sys.stdout.write(f"\noutbox (Maildir): {outbox}\n")
         from email import policy
@@ -71,8 +93,10 @@ def run_demo(directory: Path | None = None) -> None:
             with path.open("rb") as fh:
                 headers = BytesHeaderParser(policy=policy.default).parse(fh)
             sys.stdout.write(f"  {path.name}: {headers['subject']}\n")
-        sys.stdout.write(f"\ndemo helpdesk: {base / 'hdcli.db'}\n"
-                         f"look around: HDCLI_STORAGE__URL=sqlite:///{base / 'hdcli.db'} "
-                         f"hdcli show {number}\n")
+        sys.stdout.write(
+            f"\ndemo helpdesk: {base / 'hdcli.db'}\n"
+            f"look around: HDCLI_STORAGE__URL=sqlite:///{base / 'hdcli.db'} "
+            f"hdcli show {number}\n"
+        )
     finally:
         ctx.close()

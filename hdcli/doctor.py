@@ -30,14 +30,18 @@ def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
         if version != latest_version():
             raise RuntimeError(f"schema {version}, need {latest_version()}: hdcli db upgrade")
         row = store.query_one("SELECT count(*) AS n FROM tickets")
-        return f"{mask_url(ctx.config.storage_url)}: schema {version}, {row['n'] if row else 0} tickets"
+        count = row["n"] if row else 0
+        return f"{mask_url(ctx.config.storage_url)}: schema {version}, {count} tickets"
 
     def queue() -> str:
-        rows_ = ctx.store.query("SELECT status, count(*) AS n FROM outbound "
-                                "WHERE status <> 'sent' GROUP BY status")
+        rows_ = ctx.store.query(
+            "SELECT status, count(*) AS n FROM outbound WHERE status <> 'sent' GROUP BY status"
+        )
         counts = {r["status"]: int(r["n"]) for r in rows_}
         if counts.get("failed"):
-            raise RuntimeError(f"{counts['failed']} failed mail(s): hdcli mail queue --status failed")
+            raise RuntimeError(
+                f"{counts['failed']} failed mail(s): hdcli mail queue --status failed"
+            )
         return f"{counts.get('queued', 0)} queued"
 
     def transport() -> str:
@@ -54,16 +58,36 @@ def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
     def templates() -> str:
         from hdcli.templates import NAMES, render
 
-        ticket = {"number": "0", "subject": "x", "tag": "[x]", "impact": "single_user",
-                  "status": "new"}
+        ticket = {
+            "number": "0",
+            "subject": "x",
+            "tag": "[x]",
+            "impact": "single_user",
+            "status": "new",
+        }
         for lang in ("de", "en"):
             for name in NAMES:
-                render(ctx.config, name, lang, {
-                    "ticket": ticket, "requester": {"name": "", "email": ""}, "org": {"name": ""},
-                    "helpdesk": {"name": "", "address": "", "billing_address": "", "fax": ""},
-                    "agent": {"name": "", "login": ""}, "approver": {"name": ""},
-                    "recipient": {"name": ""}, "body": "", "report_text": "", "change": "",
-                    "old_number": None, "title": "", "summary": "", "language": lang})
+                render(
+                    ctx.config,
+                    name,
+                    lang,
+                    {
+                        "ticket": ticket,
+                        "requester": {"name": "", "email": ""},
+                        "org": {"name": ""},
+                        "helpdesk": {"name": "", "address": "", "billing_address": "", "fax": ""},
+                        "agent": {"name": "", "login": ""},
+                        "approver": {"name": ""},
+                        "recipient": {"name": ""},
+                        "body": "",
+                        "report_text": "",
+                        "change": "",
+                        "old_number": None,
+                        "title": "",
+                        "summary": "",
+                        "language": lang,
+                    },
+                )
         return "all templates render in de and en"
 
     def sources() -> str:

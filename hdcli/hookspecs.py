@@ -32,7 +32,8 @@ def register_storage(register: Callable[[str, Any], None]) -> None:
     Call ``register(scheme, target)`` once per scheme, e.g.
     ``register("sqlite", "hdcli.backends.sqlite:SqliteStorage")``. ``target`` is a class or a
     ``"module:attr"`` string; it is called as ``target(url, config)`` and must return an object
-    implementing :class:`hdcli.backends.base.Storage`. Registering the same scheme twice is an error.
+    implementing :class:`hdcli.backends.base.Storage`. Registering the same scheme twice is an
+    error.
     """
 
 

@@ -23,8 +23,9 @@ def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
-def render_rows(rows: Sequence[Mapping[str, Any]], fmt: str,
-                columns: Sequence[str] | None = None) -> str:
+def render_rows(
+    rows: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str] | None = None
+) -> str:
     """Render a list of records. ``json`` is an array; ``csv`` always has a header row."""
     cols = list(columns) if columns else (list(rows[0].keys()) if rows else [])
     if fmt == "json":
@@ -44,8 +45,9 @@ def render_rows(rows: Sequence[Mapping[str, Any]], fmt: str,
     from tabulate import tabulate
 
     table = [[_cell(r.get(c)) for c in cols] for r in rows]
-    return tabulate(table, headers=cols, tablefmt="github" if fmt == "md" else "simple",
-                    disable_numparse=True)
+    return tabulate(
+        table, headers=cols, tablefmt="github" if fmt == "md" else "simple", disable_numparse=True
+    )
 
 
 def render_record(record: Mapping[str, Any], fmt: str) -> str:
@@ -54,8 +56,11 @@ def render_record(record: Mapping[str, Any], fmt: str) -> str:
         return to_json(dict(record))
     if fmt == "jsonl":
         return json.dumps(dict(record), ensure_ascii=False, default=str)
-    rows = [{"field": k, "value": _cell(v)} for k, v in record.items()
-            if not isinstance(v, list) or not v or not isinstance(v[0], dict)]
+    rows = [
+        {"field": k, "value": _cell(v)}
+        for k, v in record.items()
+        if not isinstance(v, list) or not v or not isinstance(v[0], dict)
+    ]
     return render_rows(rows, fmt, ["field", "value"])
 
 

@@ -80,16 +80,32 @@ def guard(ctx: Context, action: str, number: str | None, **data: Any) -> None:
 
 
 def announce(ctx: Context, event: str, ticket: Row, **data: Any) -> None:
-    ctx.after_commit.append((
-        "event",
-        TicketEvent(event, ticket["number"], ticket["subject"], ticket["status"], ctx.actor,
-                    now_iso(), data),
-    ))
+    ctx.after_commit.append(
+        (
+            "event",
+            TicketEvent(
+                event,
+                ticket["number"],
+                ticket["subject"],
+                ticket["status"],
+                ctx.actor,
+                now_iso(),
+                data,
+            ),
+        )
+    )
 
 
 def record(ctx: Context, ticket: Row, action: str, **detail: Any) -> None:
-    customers.history(ctx.store, ctx.actor, "ticket", ticket["number"], action, detail,
-                      ticket_id=int(ticket["id"]))
+    customers.history(
+        ctx.store,
+        ctx.actor,
+        "ticket",
+        ticket["number"],
+        action,
+        detail,
+        ticket_id=int(ticket["id"]),
+    )
 
 
 def get_ticket(store: SqlStorage, number: str) -> Row:
@@ -120,29 +136,52 @@ def template_context(ctx: Context, ticket: Row, **extra: Any) -> dict[str, Any]:
     from hdcli.numbers import subject_tag
 
     hook = str(ctx.config.get("tickets.subject_hook"))
-    requester = ctx.store.query_one(
-        "SELECT name, email FROM contacts WHERE id = ?", (ticket["requester_id"],)) or {}
-    org = ctx.store.query_one(
-        "SELECT name, language FROM organisations WHERE id = ?", (ticket["org_id"],)) or {}
+    requester = (
+        ctx.store.query_one(
+            "SELECT name, email FROM contacts WHERE id = ?", (ticket["requester_id"],)
+        )
+        or {}
+    )
+    org = (
+        ctx.store.query_one(
+            "SELECT name, language FROM organisations WHERE id = ?", (ticket["org_id"],)
+        )
+        or {}
+    )
     billing = str(ctx.config.get("mail.billing_address") or ctx.config.get("mail.from_address"))
     return {
-        "ticket": {"number": ticket["number"], "subject": ticket["subject"],
-                   "tag": subject_tag(hook, ticket["number"]), "impact": ticket["impact"],
-                   "status": ticket["status"]},
+        "ticket": {
+            "number": ticket["number"],
+            "subject": ticket["subject"],
+            "tag": subject_tag(hook, ticket["number"]),
+            "impact": ticket["impact"],
+            "status": ticket["status"],
+        },
         "requester": {"name": requester.get("name", ""), "email": requester.get("email", "")},
         "org": {"name": org.get("name", "")},
         "language": org.get("language", "de"),
-        "helpdesk": {"name": str(ctx.config.get("mail.from_name")),
-                     "address": str(ctx.config.get("mail.from_address")),
-                     "billing_address": billing, "fax": str(ctx.config.get("mail.fax_number"))},
+        "helpdesk": {
+            "name": str(ctx.config.get("mail.from_name")),
+            "address": str(ctx.config.get("mail.from_address")),
+            "billing_address": billing,
+            "fax": str(ctx.config.get("mail.fax_number")),
+        },
         **extra,
     }
 
 
 def send_mail(
-    ctx: Context, ticket: Row, template: str, *, to_name: str | None = None,
-    to_addr: str | None = None, automatic: bool = True, reply_to_customer: bool = False,
-    attachments: Iterable[OutAttachment] = (), article: bool = True, **extra: Any,
+    ctx: Context,
+    ticket: Row,
+    template: str,
+    *,
+    to_name: str | None = None,
+    to_addr: str | None = None,
+    automatic: bool = True,
+    reply_to_customer: bool = False,
+    attachments: Iterable[OutAttachment] = (),
+    article: bool = True,
+    **extra: Any,
 ) -> str | None:
     """Render ``template`` for ``ticket`` and queue it (to the requester unless told otherwise).
 
@@ -158,20 +197,45 @@ def send_mail(
     subject, body = render(ctx.config, template, tctx["language"], tctx)
     in_reply_to, refs = thread_headers(ctx.store, ticket) if reply_to_customer else (None, [])
     queued = queue(
-        ctx, kind=template, ticket_id=int(ticket["id"]), ticket_number=ticket["number"],
-        to_name=to_name, to_addr=to_addr, subject=subject, body=body, automatic=automatic,
-        in_reply_to=in_reply_to, references=refs, attachments=attachments,
+        ctx,
+        kind=template,
+        ticket_id=int(ticket["id"]),
+        ticket_number=ticket["number"],
+        to_name=to_name,
+        to_addr=to_addr,
+        subject=subject,
+        body=body,
+        automatic=automatic,
+        in_reply_to=in_reply_to,
+        references=refs,
+        attachments=attachments,
     )
     if queued is None:
-        record(ctx, ticket, "mail_suppressed", template=template, to=to_addr,
-               reason="daily limit of automatic mails reached")
+        record(
+            ctx,
+            ticket,
+            "mail_suppressed",
+            template=template,
+            to=to_addr,
+            reason="daily limit of automatic mails reached",
+        )
         return None
     if article:
-        add_article(ctx.store, ticket, kind="mail", direction="out",
-                    sender=str(ctx.config.get("mail.from_address")), recipients=to_addr,
-                    subject=subject, body=body, message_id=queued.message_id,
-                    in_reply_to=in_reply_to, refs=" ".join(refs), created_by=ctx.actor,
-                    attachments=[(a.filename, a.content_type, a.data) for a in attachments])
+        add_article(
+            ctx.store,
+            ticket,
+            kind="mail",
+            direction="out",
+            sender=str(ctx.config.get("mail.from_address")),
+            recipients=to_addr,
+            subject=subject,
+            body=body,
+            message_id=queued.message_id,
+            in_reply_to=in_reply_to,
+            refs=" ".join(refs),
+            created_by=ctx.actor,
+            attachments=[(a.filename, a.content_type, a.data) for a in attachments],
+        )
     return queued.message_id
 
 
@@ -179,37 +243,67 @@ def thread_headers(store: SqlStorage, ticket: Row) -> tuple[str | None, list[str
     """In-Reply-To (the customer's last mail) and References (the ticket's mails) for a reply."""
     rows = store.query(
         "SELECT message_id, direction FROM articles WHERE ticket_id = ? AND message_id IS NOT NULL "
-        "ORDER BY id", (ticket["id"],))
+        "ORDER BY id",
+        (ticket["id"],),
+    )
     refs = [r["message_id"] for r in rows]
     inbound = [r["message_id"] for r in rows if r["direction"] == "in"]
     return (inbound[-1] if inbound else (refs[-1] if refs else None)), refs
 
 
 def add_article(
-    store: SqlStorage, ticket: Row, *, kind: str, direction: str, sender: str = "",
-    recipients: str = "", cc: str = "", subject: str = "", body: str = "",
-    body_html: str | None = None, message_id: str | None = None, in_reply_to: str | None = None,
-    refs: str | None = None, created_by: str = "",
+    store: SqlStorage,
+    ticket: Row,
+    *,
+    kind: str,
+    direction: str,
+    sender: str = "",
+    recipients: str = "",
+    cc: str = "",
+    subject: str = "",
+    body: str = "",
+    body_html: str | None = None,
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    refs: str | None = None,
+    created_by: str = "",
     attachments: Iterable[tuple[str, str, bytes]] = (),
 ) -> int:
-    article_id = store.insert("articles", {
-        "ticket_id": ticket["id"], "kind": kind, "direction": direction, "sender": sender,
-        "recipients": recipients, "cc": cc, "subject": subject, "body": body,
-        "body_html": body_html, "message_id": message_id, "in_reply_to": in_reply_to,
-        "refs": refs, "created_by": created_by, "created_at": now_iso(),
-    })
+    article_id = store.insert(
+        "articles",
+        {
+            "ticket_id": ticket["id"],
+            "kind": kind,
+            "direction": direction,
+            "sender": sender,
+            "recipients": recipients,
+            "cc": cc,
+            "subject": subject,
+            "body": body,
+            "body_html": body_html,
+            "message_id": message_id,
+            "in_reply_to": in_reply_to,
+            "refs": refs,
+            "created_by": created_by,
+            "created_at": now_iso(),
+        },
+    )
     atts = [(article_id, name, ctype, len(data), data) for name, ctype, data in attachments]
     if atts:
         store.executemany(
             "INSERT INTO attachments (article_id, filename, content_type, size, content) "
-            "VALUES (?, ?, ?, ?, ?)", atts)
+            "VALUES (?, ?, ?, ?, ?)",
+            atts,
+        )
     return article_id
 
 
 def add_participant(store: SqlStorage, ticket_id: int, email: str, role: str) -> None:
     store.execute(
         "INSERT INTO ticket_participants (ticket_id, email, role) VALUES (?, ?, ?) "
-        "ON CONFLICT (ticket_id, email) DO NOTHING", (ticket_id, norm_email(email), role))
+        "ON CONFLICT (ticket_id, email) DO NOTHING",
+        (ticket_id, norm_email(email), role),
+    )
 
 
 # -- open ----------------------------------------------------------------------------------------
@@ -271,8 +365,12 @@ def open_ticket(ctx: Context, req: OpenRequest) -> Opened:
     return opened
 
 
-def open_in_tx(ctx: Context, req: OpenRequest, numbers: list[str] | None = None,
-               gate_cache: dict[str, Any] | None = None) -> Opened:
+def open_in_tx(
+    ctx: Context,
+    req: OpenRequest,
+    numbers: list[str] | None = None,
+    gate_cache: dict[str, Any] | None = None,
+) -> Opened:
     """Open a ticket inside the caller's transaction.
 
     The requester must be a contact (or an address of a mail domain) of an organisation with a
@@ -282,8 +380,9 @@ def open_in_tx(ctx: Context, req: OpenRequest, numbers: list[str] | None = None,
     store = ctx.store
     req.validate()
     if req.external_id:
-        existing = store.query_one("SELECT * FROM tickets WHERE external_id = ?",
-                                   (req.external_id,))
+        existing = store.query_one(
+            "SELECT * FROM tickets WHERE external_id = ?", (req.external_id,)
+        )
         if existing is not None:
             return Opened(existing, False)
     key = norm_email(req.contact)
@@ -298,37 +397,76 @@ def open_in_tx(ctx: Context, req: OpenRequest, numbers: list[str] | None = None,
         requester = cached
     guard(ctx, "ticket.open", None, contact=key, subject=req.subject, channel=req.channel)
     contact = customers.ensure_contact(store, requester, req.name, ctx.actor)
-    number = numbers.pop() if numbers else _number_format(ctx).allocate(
-        store, 1, ctx.today(), _system_id(ctx))[0]
+    number = (
+        numbers.pop()
+        if numbers
+        else _number_format(ctx).allocate(store, 1, ctx.today(), _system_id(ctx))[0]
+    )
     assignee_id = None
     if req.assignee:
-        agent = store.query_one("SELECT id FROM agents WHERE login = ? AND active = 1",
-                                (req.assignee,))
+        agent = store.query_one(
+            "SELECT id FROM agents WHERE login = ? AND active = 1", (req.assignee,)
+        )
         assignee_id = agent["id"] if agent else None
     now = now_iso()
     ticket: Row = {
-        "number": number, "subject": req.subject, "org_id": requester.org["id"],
-        "contract_id": requester.contract["id"], "requester_id": contact["id"],
-        "channel": req.channel, "impact": req.impact, "status": "new", "waiting_for": None,
-        "assignee_id": None, "routed_to_id": assignee_id, "external_id": req.external_id,
+        "number": number,
+        "subject": req.subject,
+        "org_id": requester.org["id"],
+        "contract_id": requester.contract["id"],
+        "requester_id": contact["id"],
+        "channel": req.channel,
+        "impact": req.impact,
+        "status": "new",
+        "waiting_for": None,
+        "assignee_id": None,
+        "routed_to_id": assignee_id,
+        "external_id": req.external_id,
         "linked_from_id": req.linked_from["id"] if req.linked_from else None,
-        "billable_override": None, "created_at": now, "updated_at": now, "closed_at": None,
+        "billable_override": None,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
     }
     ticket["id"] = store.insert("tickets", ticket)
-    add_article(store, ticket, kind=ARTICLE_KIND[req.channel], direction="in", sender=key,
-                cc=", ".join(req.cc), subject=req.subject, body=req.body,
-                body_html=req.body_html, message_id=req.message_id, created_by=ctx.actor,
-                attachments=req.attachments)
+    add_article(
+        store,
+        ticket,
+        kind=ARTICLE_KIND[req.channel],
+        direction="in",
+        sender=key,
+        cc=", ".join(req.cc),
+        subject=req.subject,
+        body=req.body,
+        body_html=req.body_html,
+        message_id=req.message_id,
+        created_by=ctx.actor,
+        attachments=req.attachments,
+    )
     add_participant(store, int(ticket["id"]), key, "requester")
     if req.linked_from:
-        store.execute("INSERT INTO ticket_links (ticket_id, other_id, kind) VALUES (?, ?, ?)",
-                      (ticket["id"], req.linked_from["id"], "follow_up_of"))
-    record(ctx, ticket, "opened", channel=req.channel, requester=key, impact=req.impact,
-           **({"linked_from": req.linked_from["number"]} if req.linked_from else {}))
+        store.execute(
+            "INSERT INTO ticket_links (ticket_id, other_id, kind) VALUES (?, ?, ?)",
+            (ticket["id"], req.linked_from["id"], "follow_up_of"),
+        )
+    record(
+        ctx,
+        ticket,
+        "opened",
+        channel=req.channel,
+        requester=key,
+        impact=req.impact,
+        **({"linked_from": req.linked_from["number"]} if req.linked_from else {}),
+    )
     if req.notify:
-        send_mail(ctx, ticket, "acknowledgement", automatic=True,
-                  reply_to_customer=req.message_id is not None,
-                  old_number=req.linked_from["number"] if req.linked_from else None)
+        send_mail(
+            ctx,
+            ticket,
+            "acknowledgement",
+            automatic=True,
+            reply_to_customer=req.message_id is not None,
+            old_number=req.linked_from["number"] if req.linked_from else None,
+        )
     announce(ctx, "ticket.opened", ticket, requester=key, channel=req.channel)
     return Opened(ticket, True)
 
@@ -341,8 +479,9 @@ class BulkResult:
     error: str | None
 
 
-def open_many(ctx: Context, requests: Iterable[tuple[int, OpenRequest | Exception]],
-              batch: int = 500) -> Iterator[BulkResult]:
+def open_many(
+    ctx: Context, requests: Iterable[tuple[int, OpenRequest | Exception]], batch: int = 500
+) -> Iterator[BulkResult]:
     """Open many tickets, one transaction per batch; a refused row does not stop the rest.
 
     Numbers are reserved in blocks; the results come back in input order.
@@ -385,8 +524,14 @@ def _agent_of_actor(store: SqlStorage, actor: str) -> Row | None:
     return store.query_one("SELECT * FROM agents WHERE login = ? AND active = 1", (actor,))
 
 
-def assign(ctx: Context, number: str, login: str, start_work: bool = False,
-           override: bool = False, reason: str | None = None) -> Row:
+def assign(
+    ctx: Context,
+    number: str,
+    login: str,
+    start_work: bool = False,
+    override: bool = False,
+    reason: str | None = None,
+) -> Row:
     with change(ctx) as store:
         ticket = get_ticket(store, number)
         require(ticket, "assign", OPEN, " (use `hdcli reopen` first)")
@@ -412,8 +557,10 @@ def start(ctx: Context, number: str, override: bool = False, reason: str | None 
         else:
             agent = _agent_of_actor(store, ctx.actor)
             if agent is None:
-                raise Refused(f"ticket {number} has no assignee: `hdcli assign {number} --to LOGIN "
-                              "--start`, or start it as an agent (--as LOGIN)")
+                raise Refused(
+                    f"ticket {number} has no assignee: `hdcli assign {number} --to LOGIN "
+                    "--start`, or start it as an agent (--as LOGIN)"
+                )
             set_status(store, ticket, ticket["status"], assignee_id=agent["id"])
             record(ctx, ticket, "assigned", assignee=agent["login"])
         assert agent is not None
@@ -425,24 +572,41 @@ def _start(ctx: Context, ticket: Row, agent: Row, override: bool, reason: str | 
     from hdcli.approvals import check_start
 
     store = ctx.store
-    require(ticket, "start", ("new", "assigned", "waiting"),
-            " (use `hdcli reopen` first)" if ticket["status"] == "closed" else "")
+    require(
+        ticket,
+        "start",
+        ("new", "assigned", "waiting"),
+        " (use `hdcli reopen` first)" if ticket["status"] == "closed" else "",
+    )
     check_start(ctx, ticket, override=override, reason=reason)
     guard(ctx, "ticket.start", ticket["number"], agent=agent["login"])
     first_start = not store.query_one(
         "SELECT 1 AS x FROM history WHERE ticket_id = ? AND action = 'started' LIMIT 1",
-        (ticket["id"],))
+        (ticket["id"],),
+    )
     set_status(store, ticket, "in_progress", waiting_for=None)
     record(ctx, ticket, "started", agent=agent["login"])
     if first_start:
-        send_mail(ctx, ticket, "started", automatic=True, agent={"name": agent["name"],
-                                                                   "login": agent["login"]})
+        send_mail(
+            ctx,
+            ticket,
+            "started",
+            automatic=True,
+            agent={"name": agent["name"], "login": agent["login"]},
+        )
     announce(ctx, "ticket.started", ticket, agent=agent["login"])
 
 
-def _time_entry(ctx: Context, ticket: Row, minutes: int, *, note: str = "",
-                work_date: date | None = None, activity: str = "other",
-                billable: bool = True) -> int:
+def _time_entry(
+    ctx: Context,
+    ticket: Row,
+    minutes: int,
+    *,
+    note: str = "",
+    work_date: date | None = None,
+    activity: str = "other",
+    billable: bool = True,
+) -> int:
     from hdcli.approvals import check_time_change
 
     store = ctx.store
@@ -454,18 +618,34 @@ def _time_entry(ctx: Context, ticket: Row, minutes: int, *, note: str = "",
     agent = _agent_of_actor(store, ctx.actor)
     if agent is None and ticket["assignee_id"] is not None:
         agent = store.query_one("SELECT * FROM agents WHERE id = ?", (ticket["assignee_id"],))
-    entry_id = store.insert("time_entries", {
-        "ticket_id": ticket["id"], "agent_id": agent["id"] if agent else None,
-        "work_date": (work_date or ctx.today()).isoformat(), "minutes": minutes,
-        "activity": activity, "note": note, "billable": int(billable), "created_at": now_iso(),
-    })
-    record(ctx, ticket, "time_logged", minutes=minutes, activity=activity, billable=billable,
-           agent=agent["login"] if agent else None)
+    entry_id = store.insert(
+        "time_entries",
+        {
+            "ticket_id": ticket["id"],
+            "agent_id": agent["id"] if agent else None,
+            "work_date": (work_date or ctx.today()).isoformat(),
+            "minutes": minutes,
+            "activity": activity,
+            "note": note,
+            "billable": int(billable),
+            "created_at": now_iso(),
+        },
+    )
+    record(
+        ctx,
+        ticket,
+        "time_logged",
+        minutes=minutes,
+        activity=activity,
+        billable=billable,
+        agent=agent["login"] if agent else None,
+    )
     return entry_id
 
 
-def reply(ctx: Context, number: str, body: str, minutes: int | None = None,
-          wait: bool = True) -> Row:
+def reply(
+    ctx: Context, number: str, body: str, minutes: int | None = None, wait: bool = True
+) -> Row:
     if not body.strip():
         raise UsageError("a reply needs a text (-m or --body-file)")
     with change(ctx) as store:
@@ -474,10 +654,21 @@ def reply(ctx: Context, number: str, body: str, minutes: int | None = None,
         guard(ctx, "ticket.reply", number, body=body)
         agent = _agent_of_actor(store, ctx.actor) or (
             store.query_one("SELECT * FROM agents WHERE id = ?", (ticket["assignee_id"],))
-            if ticket["assignee_id"] else None)
-        send_mail(ctx, ticket, "reply", automatic=False, reply_to_customer=True, body=body,
-                  agent={"name": agent["name"] if agent else str(ctx.config.get("mail.from_name")),
-                         "login": agent["login"] if agent else ""})
+            if ticket["assignee_id"]
+            else None
+        )
+        send_mail(
+            ctx,
+            ticket,
+            "reply",
+            automatic=False,
+            reply_to_customer=True,
+            body=body,
+            agent={
+                "name": agent["name"] if agent else str(ctx.config.get("mail.from_name")),
+                "login": agent["login"] if agent else "",
+            },
+        )
         if minutes:
             _time_entry(ctx, ticket, minutes, note="reply")
         if wait:
@@ -489,34 +680,61 @@ def reply(ctx: Context, number: str, body: str, minutes: int | None = None,
     return ticket
 
 
-def note(ctx: Context, number: str, text: str, minutes: int | None = None,
-         kind: str = "note") -> Row:
+def note(
+    ctx: Context, number: str, text: str, minutes: int | None = None, kind: str = "note"
+) -> Row:
     if not text.strip():
         raise UsageError("a note needs a text (-m)")
     with change(ctx) as store:
         ticket = get_ticket(store, number)
         require(ticket, "note", OPEN, " (use `hdcli reopen` first)")
         guard(ctx, "ticket.note", number, text=text)
-        add_article(store, ticket, kind=kind, direction="internal", sender=ctx.actor, body=text,
-                    created_by=ctx.actor)
+        add_article(
+            store,
+            ticket,
+            kind=kind,
+            direction="internal",
+            sender=ctx.actor,
+            body=text,
+            created_by=ctx.actor,
+        )
         if minutes:
-            _time_entry(ctx, ticket, minutes, note=text[:200],
-                        activity="phone" if kind == "phone" else "other")
+            _time_entry(
+                ctx,
+                ticket,
+                minutes,
+                note=text[:200],
+                activity="phone" if kind == "phone" else "other",
+            )
         set_status(store, ticket, ticket["status"])
         record(ctx, ticket, "noted", kind=kind, minutes=minutes)
         announce(ctx, "ticket.noted", ticket, kind=kind)
     return ticket
 
 
-def log_time(ctx: Context, number: str, minutes: int, *, note: str = "",
-             work_date: date | None = None, activity: str = "other",
-             billable: bool = True) -> Row:
+def log_time(
+    ctx: Context,
+    number: str,
+    minutes: int,
+    *,
+    note: str = "",
+    work_date: date | None = None,
+    activity: str = "other",
+    billable: bool = True,
+) -> Row:
     with change(ctx) as store:
         ticket = get_ticket(store, number)
         require(ticket, "log", OPEN, " (use `hdcli reopen` first)")
         guard(ctx, "ticket.log", number, minutes=minutes, activity=activity)
-        _time_entry(ctx, ticket, minutes, note=note, work_date=work_date, activity=activity,
-                    billable=billable)
+        _time_entry(
+            ctx,
+            ticket,
+            minutes,
+            note=note,
+            work_date=work_date,
+            activity=activity,
+            billable=billable,
+        )
         set_status(store, ticket, ticket["status"])
         announce(ctx, "ticket.time_logged", ticket, minutes=minutes, billable=billable)
     return ticket
@@ -557,9 +775,15 @@ LIST_SQL = (
 )
 
 
-def list_tickets(store: SqlStorage, *, status: str | None = None, assignee: str | None = None,
-                 org: str | None = None, since: str | None = None,
-                 limit: int | None = None) -> list[Row]:
+def list_tickets(
+    store: SqlStorage,
+    *,
+    status: str | None = None,
+    assignee: str | None = None,
+    org: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+) -> list[Row]:
     where: list[str] = []
     params: list[Any] = []
     if status:
@@ -606,11 +830,13 @@ def show(store: SqlStorage, number: str, history: bool = True) -> Row:
     articles = store.query(
         "SELECT id, kind, direction, sender, recipients, cc, subject, body, message_id, "
         "in_reply_to, created_by, created_at FROM articles WHERE ticket_id = ? ORDER BY id",
-        (t["id"],))
+        (t["id"],),
+    )
     atts: dict[int, list[Row]] = {}
     for a in store.query(
         "SELECT x.article_id, x.id, x.filename, x.content_type, x.size FROM attachments x "
-        "JOIN articles a ON a.id = x.article_id WHERE a.ticket_id = ? ORDER BY x.id", (t["id"],)
+        "JOIN articles a ON a.id = x.article_id WHERE a.ticket_id = ? ORDER BY x.id",
+        (t["id"],),
     ):
         atts.setdefault(int(a.pop("article_id")), []).append(a)
     for art in articles:
@@ -618,32 +844,44 @@ def show(store: SqlStorage, number: str, history: bool = True) -> Row:
     entries = store.query(
         "SELECT e.id, a.login AS agent, e.minutes, e.work_date AS date, e.activity, e.note, "
         "e.billable FROM time_entries e LEFT JOIN agents a ON a.id = e.agent_id "
-        "WHERE e.ticket_id = ? ORDER BY e.work_date, e.id", (t["id"],))
+        "WHERE e.ticket_id = ? ORDER BY e.work_date, e.id",
+        (t["id"],),
+    )
     for e in entries:
         e["billable"] = bool(e["billable"])
     links = store.query(
         "SELECT l.kind, t2.number FROM ticket_links l JOIN tickets t2 ON t2.id = l.other_id "
         "WHERE l.ticket_id = ? UNION ALL SELECT 'followed_by' AS kind, t3.number FROM "
         "ticket_links l2 JOIN tickets t3 ON t3.id = l2.ticket_id WHERE l2.other_id = ?",
-        (t["id"], t["id"]))
+        (t["id"], t["id"]),
+    )
     out: Row = {
-        "number": t["number"], "subject": t["subject"], "status": t["status"],
-        "waiting_for": t["waiting_for"], "channel": t["channel"], "impact": t["impact"],
+        "number": t["number"],
+        "subject": t["subject"],
+        "status": t["status"],
+        "waiting_for": t["waiting_for"],
+        "channel": t["channel"],
+        "impact": t["impact"],
         "organisation": org["name"] if org else None,
         "contract": contract["number"] if contract else None,
         "requester": req["email"] if req else None,
         "requester_name": req["name"] if req else None,
         "assignee": assignee["login"] if assignee else None,
         "preselected": routed["login"] if routed else None,
-        "external_id": t["external_id"], "created_at": t["created_at"],
-        "updated_at": t["updated_at"], "closed_at": t["closed_at"],
+        "external_id": t["external_id"],
+        "created_at": t["created_at"],
+        "updated_at": t["updated_at"],
+        "closed_at": t["closed_at"],
         "total_minutes": sum(int(e["minutes"]) for e in entries),
-        "links": links, "articles": articles, "time_entries": entries,
+        "links": links,
+        "articles": articles,
+        "time_entries": entries,
     }
     if history:
         hist = store.query(
-            "SELECT created_at, actor, action, detail FROM history WHERE ticket_id = ? "
-            "ORDER BY id", (t["id"],))
+            "SELECT created_at, actor, action, detail FROM history WHERE ticket_id = ? ORDER BY id",
+            (t["id"],),
+        )
         import json
 
         for h in hist:

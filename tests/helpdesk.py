@@ -25,30 +25,45 @@ class Helpdesk:
         self.outbox = root / "outbox"
         self.db = root / "hdcli.db"
         self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith("HDCLI_") or k == "HDCLI_TEST_POSTGRES_URL"
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("HDCLI_") or k == "HDCLI_TEST_POSTGRES_URL"
         }
-        self.env.update({
-            "HDCLI_CONFIG": str(self.config),
-            "XDG_CONFIG_HOME": str(root / "config"),
-            "XDG_DATA_HOME": str(root / "data"),
-            "HDCLI_STORAGE__URL": f"sqlite:///{self.db}",
-            "HDCLI_MAIL__OUTBOUND__PATH": str(self.outbox),
-            "HDCLI_MAIL__FROM_ADDRESS": "helpdesk@smartwork.example",
-            "HDCLI_MAIL__FROM_NAME": "SmartWork Helpdesk",
-            "HDCLI_LOAD_PLUGINS": "",
-            "NO_COLOR": "1",
-        })
+        self.env.update(
+            {
+                "HDCLI_CONFIG": str(self.config),
+                "XDG_CONFIG_HOME": str(root / "config"),
+                "XDG_DATA_HOME": str(root / "data"),
+                "HDCLI_STORAGE__URL": f"sqlite:///{self.db}",
+                "HDCLI_MAIL__OUTBOUND__PATH": str(self.outbox),
+                "HDCLI_MAIL__FROM_ADDRESS": "helpdesk@smartwork.example",
+                "HDCLI_MAIL__FROM_NAME": "SmartWork Helpdesk",
+                "HDCLI_LOAD_PLUGINS": "",
+                "NO_COLOR": "1",
+            }
+        )
 
-    def __call__(self, *args: str, input: str | bytes | None = None, check: bool = False,
-                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self,
+        *args: str,
+        input: str | bytes | None = None,
+        check: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         run_env = {**self.env, **(env or {})}
         proc = subprocess.run(
-            [sys.executable, "-m", "hdcli", *args], input=input, capture_output=True,
-            text=not isinstance(input, bytes), env=run_env, cwd=self.root, timeout=120,
+            [sys.executable, "-m", "hdcli", *args],
+            input=input,
+            capture_output=True,
+            text=not isinstance(input, bytes),
+            env=run_env,
+            cwd=self.root,
+            timeout=120,
         )
         if isinstance(proc.stdout, bytes):
-            proc = subprocess.CompletedProcess(proc.args, proc.returncode,
-                                               proc.stdout.decode(), proc.stderr.decode())
+            proc = subprocess.CompletedProcess(
+                proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+            )
         if check and proc.returncode != 0:
             raise AssertionError(f"hdcli {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
         return proc
@@ -64,17 +79,51 @@ class Helpdesk:
         """Muster GmbH (muster.example, hourly 95 EUR, 15m), Anna Schmidt (main, approver),
         agent mmueller "Max Müller"."""
         self.ok("org", "add", "Muster GmbH", "--kind", "company", "--domain", "muster.example")
-        self.ok("contract", "add", "Muster GmbH", "--number", "RV-1", "--billing", "hourly",
-                "--rate", "95", "--increment", "15m")
-        self.ok("contact", "add", "Muster GmbH", "--name", "Anna Schmidt", "--email",
-                "anna.schmidt@muster.example", "--role", "main", "--role", "approver")
-        self.ok("agent", "add", "mmueller", "--name", "Max Müller", "--email",
-                "max.mueller@smartwork.example")
+        self.ok(
+            "contract",
+            "add",
+            "Muster GmbH",
+            "--number",
+            "RV-1",
+            "--billing",
+            "hourly",
+            "--rate",
+            "95",
+            "--increment",
+            "15m",
+        )
+        self.ok(
+            "contact",
+            "add",
+            "Muster GmbH",
+            "--name",
+            "Anna Schmidt",
+            "--email",
+            "anna.schmidt@muster.example",
+            "--role",
+            "main",
+            "--role",
+            "approver",
+        )
+        self.ok(
+            "agent",
+            "add",
+            "mmueller",
+            "--name",
+            "Max Müller",
+            "--email",
+            "max.mueller@smartwork.example",
+        )
 
-    def open(self, subject: str = "Drucker druckt nicht", contact: str = "anna.schmidt@muster.example",
-             *extra: str) -> str:
-        return self.ok("open", "--contact", contact, "--subject", subject, "--body", "Hilfe", "-q",
-                       *extra).strip()
+    def open(
+        self,
+        subject: str = "Drucker druckt nicht",
+        contact: str = "anna.schmidt@muster.example",
+        *extra: str,
+    ) -> str:
+        return self.ok(
+            "open", "--contact", contact, "--subject", subject, "--body", "Hilfe", "-q", *extra
+        ).strip()
 
     def mails(self) -> list[EmailMessage]:
         """Every mail in the outbox, oldest first."""

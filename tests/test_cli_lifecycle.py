@@ -68,8 +68,15 @@ def test_every_change_is_in_the_history_with_its_actor(hd: Helpdesk) -> None:
 
 def test_open_for_a_stranger_is_refused_and_leaves_no_trace(hd: Helpdesk) -> None:
     hd.seed()
-    proc = hd("open", "--contact", "privat@gmail.example", "--subject", "Mein Laptop",
-              "--body", "geheimer Text 4711")
+    proc = hd(
+        "open",
+        "--contact",
+        "privat@gmail.example",
+        "--subject",
+        "Mein Laptop",
+        "--body",
+        "geheimer Text 4711",
+    )
     assert proc.returncode == 4
     assert proc.stderr.startswith("hdcli: error: ")
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -115,8 +122,12 @@ def test_start_without_assignee_assigns_the_acting_agent(hd: Helpdesk) -> None:
 
 def test_external_id_makes_open_idempotent(hd: Helpdesk) -> None:
     hd.seed()
-    first = hd.open("Monitoring: Disk voll", "anna.schmidt@muster.example", "--external-id", "nagios-77")
-    again = hd.open("Monitoring: Disk voll", "anna.schmidt@muster.example", "--external-id", "nagios-77")
+    first = hd.open(
+        "Monitoring: Disk voll", "anna.schmidt@muster.example", "--external-id", "nagios-77"
+    )
+    again = hd.open(
+        "Monitoring: Disk voll", "anna.schmidt@muster.example", "--external-id", "nagios-77"
+    )
     assert first == again
     assert len(hd.json("list")) == 1
     assert len(hd.mails()) == 1
@@ -130,8 +141,14 @@ def test_no_notify_sends_nothing(hd: Helpdesk) -> None:
 
 def test_subject_with_line_breaks_never_becomes_a_header(hd: Helpdesk) -> None:
     hd.seed()
-    number = hd.ok("open", "--contact", "anna.schmidt@muster.example", "--subject",
-                   "Hallo\r\nBcc: evil@attacker.example\r\nX-Evil: 1", "-q").strip()
+    number = hd.ok(
+        "open",
+        "--contact",
+        "anna.schmidt@muster.example",
+        "--subject",
+        "Hallo\r\nBcc: evil@attacker.example\r\nX-Evil: 1",
+        "-q",
+    ).strip()
     raw = (hd.outbox / "new").iterdir().__next__().read_bytes()
     headers = raw.split(b"\n\n", 1)[0]
     assert b"\nBcc:" not in headers and b"\nX-Evil:" not in headers
@@ -142,7 +159,7 @@ def test_umlaut_subject_is_rfc2047_encoded(hd: Helpdesk) -> None:
     hd.seed()
     hd.open("Überweisung hängt – Größe?")
     raw = next((hd.outbox / "new").iterdir()).read_bytes()
-    subject_line = [line for line in raw.split(b"\n") if line.startswith(b"Subject:")][0]
+    subject_line = next(line for line in raw.split(b"\n") if line.startswith(b"Subject:"))
     assert subject_line.isascii() and b"=?utf-8?" in subject_line.lower()
     assert "Überweisung hängt – Größe?" in str(hd.mails()[0]["subject"])
 
@@ -210,8 +227,17 @@ def test_errors_are_one_line_unless_debug(hd: Helpdesk) -> None:
 
 def test_bulk_open_from_jsonl_prints_one_number_per_row(hd: Helpdesk) -> None:
     hd.seed()
-    rows = [json.dumps({"contact": "anna.schmidt@muster.example", "subject": f"Massen {i}",
-                        "body": "Text", "external_id": f"ext-{i}"}) for i in range(10_000)]
+    rows = [
+        json.dumps(
+            {
+                "contact": "anna.schmidt@muster.example",
+                "subject": f"Massen {i}",
+                "body": "Text",
+                "external_id": f"ext-{i}",
+            }
+        )
+        for i in range(10_000)
+    ]
     path = hd.root / "tickets.jsonl"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     numbers = hd.ok("open", "--from-file", str(path), "--no-notify", "-q").split()
@@ -227,8 +253,11 @@ def test_bulk_open_from_jsonl_prints_one_number_per_row(hd: Helpdesk) -> None:
 def test_bulk_open_reports_bad_rows_and_keeps_the_good(hd: Helpdesk) -> None:
     hd.seed()
     path = hd.root / "t.csv"
-    path.write_text("contact,subject,impact\nanna.schmidt@muster.example,Gut,everyone\n"
-                    "fremd@nowhere.example,Fremd,single_user\n", encoding="utf-8")
+    path.write_text(
+        "contact,subject,impact\nanna.schmidt@muster.example,Gut,everyone\n"
+        "fremd@nowhere.example,Fremd,single_user\n",
+        encoding="utf-8",
+    )
     proc = hd("open", "--from-file", str(path))
     assert proc.returncode == 4
     lines = proc.stdout.splitlines()
@@ -238,12 +267,28 @@ def test_bulk_open_reports_bad_rows_and_keeps_the_good(hd: Helpdesk) -> None:
 
 def test_phone_ticket_then_note_and_fax(hd: Helpdesk) -> None:
     hd.seed()
-    number = hd.open("Fax kommt nicht an", "anna.schmidt@muster.example", "--channel", "fax",
-                     "--impact", "everyone")
+    number = hd.open(
+        "Fax kommt nicht an",
+        "anna.schmidt@muster.example",
+        "--channel",
+        "fax",
+        "--impact",
+        "everyone",
+    )
     hd.ok("--as", "mmueller", "note", number, "--phone", "-m", "Rückruf erledigt", "--time", "10m")
     data = hd.json("show", number)
     assert (data["channel"], data["impact"]) == ("fax", "everyone")
     assert data["articles"][-1]["kind"] == "phone"
     assert data["time_entries"][0]["activity"] == "phone"
-    assert hd("open", "--contact", "anna.schmidt@muster.example", "--subject", "x",
-              "--impact", "galaxy").returncode == 2
+    assert (
+        hd(
+            "open",
+            "--contact",
+            "anna.schmidt@muster.example",
+            "--subject",
+            "x",
+            "--impact",
+            "galaxy",
+        ).returncode
+        == 2
+    )

@@ -36,16 +36,24 @@ def test_precedence_defaults_file_profile_env(tmp_path: Path) -> None:
     assert plain.origin["storage.url"] == "file"
     staging = Config.load(path, env={"HDCLI_PROFILE": "staging"})
     assert staging.storage_url == "sqlite:///tmp/staging.db"
-    env = Config.load(path, "staging", env={"HDCLI_STORAGE__URL": "sqlite:///env.db",
-                                            "HDCLI_MAIL__OUTBOUND__PORT": "2525",
-                                            "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"})
+    env = Config.load(
+        path,
+        "staging",
+        env={
+            "HDCLI_STORAGE__URL": "sqlite:///env.db",
+            "HDCLI_MAIL__OUTBOUND__PORT": "2525",
+            "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false",
+        },
+    )
     assert env.storage_url == "sqlite:///env.db"
     assert env.get("mail.outbound.port") == 2525
     assert env.get("mail.outbound.send_now") is False
     assert env.origin["storage.url"] == "env"
 
 
-def test_no_config_at_all_uses_the_user_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_config_at_all_uses_the_user_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     config = Config.load(env={})
@@ -65,8 +73,9 @@ def test_no_config_at_all_uses_the_user_data_dir(tmp_path: Path, monkeypatch: py
         ("[storage\n", {}, "cannot read"),
     ],
 )
-def test_bad_configuration_is_a_clear_error(tmp_path: Path, text: str, env: dict[str, str],
-                                            message: str) -> None:
+def test_bad_configuration_is_a_clear_error(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
@@ -76,7 +85,7 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path, text: str, env: dict
 def test_unknown_profile(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(COMMENTED, encoding="utf-8")
-    with pytest.raises(ConfigError, match="unknown profile 'prod'.*staging"):
+    with pytest.raises(ConfigError, match=r"unknown profile 'prod'.*staging"):
         Config.load(path, "prod", env={})
 
 
@@ -107,7 +116,10 @@ def test_secrets_from_env_or_command(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert resolve_secret({"password_cmd": f"{sys.executable} {script}"}) == "from-cmd"
     with pytest.raises(ConfigError, match="NOPE_PW"):
         resolve_secret({"password_env": "NOPE_PW"})
-    assert mask_url("postgresql://hd:topsecret@db:5432/helpdesk") == "postgresql://hd:***@db:5432/helpdesk"
+    assert (
+        mask_url("postgresql://hd:topsecret@db:5432/helpdesk")
+        == "postgresql://hd:***@db:5432/helpdesk"
+    )
 
 
 def test_config_commands(hd: Helpdesk) -> None:
@@ -130,7 +142,9 @@ def test_config_commands(hd: Helpdesk) -> None:
 def test_profile_from_the_command_line(hd: Helpdesk) -> None:
     other = hd.root / "staging.db"
     hd.config.parent.mkdir(parents=True)
-    hd.config.write_text(f"[profiles.staging]\nstorage.url = 'sqlite:///{other}'\n", encoding="utf-8")
+    hd.config.write_text(
+        f"[profiles.staging]\nstorage.url = 'sqlite:///{other}'\n", encoding="utf-8"
+    )
     env = {k: v for k, v in hd.env.items() if k != "HDCLI_STORAGE__URL"}
     hd.env = env
     hd.ok("--profile", "staging", "org", "add", "Staging AG", "--domain", "staging.example")

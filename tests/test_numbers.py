@@ -7,7 +7,12 @@ from datetime import date
 import pytest
 
 from hdcli.numbers import (
-    DateChecksum, Increment, check_digit, find_numbers, strip_numbers, strip_prefixes,
+    DateChecksum,
+    Increment,
+    check_digit,
+    find_numbers,
+    strip_numbers,
+    strip_prefixes,
 )
 
 
@@ -50,13 +55,16 @@ def test_increment_format() -> None:
     assert fmt.valid("1000002")
 
 
-@pytest.mark.parametrize("subject", [
-    "AW: WG: [Ticket#{n}] Drucker",
-    "re: RE: Aw: [Ticket#{n}] Drucker",
-    "Fwd: SV: Antw: [ticket#{n}] Drucker",
-    "WG: Ticket#{n} Drucker",
-    "Drucker [Ticket# {n}]",
-])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "AW: WG: [Ticket#{n}] Drucker",
+        "re: RE: Aw: [Ticket#{n}] Drucker",
+        "Fwd: SV: Antw: [ticket#{n}] Drucker",
+        "WG: Ticket#{n} Drucker",
+        "Drucker [Ticket# {n}]",
+    ],
+)
 def test_numbers_are_found_behind_any_prefix(subject: str) -> None:
     fmt = DateChecksum()
     number = fmt.allocate(FakeCounterStore(), 1, date(2026, 11, 27), "10")[0]

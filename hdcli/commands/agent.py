@@ -7,7 +7,14 @@ from typing import Annotated, Any
 import typer
 
 from hdcli.commands._common import (
-    DryRunOpt, FormatOpt, JsonOpt, context, fmt_of, import_records, out, say,
+    DryRunOpt,
+    FormatOpt,
+    JsonOpt,
+    context,
+    fmt_of,
+    import_records,
+    out,
+    say,
 )
 
 app = typer.Typer(help="Agents (staff who work on tickets).", no_args_is_help=True)

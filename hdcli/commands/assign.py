@@ -12,7 +12,9 @@ from hdcli.commands._common import DryRunOpt, QuietOpt, context, for_each, numbe
 def assign(
     numbers: Annotated[list[str], typer.Argument(help="ticket numbers, - reads them from stdin")],
     to: Annotated[str, typer.Option("--to", "-t", help="the agent's login")],
-    start: Annotated[bool, typer.Option("--start", help="also start work (mails the requester)")] = False,
+    start: Annotated[
+        bool, typer.Option("--start", help="also start work (mails the requester)")
+    ] = False,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -23,8 +25,13 @@ def assign(
     from hdcli.tickets import assign as do_assign
 
     ctx = context()
-    for_each(numbers_from(numbers), lambda n: do_assign(ctx, n, to, start_work=start),
-             dry_run=dry_run, verb="assigned", quiet=quiet)
+    for_each(
+        numbers_from(numbers),
+        lambda n: do_assign(ctx, n, to, start_work=start),
+        dry_run=dry_run,
+        verb="assigned",
+        quiet=quiet,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,8 +11,12 @@ from hdcli.commands._common import DryRunOpt, QuietOpt, context, for_each, numbe
 
 def close(
     numbers: Annotated[list[str], typer.Argument(help="ticket numbers, - reads them from stdin")],
-    reason: Annotated[str | None, typer.Option("--reason", "-r", help="why (kept in the history)")] = None,
-    notify: Annotated[bool, typer.Option("--notify/--no-notify", help="mail the service report")] = True,
+    reason: Annotated[
+        str | None, typer.Option("--reason", "-r", help="why (kept in the history)")
+    ] = None,
+    notify: Annotated[
+        bool, typer.Option("--notify/--no-notify", help="mail the service report")
+    ] = True,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -23,8 +27,13 @@ def close(
     from hdcli.tickets import close as do_close
 
     ctx = context()
-    for_each(numbers_from(numbers), lambda n: do_close(ctx, n, reason, notify=notify),
-             dry_run=dry_run, verb="closed", quiet=quiet)
+    for_each(
+        numbers_from(numbers),
+        lambda n: do_close(ctx, n, reason, notify=notify),
+        dry_run=dry_run,
+        verb="closed",
+        quiet=quiet,
+    )
 
 
 def register(app: typer.Typer) -> None:

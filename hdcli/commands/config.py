@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from hdcli.commands._common import FormatOpt, JsonOpt, STATE, fmt_of, out, say
+from hdcli.commands._common import STATE, FormatOpt, JsonOpt, fmt_of, out, say
 
-app = typer.Typer(help="Show and change the configuration (comments in the file are kept).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Show and change the configuration (comments in the file are kept).", no_args_is_help=True
+)
 Profile = Annotated[str | None, typer.Option("--profile", "-p", help="write into [profiles.NAME]")]
 
 
@@ -38,13 +39,25 @@ def show(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
     values = config.effective()
     fmt = fmt_of(fmt, as_json)
     if fmt in ("json", "jsonl"):
-        out(render_record({"config_file": str(config.path), "profile": config.profile,
-                           "data_dir": str(config.data_dir), **values}, fmt))
+        out(
+            render_record(
+                {
+                    "config_file": str(config.path),
+                    "profile": config.profile,
+                    "data_dir": str(config.data_dir),
+                    **values,
+                },
+                fmt,
+            )
+        )
         return
     say(f"config file: {config.path}{'' if config.path.exists() else ' (not present)'}")
     say(f"data dir:    {config.data_dir}")
-    rows = [{"key": k, "value": v, "from": config.origin.get(k, "default")}
-            for k, v in values.items() if k in SCHEMA]
+    rows = [
+        {"key": k, "value": v, "from": config.origin.get(k, "default")}
+        for k, v in values.items()
+        if k in SCHEMA
+    ]
     out(render_rows(rows, fmt))
 
 

@@ -7,11 +7,21 @@ from typing import Annotated, Any
 import typer
 
 from hdcli.commands._common import (
-    DryRunOpt, FormatOpt, JsonOpt, context, fmt_of, import_records, listing, out, say,
+    DryRunOpt,
+    FormatOpt,
+    JsonOpt,
+    context,
+    fmt_of,
+    import_records,
+    listing,
+    out,
+    say,
 )
 
 app = typer.Typer(help="Contacts of customer organisations.", no_args_is_help=True)
-Role = Annotated[list[str] | None, typer.Option("--role", help="main, approver or billing (repeatable)")]
+Role = Annotated[
+    list[str] | None, typer.Option("--role", help="main, approver or billing (repeatable)")
+]
 
 
 @app.command("add")
@@ -24,7 +34,8 @@ def add(
 ) -> None:
     """Add a contact.
 
-    Example: hdcli contact add "Muster GmbH" --name "Anna Schmidt" --email anna@muster.de --role main
+    Example: hdcli contact add "Muster GmbH" --name "Anna Schmidt" --email anna@muster.de
+    --role main
     """
     from hdcli.customers import add_contact
 
@@ -35,7 +46,8 @@ def add(
 @app.command("list")
 def list_(
     org: Annotated[str | None, typer.Option(help="only this organisation's")] = None,
-    fmt: FormatOpt = "table", as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+    as_json: JsonOpt = False,
 ) -> None:
     """List contacts."""
     from hdcli.customers import list_contacts
@@ -68,8 +80,9 @@ def edit(
     """
     from hdcli.customers import edit_contact
 
-    row = edit_contact(context(), email, name=name, email=new_email, phone=phone,
-                       roles=role, org=org)
+    row = edit_contact(
+        context(), email, name=name, email=new_email, phone=phone, roles=role, org=org
+    )
     say(f"changed contact {row['email']}")
 
 
@@ -93,9 +106,14 @@ def import_(
     ctx = context()
 
     def one(rec: dict[str, Any]) -> None:
-        add_contact(ctx, str(rec["org"]), str(rec.get("name") or ""), str(rec["email"]),
-                    str(rec["phone"]) if rec.get("phone") else None,
-                    listing(rec.get("roles") or rec.get("role")))
+        add_contact(
+            ctx,
+            str(rec["org"]),
+            str(rec.get("name") or ""),
+            str(rec["email"]),
+            str(rec["phone"]) if rec.get("phone") else None,
+            listing(rec.get("roles") or rec.get("role")),
+        )
 
     import_records(path, one, "contact", dry_run)
 

@@ -9,7 +9,13 @@ import typer
 
 
 def demo(
-    directory: Annotated[Path | None, typer.Option("--dir", help="where the demo helpdesk goes (default: <data dir>/demo, replaced on each run)")] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="where the demo helpdesk goes (default: <data dir>/demo, replaced on each run)",
+        ),
+    ] = None,
 ) -> None:
     """Run a whole ticket's life (customer, contract, ticket, assignment, reply, time, close)
     on a fresh demo helpdesk, and show where its outbox is. Your own helpdesk is not touched.

@@ -10,7 +10,9 @@ from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out
 
 
 def doctor(
-    connect: Annotated[bool, typer.Option("--connect/--no-connect", help="also connect to SMTP and mail sources")] = True,
+    connect: Annotated[
+        bool, typer.Option("--connect/--no-connect", help="also connect to SMTP and mail sources")
+    ] = True,
     fmt: FormatOpt = "table",
     as_json: JsonOpt = False,
 ) -> None:

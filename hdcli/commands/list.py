@@ -12,7 +12,9 @@ COLUMNS = ("number", "status", "subject", "organisation", "requester", "assignee
 
 
 def list_(
-    status: Annotated[str | None, typer.Option(help="new, assigned, in_progress, waiting, closed or open")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="new, assigned, in_progress, waiting, closed or open")
+    ] = None,
     assignee: Annotated[str | None, typer.Option(help="agent login, or none")] = None,
     org: Annotated[str | None, typer.Option(help="organisation name")] = None,
     since: Annotated[str | None, typer.Option(help="created on or after YYYY-MM-DD")] = None,
@@ -27,8 +29,9 @@ def list_(
     """
     from hdcli.tickets import list_tickets
 
-    rows = list_tickets(context().store, status=status, assignee=assignee, org=org, since=since,
-                        limit=limit)
+    rows = list_tickets(
+        context().store, status=status, assignee=assignee, org=org, since=since, limit=limit
+    )
     if quiet:
         out("\n".join(r["number"] for r in rows))
         return

@@ -13,9 +13,13 @@ def log(
     number: Annotated[str, typer.Argument(help="ticket number")],
     duration: Annotated[str, typer.Argument(help="90m, 1h30m, 1:30, 1.5h or 1,5h")],
     note: Annotated[str, typer.Option("--note", "-n", help="what was done")] = "",
-    date: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD, today or yesterday")] = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="YYYY-MM-DD, today or yesterday")
+    ] = None,
     activity: Annotated[str, typer.Option(help="remote, onsite, phone or other")] = "other",
-    no_charge: Annotated[bool, typer.Option("--no-charge", help="goodwill: reported, never billed")] = False,
+    no_charge: Annotated[
+        bool, typer.Option("--no-charge", help="goodwill: reported, never billed")
+    ] = False,
 ) -> None:
     """Log time on a ticket.
 
@@ -27,8 +31,9 @@ def log(
     ctx = context()
     minutes = parse_duration(duration)
     day = parse_date(date, ctx.today()) if date else None
-    log_time(ctx, number, minutes, note=note, work_date=day, activity=activity,
-             billable=not no_charge)
+    log_time(
+        ctx, number, minutes, note=note, work_date=day, activity=activity, billable=not no_charge
+    )
     say(f"logged {minutes} min on {number}")
 
 

@@ -12,7 +12,9 @@ from hdcli.commands._common import context, read_text, say
 def note(
     number: Annotated[str, typer.Argument(help="ticket number")],
     message: Annotated[str | None, typer.Option("--message", "-m", help="the note's text")] = None,
-    body_file: Annotated[str | None, typer.Option("--body-file", help="text from a file, - = stdin")] = None,
+    body_file: Annotated[
+        str | None, typer.Option("--body-file", help="text from a file, - = stdin")
+    ] = None,
     time: Annotated[str | None, typer.Option("--time", help="time spent, e.g. 10m")] = None,
     phone: Annotated[bool, typer.Option("--phone", help="a note of a phone call")] = False,
 ) -> None:

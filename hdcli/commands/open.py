@@ -10,15 +10,30 @@ from hdcli.commands._common import FormatOpt, JsonOpt, QuietOpt, context, fmt_of
 
 
 def open_(
-    contact: Annotated[str | None, typer.Option("--contact", "-c", help="requester's e-mail")] = None,
-    subject: Annotated[str | None, typer.Option("--subject", "-s", help="what the problem is")] = None,
+    contact: Annotated[
+        str | None, typer.Option("--contact", "-c", help="requester's e-mail")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", "-s", help="what the problem is")
+    ] = None,
     body: Annotated[str | None, typer.Option("--body", "-m", help="the request's text")] = None,
-    body_file: Annotated[str | None, typer.Option("--body-file", help="text from a file, - = stdin")] = None,
+    body_file: Annotated[
+        str | None, typer.Option("--body-file", help="text from a file, - = stdin")
+    ] = None,
     channel: Annotated[str, typer.Option(help="email, phone, fax or web")] = "phone",
-    impact: Annotated[str, typer.Option(help="single_user, several_users or everyone")] = "single_user",
-    external_id: Annotated[str | None, typer.Option("--external-id", help="idempotency key: a re-run returns the same ticket")] = None,
-    notify: Annotated[bool, typer.Option("--notify/--no-notify", help="send the acknowledgement mail")] = True,
-    from_file: Annotated[str | None, typer.Option("--from-file", help="open many from JSONL or CSV (- = stdin)")] = None,
+    impact: Annotated[
+        str, typer.Option(help="single_user, several_users or everyone")
+    ] = "single_user",
+    external_id: Annotated[
+        str | None,
+        typer.Option("--external-id", help="idempotency key: a re-run returns the same ticket"),
+    ] = None,
+    notify: Annotated[
+        bool, typer.Option("--notify/--no-notify", help="send the acknowledgement mail")
+    ] = True,
+    from_file: Annotated[
+        str | None, typer.Option("--from-file", help="open many from JSONL or CSV (- = stdin)")
+    ] = None,
     quiet: QuietOpt = False,
     fmt: FormatOpt = "table",
     as_json: JsonOpt = False,
@@ -38,9 +53,18 @@ def open_(
     if not contact or not subject:
         raise UsageError("open needs --contact and --subject (or --from-file)")
     text = read_text(body, body_file, "body") or ""
-    opened = open_ticket(ctx, OpenRequest(
-        contact=contact, subject=subject, body=text, channel=channel, impact=impact,
-        external_id=external_id, notify=notify))
+    opened = open_ticket(
+        ctx,
+        OpenRequest(
+            contact=contact,
+            subject=subject,
+            body=text,
+            channel=channel,
+            impact=impact,
+            external_id=external_id,
+            notify=notify,
+        ),
+    )
     number = opened.ticket["number"]
     if quiet:
         out(number)

@@ -7,18 +7,29 @@ from typing import Annotated, Any
 import typer
 
 from hdcli.commands._common import (
-    DryRunOpt, FormatOpt, JsonOpt, context, fmt_of, import_records, listing, out, say,
+    DryRunOpt,
+    FormatOpt,
+    JsonOpt,
+    context,
+    fmt_of,
+    import_records,
+    listing,
+    out,
+    say,
 )
 
-app = typer.Typer(help="Customer organisations (companies and public bodies).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Customer organisations (companies and public bodies).", no_args_is_help=True
+)
 
 
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="the organisation's name")],
     kind: Annotated[str, typer.Option(help="company or public_body")] = "company",
-    domain: Annotated[list[str] | None, typer.Option("--domain", "-d", help="mail domain (repeatable)")] = None,
+    domain: Annotated[
+        list[str] | None, typer.Option("--domain", "-d", help="mail domain (repeatable)")
+    ] = None,
     language: Annotated[str, typer.Option(help="de or en: the language of its mail")] = "de",
 ) -> None:
     """Add an organisation.
@@ -68,8 +79,15 @@ def edit(
     """
     from hdcli.customers import edit_org
 
-    org = edit_org(context(), name, name=new_name, kind=kind, language=language,
-                   add_domains=add_domain or [], remove_domains=remove_domain or [])
+    org = edit_org(
+        context(),
+        name,
+        name=new_name,
+        kind=kind,
+        language=language,
+        add_domains=add_domain or [],
+        remove_domains=remove_domain or [],
+    )
     say(f"changed organisation {org['name']}")
 
 
@@ -93,8 +111,13 @@ def import_(
     ctx = context()
 
     def one(rec: dict[str, Any]) -> None:
-        add_org(ctx, str(rec["name"]), str(rec.get("kind") or "company"),
-                listing(rec.get("domains") or rec.get("domain")), str(rec.get("language") or "de"))
+        add_org(
+            ctx,
+            str(rec["name"]),
+            str(rec.get("kind") or "company"),
+            listing(rec.get("domains") or rec.get("domain")),
+            str(rec.get("language") or "de"),
+        )
 
     import_records(path, one, "organisation", dry_run)
 

@@ -22,7 +22,9 @@ def plugins(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
             provides.setdefault(registry.owner(name), []).append(f"{registry.kind}:{name}")
     for row in rows:
         row["provides"] = provides.get(row["name"], [])
-    out(render_rows(rows, fmt_of(fmt, as_json), ["name", "builtin", "version", "hooks", "provides"]))
+    out(
+        render_rows(rows, fmt_of(fmt, as_json), ["name", "builtin", "version", "hooks", "provides"])
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,9 @@ from hdcli.commands._common import DryRunOpt, QuietOpt, context, for_each, numbe
 
 def reopen(
     numbers: Annotated[list[str], typer.Argument(help="ticket numbers, - reads them from stdin")],
-    reason: Annotated[str | None, typer.Option("--reason", "-r", help="why (kept in the history)")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", "-r", help="why (kept in the history)")
+    ] = None,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -22,8 +24,13 @@ def reopen(
     from hdcli.tickets import reopen as do_reopen
 
     ctx = context()
-    for_each(numbers_from(numbers), lambda n: do_reopen(ctx, n, reason),
-             dry_run=dry_run, verb="reopened", quiet=quiet)
+    for_each(
+        numbers_from(numbers),
+        lambda n: do_reopen(ctx, n, reason),
+        dry_run=dry_run,
+        verb="reopened",
+        quiet=quiet,
+    )
 
 
 def register(app: typer.Typer) -> None:

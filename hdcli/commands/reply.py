@@ -12,9 +12,13 @@ from hdcli.commands._common import context, read_text, say
 def reply(
     number: Annotated[str, typer.Argument(help="ticket number")],
     message: Annotated[str | None, typer.Option("--message", "-m", help="the reply's text")] = None,
-    body_file: Annotated[str | None, typer.Option("--body-file", help="text from a file, - = stdin")] = None,
+    body_file: Annotated[
+        str | None, typer.Option("--body-file", help="text from a file, - = stdin")
+    ] = None,
     time: Annotated[str | None, typer.Option("--time", help="time spent, e.g. 30m or 1:30")] = None,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="set the ticket to waiting for the customer")] = True,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="set the ticket to waiting for the customer")
+    ] = True,
 ) -> None:
     """Reply to the requester (only to them: never to CC addresses).
 

@@ -35,7 +35,8 @@ def _text(data: dict[str, object]) -> str:
 
     lines = [
         f"Ticket {data['number']}: {data['subject']}",
-        f"  status:       {data['status']}" + (f" ({data['waiting_for']})" if data["waiting_for"] else ""),
+        f"  status:       {data['status']}"
+        + (f" ({data['waiting_for']})" if data["waiting_for"] else ""),
         f"  organisation: {data['organisation']} (contract {data['contract']})",
         f"  requester:    {data['requester_name']} <{data['requester']}>",
         f"  assignee:     {data['assignee'] or '-'}"
@@ -44,26 +45,33 @@ def _text(data: dict[str, object]) -> str:
         f"  created:      {data['created_at']}, updated {data['updated_at']}"
         + (f", closed {data['closed_at']}" if data["closed_at"] else ""),
         f"  time:         {format_minutes(int(str(data['total_minutes'])))}"
-        if data["total_minutes"] else "  time:         -",
+        if data["total_minutes"]
+        else "  time:         -",
     ]
     for link in data["links"]:  # type: ignore[attr-defined]
         lines.append(f"  {link['kind'].replace('_', ' ')}: {link['number']}")
     for art in data["articles"]:  # type: ignore[attr-defined]
         lines.append("")
-        lines.append(f"--- {art['created_at']} {art['kind']} {art['direction']} "
-                     f"{art['sender'] or art['created_by']}"
-                     + (f" -> {art['recipients']}" if art["recipients"] else ""))
+        lines.append(
+            f"--- {art['created_at']} {art['kind']} {art['direction']} "
+            f"{art['sender'] or art['created_by']}"
+            + (f" -> {art['recipients']}" if art["recipients"] else "")
+        )
         if art["subject"]:
             lines.append(f"Subject: {art['subject']}")
         for att in art["attachments"]:
-            lines.append(f"[attachment] {att['filename']} ({att['content_type']}, {att['size']} bytes)")
+            lines.append(
+                f"[attachment] {att['filename']} ({att['content_type']}, {att['size']} bytes)"
+            )
         lines.append(str(art["body"]).rstrip())
     if data["time_entries"]:
         lines.append("")
         lines.append("Time:")
         for e in data["time_entries"]:  # type: ignore[attr-defined]
-            lines.append(f"  {e['date']} {e['agent'] or '-':<12} {format_minutes(int(e['minutes'])):>7} "
-                         f"{e['activity']:<7} {'' if e['billable'] else '(no charge) '}{e['note']}")
+            lines.append(
+                f"  {e['date']} {e['agent'] or '-':<12} {format_minutes(int(e['minutes'])):>7} "
+                f"{e['activity']:<7} {'' if e['billable'] else '(no charge) '}{e['note']}"
+            )
     return "\n".join(lines)
 
 

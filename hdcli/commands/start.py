@@ -11,8 +11,12 @@ from hdcli.commands._common import DryRunOpt, QuietOpt, context, for_each, numbe
 
 def start(
     numbers: Annotated[list[str], typer.Argument(help="ticket numbers, - reads them from stdin")],
-    override: Annotated[bool, typer.Option("--override", help="start without the contract's approval (recorded)")] = False,
-    reason: Annotated[str | None, typer.Option("--reason", help="why the approval is overridden")] = None,
+    override: Annotated[
+        bool, typer.Option("--override", help="start without the contract's approval (recorded)")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="why the approval is overridden")
+    ] = None,
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -23,8 +27,13 @@ def start(
     from hdcli.tickets import start as do_start
 
     ctx = context()
-    for_each(numbers_from(numbers), lambda n: do_start(ctx, n, override=override, reason=reason),
-             dry_run=dry_run, verb="started", quiet=quiet)
+    for_each(
+        numbers_from(numbers),
+        lambda n: do_start(ctx, n, override=override, reason=reason),
+        dry_run=dry_run,
+        verb="started",
+        quiet=quiet,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -76,7 +76,10 @@ def compose(
     # Long subjects stay on one line (up to RFC 5322's 998) instead of being folded oddly.
     msg = EmailMessage(policy=_policy())
     msg["From"] = formataddr(
-        (one_line(str(config.get("mail.from_name"))), one_line(str(config.get("mail.from_address"))))
+        (
+            one_line(str(config.get("mail.from_name"))),
+            one_line(str(config.get("mail.from_address"))),
+        )
     )
     msg["To"] = formataddr((one_line(to_name), one_line(to_addr)))
     msg["Subject"] = one_line(subject)
@@ -144,18 +147,34 @@ def queue(
         log.warning("automatic mail to %s suppressed: daily limit reached", to_addr)
         return None
     message_id, raw = compose(
-        ctx, kind=kind, to_name=to_name, to_addr=to_addr, subject=subject, body=body,
-        automatic=automatic, ticket_number=ticket_number, in_reply_to=in_reply_to,
-        references=references, attachments=attachments,
+        ctx,
+        kind=kind,
+        to_name=to_name,
+        to_addr=to_addr,
+        subject=subject,
+        body=body,
+        automatic=automatic,
+        ticket_number=ticket_number,
+        in_reply_to=in_reply_to,
+        references=references,
+        attachments=attachments,
     )
     now = now_iso()
     qid = store.insert(
         "outbound",
         {
-            "ticket_id": ticket_id, "kind": kind, "automatic": int(automatic),
-            "sender": str(ctx.config.get("mail.from_address")), "recipient": to_addr,
-            "subject": one_line(subject), "message_id": message_id, "raw": raw,
-            "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "ticket_id": ticket_id,
+            "kind": kind,
+            "automatic": int(automatic),
+            "sender": str(ctx.config.get("mail.from_address")),
+            "recipient": to_addr,
+            "subject": one_line(subject),
+            "message_id": message_id,
+            "raw": raw,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
         },
     )
     ctx.after_commit.append(("mail", qid))
