@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,10 +11,13 @@ from hdcli.commands._common import STATE, FormatOpt, JsonOpt, fmt_of, out, say
 app = typer.Typer(
     help="Show and change the configuration (comments in the file are kept).", no_args_is_help=True
 )
+if TYPE_CHECKING:
+    from hdcli.config import Config
+
 Profile = Annotated[str | None, typer.Option("--profile", "-p", help="write into [profiles.NAME]")]
 
 
-def _load():  # type: ignore[no-untyped-def]
+def _load() -> Config:
     from hdcli.config import Config
 
     return Config.load(STATE.config_path, STATE.profile)
