@@ -303,6 +303,8 @@ class DovecotServer:
 
     ``host``, ``port``, ``user`` and ``password`` are what an IMAP source needs (plain IMAP,
     ``security = "none"``). The helpers open their own short connection each time.
+    ``legacy`` is the same server seen by a second user (own mailbox) to whom Dovecot
+    announces only ``IMAP4rev1``: no MOVE, no UIDPLUS, like an old server.
     """
 
     def __init__(self, root: Path, port: int, user: str, password: str) -> None:
@@ -312,6 +314,7 @@ class DovecotServer:
         self.user = user
         self.password = password
         self.process: subprocess.Popen[bytes] | None = None
+        self.legacy: DovecotServer | None = None
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         """Settings of an IMAP source reading this server's INBOX."""
@@ -463,8 +466,16 @@ def imap_server() -> Iterator[DovecotServer]:
         home.mkdir()
         os.chown(home, uid, gid)
         port = free_port()
-        user, password = "agent", secrets.token_hex(8)
-        (root / "users").write_text(f"{user}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n")
+        for sub in ("agent", "legacy"):
+            (home / sub).mkdir()
+            os.chown(home / sub, uid, gid)
+        password = secrets.token_hex(8)
+        (root / "users").write_text(
+            f"agent:{{PLAIN}}{password}:{uid}:{gid}::{home}/agent::\n"
+            # A per-user capability list hides MOVE and UIDPLUS from this user.
+            f"legacy:{{PLAIN}}{password}:{uid}:{gid}::{home}/legacy::"
+            "userdb_imap_capability=IMAP4rev1\n"
+        )
         (root / "users").chmod(0o644)
         conf = root / "dovecot.conf"
         internal_group = "dovecot" if internal_user == "dovecot" else str(gid)
@@ -476,7 +487,8 @@ def imap_server() -> Iterator[DovecotServer]:
             root=root, port=port, internal_user=internal_user,
             internal_group=internal_group, login_user=login_user,
         ))  # fmt: skip
-        server = DovecotServer(root, port, user, password)
+        server = DovecotServer(root, port, "agent", password)
+        server.legacy = DovecotServer(root, port, "legacy", password)
         with open(root / "stderr.log", "wb") as stderr:
             server.process = subprocess.Popen(
                 [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=stderr

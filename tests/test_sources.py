@@ -212,6 +212,31 @@ def test_imap_message_expunged_by_another_client_is_skipped(imap_mailbox: Doveco
 
 
 @pytest.mark.imap
+def test_imap_server_without_move_and_uidplus(imap_mailbox: DovecotServer) -> None:
+    legacy = imap_mailbox.legacy
+    assert legacy is not None
+    legacy.clear()
+    with legacy.connect() as conn:
+        announced = conn.capability()[1][-1].split()
+    assert b"MOVE" not in announced
+    assert b"UIDPLUS" not in announced
+    for n in (1, 2, 3):
+        legacy.append(message(n))
+
+    source = ImapSource("old", legacy.settings())
+    try:
+        for msg, outcome in zip(source.messages(), ["new", "rejected", "ignored"], strict=True):
+            source.done(msg.ref, outcome)
+    finally:
+        source.close()
+
+    assert legacy.list_folder("INBOX") == []
+    assert legacy.list_folder("Processed") == [message(1), message(3)]
+    assert legacy.list_folder("Review") == [message(2)]
+    assert imap_mailbox.list_folder("Processed") == []  # another user's mailbox
+
+
+@pytest.mark.imap
 def test_imap_wrong_password_is_a_config_error(imap_server: DovecotServer) -> None:
     source = ImapSource("imap", imap_server.settings(password="wrong"))
     with pytest.raises(ConfigError, match="refused the login"):

@@ -169,6 +169,13 @@ def test_smtp_untrusted_certificate_is_refused(
     assert server.messages == []
 
 
+def test_smtp_starttls_never_falls_back_to_plain_text(smtp_server: SmtpServer) -> None:
+    transport = SmtpTransport(smtp_server.settings(security="starttls"))
+    with pytest.raises(TemporarySendError, match="STARTTLS"):
+        transport.send("s@example.net", ["k@example.com"], RAW)
+    assert smtp_server.messages == []
+
+
 def test_smtp_settings_are_checked() -> None:
     with pytest.raises(UsageError, match="security"):
         SmtpTransport({"security": "tls"})

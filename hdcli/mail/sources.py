@@ -299,6 +299,7 @@ class ImapSource:
         self._conn: imaplib.IMAP4 | None = None
         self._uidvalidity = ""
         self._known_folders: set[str] = set()
+        self._capabilities: frozenset[str] = frozenset()
 
     @property
     def _where(self) -> str:
@@ -340,6 +341,12 @@ class ImapSource:
                 raise ConfigError(
                     f"{self._where} refused the login of {self.username!r}: {_text(exc)}"
                 ) from exc
+            # Servers announce extensions such as MOVE and UIDPLUS only after login.
+            typ, data = conn.capability()
+            announced = _first(data[-1:]) if typ == "OK" else ""
+            self._capabilities = frozenset(
+                (announced or " ".join(conn.capabilities)).upper().split()
+            )
             typ, _ = conn.select(_quote(self.folder))
             if typ != "OK":
                 raise ConfigError(f"{self._where} has no folder {self.folder!r}")
@@ -462,7 +469,7 @@ class ImapSource:
 
     def _move(self, conn: imaplib.IMAP4, uid: str, folder: str) -> None:
         self._ensure_folder(conn, folder)
-        if "MOVE" in conn.capabilities:
+        if "MOVE" in self._capabilities:
             self._check("UID MOVE", conn.uid("MOVE", uid, _quote(folder)))
             return
         self._check("UID COPY", conn.uid("COPY", uid, _quote(folder)))
@@ -470,7 +477,7 @@ class ImapSource:
 
     def _delete(self, conn: imaplib.IMAP4, uid: str) -> None:
         self._check("UID STORE", conn.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)"))
-        if "UIDPLUS" in conn.capabilities:
+        if "UIDPLUS" in self._capabilities:
             self._check("UID EXPUNGE", conn.uid("EXPUNGE", uid))
         else:
             # Without UIDPLUS the only way is a plain EXPUNGE of everything marked \Deleted.
