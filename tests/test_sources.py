@@ -237,6 +237,18 @@ def test_imap_server_without_move_and_uidplus(imap_mailbox: DovecotServer) -> No
 
 
 @pytest.mark.imap
+def test_imap_folder_names_beyond_ascii(imap_mailbox: DovecotServer) -> None:
+    imap_mailbox.append(message(1))
+    source = ImapSource("imap", imap_mailbox.settings(review_folder="Prüfung & Co"))
+    (msg,) = source.messages()
+    source.done(msg.ref, "rejected")
+    source.close()
+    # IMAP names folders in modified UTF-7 (RFC 3501 5.1.3).
+    assert "Pr&APw-fung &- Co" in imap_mailbox.folders()
+    assert imap_mailbox.list_folder("Pr&APw-fung &- Co") == [message(1)]
+
+
+@pytest.mark.imap
 def test_imap_wrong_password_is_a_config_error(imap_server: DovecotServer) -> None:
     source = ImapSource("imap", imap_server.settings(password="wrong"))
     with pytest.raises(ConfigError, match="refused the login"):
