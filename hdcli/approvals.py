@@ -34,7 +34,7 @@ DECISIONS = ("granted", "denied")
 
 YES_WORDS = frozenset({"genehmigt", "freigegeben", "ja", "approved", "yes"})
 NO_WORDS = frozenset({"abgelehnt", "nein", "denied", "no"})
-# A yes or no followed by one of these in the same sentence is not a clear answer
+# A yes followed by one of these in the same sentence is not a clear answer
 # ("Ja, aber erst morgen", "Yes, but not the admin rights").
 _HEDGES = frozenset({"nicht", "kein", "keine", "keinen", "aber", "jedoch", "erst", "not", "but",
                      "unless", "however", "only", "nur", "falls", "wenn", "if"})
@@ -53,8 +53,8 @@ def decision_word(body: str) -> bool | None:
 
     Quoted lines (``>``) and a quote introduction (``Am … schrieb …:``) end the reply; a leading
     one-line salutation (``Hallo Herr Meier,``) is skipped. The first word must be one of
-    :data:`YES_WORDS` or :data:`NO_WORDS` (any case), and the rest of its sentence must not hedge
-    (``aber``, ``nicht``, ``but``, ``not`` …).
+    :data:`YES_WORDS` or :data:`NO_WORDS` (any case); a yes must not be hedged in the rest of its
+    sentence (``aber``, ``nicht``, ``but``, ``not`` …), while a hedged no stays a no.
     """
     lines: list[str] = []
     for raw in body.replace("\r\n", "\n").split("\n"):
@@ -81,7 +81,8 @@ def decision_word(body: str) -> bool | None:
         answer = False
     else:
         return None
-    if any(w in _HEDGES for w in rest):
+    # Only a yes can be hedged into something else; a hedged no is still no approval.
+    if answer and any(w in _HEDGES for w in rest):
         return None
     return answer
 

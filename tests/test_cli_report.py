@@ -1,4 +1,4 @@
-"""Service reports, billing reports and approvals through the real CLI (issue 4's worked example)."""
+"""Service reports, billing reports and approvals through the real CLI (issue 4)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from helpdesk import Helpdesk
 
 
