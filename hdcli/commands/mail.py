@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out, say
 
-app = typer.Typer(help="Mail: deliver the outbound queue, ingest and fetch inbound mail.",
-                  no_args_is_help=True)
+if TYPE_CHECKING:
+    from hdcli.context import Context
+    from hdcli.mail.ingest import IngestResult
+
+FIELDS = ("source", "message_id", "outcome", "ticket", "reason")
+
+app = typer.Typer(
+    help="Mail: deliver the outbound queue, ingest and fetch inbound mail.", no_args_is_help=True
+)
 
 
 @app.command("flush")
@@ -55,9 +64,11 @@ def queue(
         params.append(status)
     elif not all_:
         where.append("o.status <> 'sent'")
-    sql = ("SELECT o.id, o.status, o.kind, o.recipient, t.number AS ticket, o.subject, "
-           "o.attempts, o.next_attempt_at, o.last_error, o.created_at FROM outbound o "
-           "LEFT JOIN tickets t ON t.id = o.ticket_id")
+    sql = (
+        "SELECT o.id, o.status, o.kind, o.recipient, t.number AS ticket, o.subject, "
+        "o.attempts, o.next_attempt_at, o.last_error, o.created_at FROM outbound o "
+        "LEFT JOIN tickets t ON t.id = o.ticket_id"
+    )
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY o.id DESC LIMIT {int(limit)}"
@@ -80,6 +91,136 @@ def retry(
         raise UsageError("give queue ids or --all-failed")
     n = do_retry(context(), None if all_failed else ids)
     say(f"requeued {n} mail(s)")
+
+
+class _Results:
+    """Write ingest results as they come: jsonl and csv line by line, table and json at the end."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.rows: list[dict[str, object]] = []
+        self.header_done = False
+
+    def add(self, result: IngestResult) -> None:
+        from hdcli.output import render_rows
+
+        row = result.as_dict()
+        if self.fmt in ("jsonl", "csv"):
+            text = render_rows([row], self.fmt, FIELDS)
+            if self.fmt == "csv" and self.header_done:
+                text = text.split("\n", 1)[1]
+            self.header_done = True
+            out(text)
+            sys.stdout.flush()
+        else:
+            self.rows.append(row)
+
+    def close(self) -> None:
+        from hdcli.output import render_rows
+
+        if self.fmt in ("jsonl", "csv"):
+            if self.fmt == "csv" and not self.header_done:
+                out(",".join(FIELDS))
+            return
+        if self.rows or self.fmt == "json":
+            out(render_rows(self.rows, self.fmt, FIELDS))
+
+
+@app.command("ingest")
+def ingest(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="message files, Maildirs, folders of .eml/.box files, or - for stdin"),
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="label for the results (stdin)")] = None,
+    billing: Annotated[bool, typer.Option(help="mail of the billing mailbox")] = False,
+    fmt: FormatOpt = "table",
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest inbound mail: new tickets, follow-ups, duplicates, ignored, rejected, quarantined.
+
+    One result per message (source, message_id, outcome, ticket, reason). As an MTA pipe
+    (stdin): exit 0 when the message was handled in any way, 75 on a transient failure (store
+    locked or unreachable) so that the MTA tries again later.
+
+    Example: hdcli mail ingest ~/Maildir/new --format jsonl
+    Example (Postfix pipe): hdcli mail ingest -
+    """
+    from hdcli.errors import BackendUnavailable, ConfigError, TransientError
+    from hdcli.mail.ingest import read_messages
+    from hdcli.tickets import finish
+
+    fmt = fmt_of(fmt, as_json)
+    names = paths or ["-"]
+    ctx = context()
+    results = _Results(fmt)
+    messages = read_messages(names, sys.stdin.buffer)
+    if source is not None:
+        messages = ((source, raw) for _, raw in messages)
+    try:
+        for result in _ingest_stream(ctx, messages, billing):
+            results.add(result)
+    except (BackendUnavailable, TransientError, ConfigError) as exc:
+        finish(ctx)
+        results.close()
+        transient = not isinstance(exc, ConfigError) or names == ["-"]
+        say(f"hdcli: error: {exc}{'; try again later' if transient else ''}")
+        raise typer.Exit(75 if transient else exc.exit_code) from None
+    results.close()
+
+
+def _ingest_stream(
+    ctx: Context, messages: Iterable[tuple[str, bytes]], billing: bool
+) -> Iterator[IngestResult]:
+    from hdcli.mail.ingest import ingest_many, ingest_one
+
+    if not billing:
+        yield from ingest_many(ctx, messages)
+        return
+    for label, raw in messages:
+        yield ingest_one(ctx, raw, label, billing=True)
+
+
+@app.command("fetch")
+def fetch(
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="only this [mail.sources.NAME]")
+    ] = None,
+    fmt: FormatOpt = "table",
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch mail from the configured sources (IMAP, Maildir) and ingest it.
+
+    A message is moved or flagged at its source only after its result is committed; a run
+    killed at any point and started again loses nothing and duplicates nothing. A second run
+    while one is busy skips the busy sources. Exit 75 when a source or the store is
+    unreachable (try again at the next run).
+
+    Example (cron): * * * * * hdcli mail fetch --format jsonl >> /var/log/hdcli-fetch.log
+    """
+    from hdcli.errors import BackendUnavailable, TransientError
+    from hdcli.mail.fetch import fetch as do_fetch
+
+    fmt = fmt_of(fmt, as_json)
+    results = _Results(fmt)
+    tty = sys.stderr.isatty()
+    count = 0
+    try:
+        for result in do_fetch(context(), source, notice=say):
+            results.add(result)
+            count += 1
+            if tty:
+                sys.stderr.write(f"\rfetched {count} message(s) from {result.source}")
+                sys.stderr.flush()
+    except (BackendUnavailable, TransientError) as exc:
+        results.close()
+        if tty:
+            sys.stderr.write("\n")
+        say(f"hdcli: error: {exc}; try again later")
+        raise typer.Exit(75) from None
+    if tty and count:
+        sys.stderr.write("\n")
+    results.close()
 
 
 def register(root: typer.Typer) -> None:

@@ -1,0 +1,609 @@
+"""Inbound mail: one message in, one committed result out.
+
+:func:`ingest_one` takes the bytes of one message and decides, in one transaction, what becomes
+of it: a new ticket, a follow-up on an existing one, a duplicate of a message seen before, an
+ignored automatic mail (auto-reply, bounce, loop), a rejected message (no contract: nothing of
+it is stored), or a quarantined one (unreadable, or it failed inside hdcli). The inbound log
+row, the ticket changes, the articles and the mail it causes commit together; mail delivery
+and plugin events follow the commit (:func:`hdcli.tickets.finish`).
+
+Idempotency: every message has a key (its Message-ID, or a hash of its bytes); the
+``inbound_log`` keeps a SHA-256 of that key under a UNIQUE constraint, inserted first in the
+transaction, so a message ingested twice, also by two processes at once, is ``duplicate`` the
+second time. Only the hash is kept: a rejected stranger's Message-ID (which may hold an
+address) is not stored either.
+
+Transient failures (the store is locked or unreachable: :class:`BackendUnavailable`,
+:class:`TransientError`) and configuration errors are raised, never quarantined: the MTA
+retries, ``mail fetch`` leaves the message at its source. Library code: no printing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hdcli.errors import BackendUnavailable, ConfigError, Refused, TransientError
+from hdcli.util import norm_email, now_iso, one_line
+
+if TYPE_CHECKING:
+    from hdcli.backends.base import Row, SqlStorage
+    from hdcli.context import Context
+    from hdcli.mail.classify import Classification
+    from hdcli.mail.parse import ParsedMail
+
+log = logging.getLogger("hdcli.mail.ingest")
+
+OUTCOMES = ("new", "followup", "duplicate", "ignored", "rejected", "quarantined")
+FIELDS = ("source", "message_id", "outcome", "ticket", "reason")
+NO_SUBJECT = "(no subject)"
+#: Errors that mean "try again later": never quarantined, always raised.
+PASS_THROUGH = (BackendUnavailable, TransientError, ConfigError)
+
+
+@dataclass
+class IngestResult:
+    """What became of one message (one line of ``hdcli mail ingest`` output).
+
+    ``previous`` is set for a duplicate: the outcome the message had the first time, so that a
+    source can still move a rejected message to its review folder.
+    """
+
+    source: str
+    message_id: str | None
+    outcome: str
+    ticket: str | None
+    reason: str
+    previous: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "message_id": self.message_id,
+            "outcome": self.outcome,
+            "ticket": self.ticket,
+            "reason": self.reason,
+        }
+
+    @property
+    def source_outcome(self) -> str:
+        """The outcome a source's ``done`` should act on (a duplicate acts like its first)."""
+        if self.outcome == "duplicate" and self.previous in ("rejected", "quarantined"):
+            return self.previous
+        return self.outcome
+
+
+def log_key(key: str) -> str:
+    """What ``inbound_log.message_key`` holds for a message key: its SHA-256."""
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _Settings:
+    """Per-context values read once (batch ingest calls ingest_one thousands of times)."""
+
+    def __init__(self, ctx: Context) -> None:
+        from hdcli.numbers import all_formats
+
+        config = ctx.config
+        self.hooks = [
+            str(config.get("tickets.subject_hook")),
+            *[str(h) for h in config.get("tickets.former_hooks") or []],
+        ]
+        self.formats = all_formats()
+        self.loop_header = str(config.get("mail.loop_header"))
+        self.max_size = int(config.get("mail.max_attachment_size"))
+        self.own = [
+            str(config.get("mail.from_address")),
+            *[str(a) for a in config.get("mail.addresses") or []],
+        ]
+        billing = str(config.get("mail.billing_address") or "")
+        if billing:
+            self.own.append(billing)
+        self.closed_policy = str(config.get("tickets.closed_policy"))
+
+
+def _settings(ctx: Context) -> _Settings:
+    cached: _Settings | None = getattr(ctx, "_ingest_settings", None)
+    if cached is None:
+        cached = _Settings(ctx)
+        ctx._ingest_settings = cached  # type: ignore[attr-defined]
+    return cached
+
+
+# -- entry point ---------------------------------------------------------------------------------
+def ingest_one(
+    ctx: Context, raw: bytes, source: str = "", billing: bool = False, *, deliver: bool = True
+) -> IngestResult:
+    """Ingest one message; its whole result commits in one transaction.
+
+    ``source`` labels the result (a file name or a configured source); ``billing`` marks mail
+    of the billing mailbox (approvals of service reports). With ``deliver`` (the default) the
+    mail it queued is delivered and its events announced right after the commit; batch callers
+    pass False and call :func:`hdcli.tickets.finish` themselves now and then.
+
+    Never raises for a bad message (it is quarantined with the reason); raises
+    BackendUnavailable / TransientError when the store is locked or unreachable and ConfigError
+    for a configuration that cannot work, so the caller retries later.
+    """
+    from hdcli.mail.parse import MailParseError, parse_message
+
+    settings = _settings(ctx)
+    try:
+        mail = parse_message(
+            raw, max_attachment_size=settings.max_size, loop_header=settings.loop_header
+        )
+    except MailParseError as exc:
+        key = "sha256:" + hashlib.sha256(bytes(raw)).hexdigest()
+        return _quarantine(ctx, raw, key, None, source, exc.reason)
+    mark = len(ctx.after_commit)  # what earlier, committed messages still wait to deliver
+    try:
+        result = _ingest_parsed(ctx, settings, mail, raw, source, billing)
+    except PASS_THROUGH:
+        del ctx.after_commit[mark:]  # mail and events of the rolled-back transaction
+        raise
+    except Exception as exc:  # one bad message never stops the rest: keep it for a human
+        del ctx.after_commit[mark:]
+        log.debug("ingest of %s failed", mail.message_id, exc_info=True)
+        return _quarantine(
+            ctx,
+            raw,
+            mail.key,
+            mail.message_id,
+            source,
+            f"internal error: {type(exc).__name__}: {one_line(str(exc))}"[:500],
+        )
+    if deliver:
+        from hdcli.tickets import finish
+
+        finish(ctx)
+    return result
+
+
+def _quarantine(
+    ctx: Context, raw: bytes, key: str, message_id: str | None, source: str, reason: str
+) -> IngestResult:
+    store = ctx.store
+    lkey = log_key(key)
+    with store.transaction():
+        if not _claim(store, lkey, source):
+            return _duplicate(store, lkey, source, message_id)
+        store.execute(
+            "INSERT INTO quarantine (message_key, source, reason, raw, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (lkey, source, reason, bytes(raw), now_iso()),
+        )
+        _log(store, lkey, "quarantined", None, reason)
+    return IngestResult(source, message_id, "quarantined", None, reason)
+
+
+def _claim(store: SqlStorage, lkey: str, source: str) -> bool:
+    """Insert the inbound log row; False when the message was seen before.
+
+    Inserting first (and not checking first) makes a concurrent duplicate wait for the other
+    transaction and then find the row: it becomes ``duplicate``, never an error.
+    """
+    row = store.query_one(
+        "INSERT INTO inbound_log (message_key, source, outcome, reason, received_at) "
+        "VALUES (?, ?, 'processing', '', ?) ON CONFLICT (message_key) DO NOTHING RETURNING id",
+        (lkey, source, now_iso()),
+    )
+    return row is not None
+
+
+def _log(store: SqlStorage, lkey: str, outcome: str, ticket_id: Any, reason: str) -> None:
+    store.execute(
+        "UPDATE inbound_log SET outcome = ?, ticket_id = ?, reason = ? WHERE message_key = ?",
+        (outcome, ticket_id, reason, lkey),
+    )
+
+
+def _duplicate(store: SqlStorage, lkey: str, source: str, message_id: str | None) -> IngestResult:
+    row = (
+        store.query_one(
+            "SELECT l.outcome, t.number FROM inbound_log l "
+            "LEFT JOIN tickets t ON t.id = l.ticket_id WHERE l.message_key = ?",
+            (lkey,),
+        )
+        or {}
+    )
+    previous = row.get("outcome")
+    return IngestResult(
+        source,
+        message_id,
+        "duplicate",
+        row.get("number"),
+        f"seen before ({previous})" if previous else "seen before",
+        previous=previous,
+    )
+
+
+# -- the decision ---------------------------------------------------------------------------------
+def _ingest_parsed(
+    ctx: Context, settings: _Settings, mail: ParsedMail, raw: bytes, source: str, billing: bool
+) -> IngestResult:
+    from hdcli.mail.classify import classify
+
+    store = ctx.store
+    lkey = log_key(mail.key)
+    with store.transaction():
+        if not _claim(store, lkey, source):
+            return _duplicate(store, lkey, source, mail.message_id)
+        kind = classify(mail, raw, loop_header=settings.loop_header, own_addresses=settings.own)
+        if kind.automatic:
+            outcome, ticket, reason = _automatic(ctx, settings, mail, kind)
+        elif billing and (numbers := _subject_numbers(settings, mail)):
+            outcome, ticket, reason = _billing(ctx, mail, numbers)
+        else:
+            outcome, ticket, reason = _person(ctx, settings, mail)
+        _log(store, lkey, outcome, ticket["id"] if ticket else None, reason)
+    return IngestResult(
+        source, mail.message_id, outcome, ticket["number"] if ticket else None, reason
+    )
+
+
+Decision = tuple[str, "Row | None", str]
+
+
+def _subject_numbers(settings: _Settings, mail: ParsedMail) -> list[str]:
+    from hdcli.numbers import find_numbers
+
+    if not mail.subject:
+        return []
+    return find_numbers(mail.subject, settings.hooks, settings.formats)
+
+
+def _belongs(store: SqlStorage, ticket: Row, sender: str) -> bool:
+    """Whether ``sender`` takes part in ``ticket`` or belongs to the ticket's organisation."""
+    if not sender:
+        return False
+    row = store.query_one(
+        "SELECT 1 AS x FROM ticket_participants WHERE ticket_id = ? AND email = ? "
+        "UNION ALL SELECT 1 AS x FROM contacts WHERE email = ? AND org_id = ? "
+        "UNION ALL SELECT 1 AS x FROM org_domains WHERE domain = ? AND org_id = ? LIMIT 1",
+        (
+            ticket["id"],
+            sender,
+            sender,
+            ticket["org_id"],
+            sender.rpartition("@")[2],
+            ticket["org_id"],
+        ),
+    )
+    return row is not None
+
+
+def _find_ticket(
+    store: SqlStorage, settings: _Settings, mail: ParsedMail, check_sender: bool = True
+) -> Row | None:
+    """The ticket a message answers: its number in the subject, else In-Reply-To/References
+    to a message hdcli received or sent. Only a ticket the sender may write to counts."""
+    numbers = _subject_numbers(settings, mail)
+    candidates: list[Row] = []
+    if numbers:
+        marks = ",".join("?" * len(numbers))
+        rows = store.query(f"SELECT * FROM tickets WHERE number IN ({marks})", numbers)
+        order = {n: i for i, n in enumerate(numbers)}
+        candidates.extend(sorted(rows, key=lambda r: order[r["number"]]))
+    ids = list(dict.fromkeys([*mail.in_reply_to, *reversed(mail.references)]))[:20]
+    if ids:
+        marks = ",".join("?" * len(ids))
+        rows = store.query(
+            f"SELECT t.* FROM tickets t WHERE t.id IN (SELECT ticket_id FROM articles "
+            f"WHERE message_id IN ({marks}) UNION SELECT ticket_id FROM outbound "
+            f"WHERE message_id IN ({marks}))",
+            [*ids, *ids],
+        )
+        seen = {int(c["id"]) for c in candidates}
+        candidates.extend(r for r in rows if int(r["id"]) not in seen)
+    for ticket in candidates:
+        if not check_sender or _belongs(store, ticket, mail.from_addr):
+            return ticket
+    return None
+
+
+def _automatic(
+    ctx: Context, settings: _Settings, mail: ParsedMail, kind: Classification
+) -> Decision:
+    """Auto-replies and bounces: recorded where they belong, never answered."""
+    store = ctx.store
+    from hdcli.tickets import add_article, record
+
+    if kind.kind == "bounce" and kind.bounced_message_ids:
+        ids = kind.bounced_message_ids[:20]
+        marks = ",".join("?" * len(ids))
+        row = store.query_one(
+            f"SELECT ticket_id, message_id FROM outbound WHERE message_id IN ({marks}) "
+            f"AND ticket_id IS NOT NULL UNION ALL SELECT ticket_id, message_id FROM articles "
+            f"WHERE message_id IN ({marks}) AND direction = 'out' LIMIT 1",
+            [*ids, *ids],
+        )
+        if row is not None:
+            ticket = store.query_one("SELECT * FROM tickets WHERE id = ?", (row["ticket_id"],))
+            if ticket is not None:
+                store.execute(
+                    "UPDATE outbound SET last_error = ? WHERE message_id = ?",
+                    (f"bounced: {kind.reason}", row["message_id"]),
+                )
+                add_article(
+                    store,
+                    ticket,
+                    kind="bounce",
+                    direction="in",
+                    sender=mail.from_addr,
+                    subject=mail.subject,
+                    body=mail.body_text,
+                    message_id=mail.message_id,
+                    created_by=ctx.actor,
+                )
+                record(ctx, ticket, "bounce", message_id=row["message_id"], reason=kind.reason)
+                return "ignored", ticket, f"bounce of our mail recorded ({kind.reason})"
+        return "ignored", None, f"bounce: {kind.reason}"
+    if kind.kind == "auto_reply":
+        ticket = _find_ticket(store, settings, mail)
+        if ticket is not None and ticket["status"] != "closed":
+            add_article(
+                store,
+                ticket,
+                kind="auto_reply",
+                direction="in",
+                sender=mail.from_addr,
+                subject=mail.subject,
+                body=mail.body_text,
+                message_id=mail.message_id,
+                created_by=ctx.actor,
+            )
+            record(ctx, ticket, "auto_reply", sender=mail.from_addr, reason=kind.reason)
+            return "ignored", ticket, f"auto-reply recorded, nothing sent ({kind.reason})"
+    return "ignored", None, f"{kind.kind.replace('_', '-')}: {kind.reason}"
+
+
+def _billing(ctx: Context, mail: ParsedMail, numbers: list[str]) -> Decision:
+    from hdcli.billing import on_billing_mail
+
+    marks = ",".join("?" * len(numbers))
+    ticket = ctx.store.query_one(
+        f"SELECT * FROM tickets WHERE number IN ({marks}) LIMIT 1", numbers
+    )
+    reason = on_billing_mail(ctx, mail, ticket)
+    if reason:
+        return "followup", ticket, one_line(reason)
+    return "ignored", ticket, "billing mail: no service report matched"
+
+
+def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
+    """Mail a person wrote: follow-up of a ticket, or a new ticket if the sender is served."""
+    store = ctx.store
+    if not mail.from_addr or "@" not in mail.from_addr:
+        return "rejected", None, "no sender address"
+    ticket = _find_ticket(store, settings, mail)
+    if ticket is None:
+        return _new_ticket(ctx, settings, mail)
+    if ticket["status"] != "closed":
+        return _followup(ctx, ticket, mail)
+    policy = settings.closed_policy
+    contract = store.query_one(
+        "SELECT closed_policy FROM contracts WHERE id = ?", (ticket["contract_id"],)
+    )
+    if contract and contract.get("closed_policy"):
+        policy = str(contract["closed_policy"])
+    if policy == "reopen":
+        from hdcli.tickets import announce, record, set_status
+
+        set_status(store, ticket, "assigned" if ticket["assignee_id"] else "new", closed_at=None)
+        record(ctx, ticket, "reopened", reason="reply by mail")
+        announce(ctx, "ticket.reopened", ticket, reason="reply by mail")
+        outcome, t, reason = _followup(ctx, ticket, mail)
+        return outcome, t, f"ticket was closed: reopened; {reason}"
+    if policy == "reject_with_notice":
+        from hdcli.tickets import send_mail
+
+        send_mail(
+            ctx,
+            ticket,
+            "closed_notice",
+            to_addr=mail.from_addr,
+            to_name=mail.from_name or "",
+            automatic=True,
+            article=False,
+        )
+        return (
+            "rejected",
+            ticket,
+            "ticket is closed (policy reject_with_notice): the sender was asked to write anew",
+        )
+    outcome, t, reason = _new_ticket(ctx, settings, mail, linked_from=ticket)
+    if outcome == "new":
+        reason = f"ticket {ticket['number']} is closed: new ticket linked to it"
+    return outcome, t, reason
+
+
+def _followup(ctx: Context, ticket: Row, mail: ParsedMail) -> Decision:
+    from hdcli.approvals import on_followup
+    from hdcli.tickets import add_article, add_participant, announce, record, set_status
+
+    store = ctx.store
+    add_article(
+        store,
+        ticket,
+        kind="mail",
+        direction="in",
+        sender=mail.from_addr,
+        recipients=", ".join(mail.to),
+        cc=", ".join(mail.cc),
+        subject=mail.subject,
+        body=mail.body_text,
+        body_html=mail.body_html,
+        message_id=mail.message_id,
+        in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
+        refs=" ".join(mail.references) or None,
+        created_by=ctx.actor,
+        attachments=_attachments(mail),
+    )
+    add_participant(store, int(ticket["id"]), mail.from_addr, "participant")
+    decision = on_followup(ctx, ticket, mail)
+    if not decision and ticket["status"] == "waiting" and ticket.get("waiting_for") != "approval":
+        # The customer answered: work goes on (or waits for an agent again).
+        set_status(
+            store, ticket, "in_progress" if ticket["assignee_id"] else "new", waiting_for=None
+        )
+    else:
+        set_status(store, ticket, ticket["status"])
+    record(
+        ctx,
+        ticket,
+        "mail_followup",
+        sender=mail.from_addr,
+        **({"skipped_attachments": mail.skipped_attachments} if mail.skipped_attachments else {}),
+    )
+    announce(ctx, "mail.followup", ticket, sender=mail.from_addr)
+    return "followup", ticket, "approval decision" if decision else ""
+
+
+def _attachments(mail: ParsedMail) -> list[tuple[str, str, bytes]]:
+    return [(a.filename, a.content_type, a.data) for a in mail.attachments]
+
+
+def _new_ticket(
+    ctx: Context, settings: _Settings, mail: ParsedMail, linked_from: Row | None = None
+) -> Decision:
+    from hdcli import customers
+    from hdcli.numbers import strip_numbers, strip_prefixes
+    from hdcli.plugins import hooks
+    from hdcli.tickets import OpenRequest, open_in_tx, record
+
+    store = ctx.store
+    sender = norm_email(mail.from_addr)
+    requester, why = customers.find_requester(store, sender, ctx.today())
+    if requester is None:
+        # The contract gate: nothing of the message is kept, only the count and the reason.
+        return "rejected", None, why
+    subject = mail.subject
+    if linked_from is not None:
+        subject = strip_prefixes(strip_numbers(subject, settings.hooks))
+    assignee = hooks.route_message(mail, ctx.config)
+    req = OpenRequest(
+        contact=sender,
+        subject=one_line(subject) or NO_SUBJECT,
+        body=mail.body_text,
+        channel="email",
+        name=mail.from_name,
+        message_id=mail.message_id,
+        cc=mail.cc,
+        attachments=_attachments(mail),
+        body_html=mail.body_html,
+        assignee=assignee,
+        linked_from=linked_from,
+    )
+    try:
+        opened = open_in_tx(ctx, req, gate_cache={sender: requester})
+    except Refused as exc:  # a plugin's veto: nothing was written before it
+        return "rejected", None, one_line(str(exc))
+    if mail.skipped_attachments:
+        record(ctx, opened.ticket, "attachments_skipped", files=mail.skipped_attachments)
+    return "new", opened.ticket, f"routed to {assignee}" if assignee else ""
+
+
+# -- many messages ---------------------------------------------------------------------------------
+def ingest_many(
+    ctx: Context, messages: Iterable[tuple[str, bytes]], *, deliver_every: int = 200
+) -> Iterator[IngestResult]:
+    """Ingest ``(source, raw)`` pairs one by one, yielding each result after its commit.
+
+    Mail the messages cause is delivered every ``deliver_every`` messages and at the end (it is
+    committed to the queue before that, so nothing is lost when the run stops in between).
+    Transient errors propagate after the mail of the committed messages was handed on.
+    """
+    from hdcli.tickets import finish
+
+    pending = 0
+    try:
+        for source, raw in messages:
+            result = ingest_one(ctx, raw, source, deliver=False)
+            pending += 1
+            if pending >= deliver_every:
+                finish(ctx)
+                pending = 0
+            yield result
+    finally:
+        if ctx.after_commit:
+            finish(ctx)
+
+
+MESSAGE_SUFFIXES = (".eml", ".box", ".msg", ".mbox")
+
+
+def read_messages(paths: Iterable[str], stdin: Any = None) -> Iterator[tuple[str, bytes]]:
+    """``(source, raw)`` for every message named by ``paths``, read one at a time.
+
+    A file is one message (whatever its name); ``-`` is one message on ``stdin`` (a binary
+    stream); a Maildir (a folder with ``cur/`` or ``new/``) yields the files of ``new/`` then
+    ``cur/``; any other folder is searched recursively for ``.eml``/``.box`` files and
+    Maildirs, in name order. A path that does not exist raises UsageError before anything of
+    it is read.
+    """
+    import os
+    from pathlib import Path
+
+    from hdcli.errors import UsageError
+
+    for arg in paths:
+        if arg == "-":
+            if stdin is None:
+                raise UsageError("no standard input to read a message from")
+            yield "-", stdin.read()
+            continue
+        path = Path(arg)
+        if path.is_file():
+            yield str(path), _read(path)
+        elif path.is_dir():
+            for found in _walk(path, os):
+                data = _read_optional(found)
+                if data is not None:
+                    yield str(found), data
+        else:
+            raise UsageError(f"no such file or folder: {arg}")
+
+
+def _is_maildir(path: Any) -> bool:
+    return bool((path / "cur").is_dir() or (path / "new").is_dir())
+
+
+def _walk(folder: Any, os: Any) -> Iterator[Any]:
+    if _is_maildir(folder):
+        for sub in ("new", "cur"):
+            box = folder / sub
+            if box.is_dir():
+                for name in sorted(os.listdir(box)):
+                    if not name.startswith("."):
+                        yield box / name
+        return  # its Maildir++ subfolders (.Processed, .Review, …) are not inbound mail
+    else:
+        entries = sorted(folder.iterdir())
+        for entry in entries:
+            if entry.is_file() and entry.suffix.lower() in MESSAGE_SUFFIXES:
+                yield entry
+        subfolders = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+    for sub in subfolders:
+        yield from _walk(sub, os)
+
+
+def _read(path: Any) -> bytes:
+    from hdcli.errors import UsageError
+
+    try:
+        data: bytes = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    return data
+
+
+def _read_optional(path: Any) -> bytes | None:
+    """A message file of a folder, or None when it vanished (another reader moved it)."""
+    try:
+        data: bytes = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    return data
