@@ -16,7 +16,7 @@ of minutes is consumed by the month's tickets in the order given; the rest is ch
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -39,6 +39,7 @@ __all__ = [
     "minutes_amount",
     "money",
     "month_charges",
+    "month_lines",
     "parse_amount",
     "round_up",
     "ticket_charge",
@@ -253,6 +254,25 @@ class MonthCharge(Generic[K]):
     currency: str = CURRENCY
 
 
+def month_lines(
+    tickets: Iterable[tuple[K, TicketCharge]], terms: ContractTerms
+) -> Iterator[MonthTicketCharge[K]]:
+    """Price one contract's tickets of one month one by one, as :func:`month_charges` does.
+
+    Lazy: each line is yielded as soon as its ticket was read, so a month of any size is priced
+    in constant memory; the sum of the lines' amounts is the month's amount.
+    """
+    remaining = terms.included_minutes if terms.billing == "included_hours" else 0
+    for key, charge in tickets:
+        billable = charge.billable and terms.billing != "free"
+        billed = charge.billed_minutes if billable else 0
+        used = min(remaining, billed)
+        remaining -= used
+        charged = billed - used
+        amount = minutes_amount(charged, terms.rate) if billable else _ZERO
+        yield MonthTicketCharge(key, billable, billed, used, charged, amount)
+
+
 def month_charges(
     tickets: Sequence[tuple[K, TicketCharge]], terms: ContractTerms
 ) -> MonthCharge[K]:
@@ -264,16 +284,9 @@ def month_charges(
     *terms.included_minutes*; the rest is charged at the rate. ``hourly`` charges every billed
     minute; ``free`` charges nothing.
     """
-    remaining = terms.included_minutes if terms.billing == "included_hours" else 0
-    lines: list[MonthTicketCharge[K]] = []
-    for key, charge in tickets:
-        billable = charge.billable and terms.billing != "free"
-        billed = charge.billed_minutes if billable else 0
-        used = min(remaining, billed)
-        remaining -= used
-        charged = billed - used
-        amount = minutes_amount(charged, terms.rate) if billable else _ZERO
-        lines.append(MonthTicketCharge(key, billable, billed, used, charged, amount))
+    lines = list(month_lines(tickets, terms))
+    used_total = sum(line.included_used_minutes for line in lines)
+    remaining = (terms.included_minutes - used_total) if terms.billing == "included_hours" else 0
     return MonthCharge(
         billing=terms.billing,
         rate=terms.rate,

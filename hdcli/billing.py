@@ -481,10 +481,11 @@ def billing_rows(ctx: Context, month: Month, *, org: str | None = None,
     per ticket with ``detail``), then a ``TOTAL`` row.
 
     Tickets count in the month they were closed in (configured time zone); their time is
-    summed per ticket in SQL and priced with :mod:`hdcli.accounting`; report counts are by the
-    ticket's latest service report. Memory stays bounded by one contract's month.
+    summed per ticket in SQL (covering indexes, see migration 0002) and priced one by one with
+    :func:`hdcli.accounting.month_lines`; report counts are by the ticket's latest service
+    report. Memory stays constant whatever the number of tickets.
     """
-    from hdcli.accounting import month_charges
+    from hdcli.accounting import month_lines
     from hdcli.customers import get_org
 
     store = ctx.store
@@ -494,28 +495,49 @@ def billing_rows(ctx: Context, month: Month, *, org: str | None = None,
     if org:
         where += " AND t.org_id = ?"
         params.append(get_org(store, org)["id"])
+    # Correlated sums rather than JOIN … GROUP BY: each is a range of the covering index
+    # time_entries(ticket_id, billable, minutes), and no wide intermediate rows are sorted.
     sql = (
-        _TICKET_SUMS + ", o.name AS organisation, c.id AS contract_id, c.number AS contract, "
-        "c.billing, c.rate, c.increment_minutes, c.minimum_minutes, c.included_minutes, "
+        "SELECT t.id, t.closed_at, t.billable_override, "
+        + ("t.number, " if detail else "")
+        + "(SELECT coalesce(sum(e.minutes), 0) FROM time_entries e "
+        "WHERE e.ticket_id = t.id) AS worked, "
+        "(SELECT coalesce(sum(e.minutes), 0) FROM time_entries e "
+        "WHERE e.ticket_id = t.id AND e.billable = 1) AS chargeable, "
         "(SELECT s.status FROM service_reports s WHERE s.ticket_id = t.id "
-        "ORDER BY s.id DESC LIMIT 1) AS report_status "
+        "ORDER BY s.id DESC LIMIT 1) AS report_status, "
+        "o.name AS organisation, c.id AS contract_id, c.number AS contract, c.billing, c.rate, "
+        "c.increment_minutes, c.minimum_minutes, c.included_minutes "
         "FROM tickets t JOIN organisations o ON o.id = t.org_id "
         "JOIN contracts c ON c.id = t.contract_id "
-        "LEFT JOIN time_entries e ON e.ticket_id = t.id "
-        f"WHERE {where} GROUP BY t.id, o.id, c.id "
-        "ORDER BY o.name, c.number, t.closed_at, t.id"
+        f"WHERE {where} ORDER BY o.name, c.number, t.closed_at, t.id"
     )
     total = _Sums()
     for _, group in itertools.groupby(store.iterate(sql, params), key=lambda r: r["contract_id"]):
-        rows = list(group)
-        terms = contract_terms(rows[0])
-        mc = month_charges([(i, _charge_of(r, terms)) for i, r in enumerate(rows)], terms)
-        sums = _Sums(tickets=len(rows), worked=mc.worked_minutes, billed=mc.billed_minutes,
-                     included=mc.included_minutes, included_used=mc.included_used_minutes,
-                     charged=mc.charged_minutes, amount=mc.amount)
-        head = {"organisation": rows[0]["organisation"], "contract": rows[0]["contract"],
-                "billing": rows[0]["billing"]}
-        for row, line in zip(rows, mc.tickets, strict=True):
+        first = next(group)
+        terms = contract_terms(first)
+        head = {"organisation": first["organisation"], "contract": first["contract"],
+                "billing": first["billing"]}
+        sums = _Sums(included=terms.included_minutes if terms.billing == "included_hours"
+                     else 0)
+        current: list[Row] = []
+
+        def charges(rows: Iterator[Row], terms: ContractTerms = terms,
+                    current: list[Row] = current) -> Iterator[tuple[int, TicketCharge]]:
+            # month_lines prices each pair as soon as it gets it: ``current`` holds its row.
+            for row in rows:
+                current[:] = [row]
+                yield int(row["id"]), _charge_of(row, terms)
+
+        for line in month_lines(charges(itertools.chain([first], group)), terms):
+            row = current[0]
+            # Summed field by field: this loop runs once per ticket of the month.
+            sums.tickets += 1
+            sums.worked += int(row["worked"])
+            sums.billed += line.billed_minutes
+            sums.included_used += line.included_used_minutes
+            sums.charged += line.charged_minutes
+            sums.amount += line.amount
             _status_counts(sums, row["report_status"])
             if detail:
                 one = _Sums(tickets=1, worked=int(row["worked"]), billed=line.billed_minutes,
@@ -529,4 +551,3 @@ def billing_rows(ctx: Context, month: Month, *, org: str | None = None,
         yield {**head, "ticket": "", "closed": "", "report": "", **sums.row(currency)}
     yield {"organisation": "TOTAL", "contract": "", "billing": "", "ticket": "", "closed": "",
            "report": "", **total.row(currency)}
-
