@@ -6,8 +6,9 @@ sysexits, as MTAs expect:
 
 - 0: the message was handled in any way (new, followup, duplicate, ignored, rejected,
   quarantined): the MTA forgets it;
-- 75 (EX_TEMPFAIL): a transient failure (store locked or unreachable) or a configuration that
-  cannot work: the MTA keeps the message and tries again later;
+- 75 (EX_TEMPFAIL): a transient failure (store locked or unreachable) or a setup that cannot
+  work yet (configuration, a store that needs ``hdcli db upgrade``): the MTA keeps the message
+  and tries again later;
 - 1: an unexpected error.
 
 Postfix, ``/etc/aliases``: ``helpdesk: "|/usr/local/bin/hdcli-mailgate"`` (see docs/mail.md).
@@ -64,7 +65,7 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
     import json
     import logging
 
-    from hdcli.errors import BackendUnavailable, ConfigError, TransientError
+    from hdcli.errors import HdcliError
 
     debug = os.environ.get("HDCLI_DEBUG", "") not in ("", "0")
     logging.basicConfig(
@@ -88,7 +89,9 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
         result = ingest_one(ctx, raw, opts.source, opts.billing)
         stdout.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
         return EX_OK
-    except (BackendUnavailable, TransientError, ConfigError) as exc:
+    except HdcliError as exc:
+        # A bad message never gets here (it is quarantined): what does is the store being
+        # locked, unreachable or not upgraded, or the configuration: worth retrying later.
         if debug:
             raise
         stderr.write(f"hdcli-mailgate: error: {exc}; try again later\n")

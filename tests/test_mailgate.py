@@ -121,3 +121,15 @@ def test_locked_store_makes_both_pipes_exit_75_and_keeps_nothing(seeded: Any) ->
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["outcome"] == "new"
     assert len(seeded.json("list")) == 1
+
+
+def test_store_that_needs_an_upgrade_makes_the_mta_retry(seeded: Any) -> None:
+    db = sqlite3.connect(seeded.db)
+    with db:
+        db.execute("DELETE FROM schema_migrations WHERE version > 1")
+    db.close()
+    proc = mailgate(seeded, mail())
+    assert proc.returncode == 75, proc.stderr
+    assert b"db upgrade" in proc.stderr
+    cli = seeded("mail", "ingest", "-", input=mail())
+    assert cli.returncode == 75, cli.stderr

@@ -146,7 +146,7 @@ def ingest(
     Example: hdcli mail ingest ~/Maildir/new --format jsonl
     Example (Postfix pipe): hdcli mail ingest -
     """
-    from hdcli.errors import BackendUnavailable, ConfigError, TransientError
+    from hdcli.errors import BackendUnavailable, HdcliError, TransientError
     from hdcli.mail.ingest import read_messages
     from hdcli.tickets import finish
 
@@ -160,12 +160,16 @@ def ingest(
     try:
         for result in _ingest_stream(ctx, messages, billing):
             results.add(result)
-    except (BackendUnavailable, TransientError, ConfigError) as exc:
+    except HdcliError as exc:
+        # For an MTA pipe every failure of the setup (not of the message: that is quarantined)
+        # means "try again later", so that no mail bounces while an admin fixes it.
+        transient = isinstance(exc, BackendUnavailable | TransientError) or names == ["-"]
         finish(ctx)
         results.close()
-        transient = not isinstance(exc, ConfigError) or names == ["-"]
-        say(f"hdcli: error: {exc}{'; try again later' if transient else ''}")
-        raise typer.Exit(75 if transient else exc.exit_code) from None
+        if not transient:
+            raise
+        say(f"hdcli: error: {exc}; try again later")
+        raise typer.Exit(75) from None
     results.close()
 
 
