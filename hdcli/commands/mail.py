@@ -143,7 +143,8 @@ def ingest(
     (stdin): exit 0 when the message was handled in any way, 75 on a transient failure (store
     locked or unreachable) so that the MTA tries again later.
 
-    Example: hdcli mail ingest ~/Maildir/new --format jsonl
+    Example: hdcli mail ingest ~/Maildir --format jsonl
+
     Example (Postfix pipe): hdcli mail ingest -
     """
     from hdcli.errors import BackendUnavailable, HdcliError, TransientError
