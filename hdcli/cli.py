@@ -3,72 +3,151 @@
 Library code raises typed errors (:mod:`hdcli.errors`); only :func:`main` prints them, as one
 line ``hdcli: error: …`` on stderr, and exits with their code. ``HDCLI_DEBUG=1`` shows the
 traceback instead.
+
+Start-up cost is a feature (hdcli runs on every cron tick and MTA delivery), so this module
+imports nothing heavy at its top: ``hdcli --version`` is answered before Typer is imported, and
+:func:`main` imports and registers only the module of the command being run. :func:`build`
+still builds the whole app (every command and the plugins' commands), for help and for tests.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: the root callback is defined inside
+# _make_app() with Typer imported locally, and Typer reads its annotations as objects.
 
+import contextlib
 import importlib
 import os
 import sys
-from pathlib import Path
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from hdcli import __version__
 from hdcli.commands import COMMANDS
-from hdcli.commands._common import STATE
 
-app = typer.Typer(
-    name="hdcli",
-    help="A helpdesk ticket system driven from the command line.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+if TYPE_CHECKING:
+    import typer
 
+#: Root options that take a value (``--config FILE`` or ``--config=FILE``).
+ROOT_VALUE_OPTIONS = ("--config", "--profile", "--as")
 
-def _version(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"hdcli {__version__}\n")
-        raise typer.Exit()
+_app: "typer.Typer | None" = None
+_registered: set[str] = set()
+_plugins_registered = False
 
 
-@app.callback()
-def root(
-    config: Annotated[Path | None, typer.Option(
-        "--config", envvar="HDCLI_CONFIG", help="config file (default: user config dir)")] = None,
-    profile: Annotated[str | None, typer.Option(
-        "--profile", envvar="HDCLI_PROFILE", help="config profile, e.g. staging")] = None,
-    actor: Annotated[str | None, typer.Option(
-        "--as", envvar="HDCLI_USER", help="the acting agent's login (recorded in the history)")
-    ] = None,
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="print the version")] = False,
-) -> None:
-    """A helpdesk ticket system driven from the command line.
+def _make_app() -> "typer.Typer":
+    from pathlib import Path
+    from typing import Annotated
 
-    Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not found, 4 refused by state or policy,
-    5 backend unavailable, 75 transient failure (mail ingest).
-    """
-    STATE.config_path = config
-    STATE.profile = profile
-    STATE.actor = actor
+    import typer
 
+    from hdcli.commands._common import STATE
 
-def build() -> typer.Typer:
-    for name in COMMANDS:
-        importlib.import_module(f"hdcli.commands.{name}").register(app)
-    from hdcli.plugins import hooks
+    app = typer.Typer(
+        name="hdcli",
+        help="A helpdesk ticket system driven from the command line.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
 
-    hooks.register_commands(app)
+    def _version(value: bool) -> None:
+        if value:
+            sys.stdout.write(f"hdcli {__version__}\n")
+            raise typer.Exit()
+
+    @app.callback()
+    def root(
+        config: Annotated[Path | None, typer.Option(
+            "--config", envvar="HDCLI_CONFIG", help="config file (default: user config dir)")
+        ] = None,
+        profile: Annotated[str | None, typer.Option(
+            "--profile", envvar="HDCLI_PROFILE", help="config profile, e.g. staging")] = None,
+        actor: Annotated[str | None, typer.Option(
+            "--as", envvar="HDCLI_USER", help="the acting agent's login (recorded in the history)")
+        ] = None,
+        version: Annotated[bool, typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version")] = False,
+    ) -> None:
+        """A helpdesk ticket system driven from the command line.
+
+        Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not found, 4 refused by state or policy,
+        5 backend unavailable, 75 transient failure (mail ingest).
+        """
+        STATE.config_path = config
+        STATE.profile = profile
+        STATE.actor = actor
+
     return app
+
+
+def _get_app() -> "typer.Typer":
+    global _app
+    if _app is None:
+        _app = _make_app()
+    return _app
+
+
+def __getattr__(name: str) -> Any:
+    # ``hdcli.cli.app`` stays available (built on first access, without its commands).
+    if name == "app":
+        return _get_app()
+    raise AttributeError(f"module 'hdcli.cli' has no attribute {name!r}")
+
+
+def _register(names: tuple[str, ...]) -> "typer.Typer":
+    """Register the built-in command modules ``names`` (each at most once) on the app."""
+    app = _get_app()
+    for name in names:
+        if name not in _registered:
+            importlib.import_module(f"hdcli.commands.{name}").register(app)
+            _registered.add(name)
+    return app
+
+
+def build() -> "typer.Typer":
+    """The whole app: every built-in command and the commands of plugins."""
+    global _plugins_registered
+    app = _register(COMMANDS)
+    if not _plugins_registered:
+        _plugins_registered = True
+        from hdcli.plugins import hooks
+
+        hooks.register_commands(app)
+    return app
+
+
+def invoked_command(args: list[str]) -> str | None:
+    """The built-in command that ``args`` run, or None when the whole app is needed.
+
+    None for help (``-h``/``--help`` before the command), a root ``--version``, no command, an
+    unknown option and any name that is not a built-in command (a plugin's, or a typo that
+    Typer has to report against the full list).
+    """
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ROOT_VALUE_OPTIONS:
+            i += 2
+            continue
+        if arg.partition("=")[0] in ROOT_VALUE_OPTIONS:
+            i += 1
+            continue
+        if arg.startswith("-"):
+            return None
+        return arg if arg in COMMANDS else None
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:
+        # The most frequent probe of scripts and packagers: no Typer, no plugins.
+        sys.stdout.write(f"hdcli {__version__}\n")
+        sys.stdout.flush()
+        sys.exit(0)
+
     import logging
 
     from hdcli.errors import EXIT_UNEXPECTED, HdcliError
@@ -77,9 +156,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="hdcli: %(levelname)s: %(message)s")
     code = 0
+    state = None
     try:
-        build()
-        app(args=argv, prog_name="hdcli", standalone_mode=True)
+        from hdcli.commands._common import STATE
+
+        state = STATE
+        name = invoked_command(args)
+        app = _register((name,)) if name is not None else build()
+        app(args=args, prog_name="hdcli", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except HdcliError as exc:
@@ -99,10 +183,8 @@ def main(argv: list[str] | None = None) -> None:
                          "(HDCLI_DEBUG=1 shows the traceback)\n")
         code = EXIT_UNEXPECTED
     finally:
-        if STATE._ctx is not None:
-            try:
-                STATE._ctx.close()
-            except Exception:  # closing must not hide the real result
-                pass
-            STATE._ctx = None
+        if state is not None and state._ctx is not None:
+            with contextlib.suppress(Exception):  # closing must not hide the real result
+                state._ctx.close()
+            state._ctx = None
     sys.exit(code)

@@ -9,8 +9,7 @@ tomlkit (``hdcli config set`` keeps comments and order).
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,13 +129,24 @@ def _merge_free(target: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _xdg_dir(variable: str, fallback: str) -> Path:
+    """The XDG base directory rule (as platformdirs applies it on Linux), joined with APP."""
+    base = os.environ.get(variable, "").strip() or os.path.expanduser(fallback)
+    return Path(base) / APP
+
+
 def default_config_path() -> Path:
+    if sys.platform.startswith("linux"):
+        # The XDG rule inline: platformdirs costs ~10 ms of import at every start.
+        return _xdg_dir("XDG_CONFIG_HOME", "~/.config") / "config.toml"
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP)) / "config.toml"
 
 
 def default_data_dir() -> Path:
+    if sys.platform.startswith("linux"):
+        return _xdg_dir("XDG_DATA_HOME", "~/.local/share")
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP))
@@ -315,6 +325,9 @@ def resolve_secret(settings: Mapping[str, Any], what: str = "password") -> str:
         return value
     cmd = settings.get(f"{what}_cmd") or ""
     if cmd:
+        import shlex
+        import subprocess
+
         try:
             done = subprocess.run(
                 shlex.split(cmd), capture_output=True, text=True, timeout=30, check=False

@@ -6,9 +6,10 @@ import os
 from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from hdcli.backends.base import SqlStorage
     from hdcli.config import Config
 
@@ -45,6 +46,8 @@ class Context:
 
     @cached_property
     def tz(self) -> ZoneInfo:
+        from zoneinfo import ZoneInfo  # only commands that need the local day pay for it
+
         return ZoneInfo(str(self.config.get("billing.timezone")))
 
     def today(self) -> date:

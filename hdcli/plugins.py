@@ -4,6 +4,11 @@ Built-in features are ordinary plugins in :mod:`hdcli.default_plugins`, register
 same hooks as third-party ones. ``HDCLI_LOAD_PLUGINS`` controls entry-point loading: unset loads
 every installed plugin of the ``hdcli`` group, an empty value loads none, a comma-separated list
 loads only those names.
+
+Entry points are found by reading the ``entry_points.txt`` of the distributions on ``sys.path``
+directly (what :mod:`importlib.metadata` does, without importing it: it pulls in the ``email``
+package and costs tens of milliseconds at every start). A ``sys.path`` entry that is not a
+folder (a zip file) makes the loader fall back to :mod:`importlib.metadata`.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +41,105 @@ pm.add_hookspecs(hookspecs)
 
 _loaded = False
 
+#: Version of each plugin loaded from an entry point, by plugin name (for ``hdcli plugins``).
+_versions: dict[str, str | None] = {}
+
+EntryPointRow = tuple[str, str, str, "str | None"]
+"""(entry-point name, ``module:attr`` target, distribution name, version or None)."""
+
+
+def _parse_entry_points(text: str, group: str) -> list[tuple[str, str]]:
+    """(name, target) of ``group`` in an ``entry_points.txt`` (INI; extras like ``[x]`` dropped)."""
+    found: list[tuple[str, str]] = []
+    section = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line[0] == "[" and line[-1] == "]":
+            section = line[1:-1].strip()
+        elif section == group and "=" in line:
+            name, _, value = line.partition("=")
+            found.append((name.strip(), value.split("[", 1)[0].strip()))
+    return found
+
+
+def _pkg_info_version(folder: str) -> str | None:
+    """The ``Version:`` of an ``.egg-info`` folder's PKG-INFO (its name carries none)."""
+    try:
+        with open(os.path.join(folder, "PKG-INFO"), encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("Version:"):
+                    return line[8:].strip() or None
+                if not line.strip():
+                    break
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
+
+
+def scan_entry_points(group: str) -> list[EntryPointRow] | None:
+    """Entry points of ``group`` of every distribution on ``sys.path``, in path order.
+
+    None when a ``sys.path`` entry is a file (a zip), which only :mod:`importlib.metadata`
+    can read.
+    """
+    rows: list[EntryPointRow] = []
+    marker = f"[{group}]"
+    seen: set[str] = set()
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except NotADirectoryError:
+            return None
+        except OSError:
+            continue
+        for fname in names:
+            if not fname.endswith((".dist-info", ".egg-info")):
+                continue
+            stem = fname.rpartition(".")[0]
+            dist, _, version = stem.partition("-")
+            key = dist.lower().replace("-", "_").replace(".", "_")
+            if key in seen:
+                continue  # an earlier sys.path entry has this distribution (it wins)
+            seen.add(key)
+            try:
+                with open(os.path.join(folder, fname, "entry_points.txt"), encoding="utf-8") as fh:
+                    text = fh.read()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if marker not in text:
+                continue
+            found = _parse_entry_points(text, group)
+            known = version.partition("-")[0] or _pkg_info_version(os.path.join(folder, fname))
+            rows.extend((name, target, dist, known) for name, target in found)
+    return rows
+
+
+def _entry_points(group: str) -> list[EntryPointRow]:
+    rows = scan_entry_points(group)
+    if rows is None:
+        from importlib.metadata import entry_points
+
+        rows = [
+            (ep.name, ep.value, ep.dist.name if ep.dist else "",
+             ep.dist.version if ep.dist else None)
+            for ep in entry_points(group=group)
+        ]
+    return rows
+
+
+def _load_entry_points(only: set[str] | None) -> None:
+    """Register the ``hdcli`` entry points (only those named in ``only``, when given)."""
+    for name, target, _dist, version in _entry_points("hdcli"):
+        if only is not None and name not in only:
+            continue
+        if pm.get_plugin(name) is not None or pm.is_blocked(name):
+            continue  # the first distribution on sys.path wins, as with importlib.metadata
+        pm.register(resolve(target), name)
+        _versions[name] = version
+
 
 def load_plugins() -> None:
     """Register the built-in plugins and those installed under the ``hdcli`` entry-point group."""
@@ -48,14 +153,9 @@ def load_plugins() -> None:
             pm.register(mod, name)
     wanted = os.environ.get("HDCLI_LOAD_PLUGINS")
     if wanted is None:
-        pm.load_setuptools_entrypoints("hdcli")
+        _load_entry_points(None)
     elif wanted.strip():
-        from importlib.metadata import entry_points
-
-        names = {n.strip() for n in wanted.split(",") if n.strip()}
-        for ep in entry_points(group="hdcli"):
-            if ep.name in names and pm.get_plugin(ep.name) is None:
-                pm.register(ep.load(), ep.name)
+        _load_entry_points({n.strip() for n in wanted.split(",") if n.strip()})
     pm.check_pending()
 
 
@@ -193,11 +293,12 @@ def plugin_table() -> list[dict[str, Any]]:
         name = pm.get_name(plugin) or repr(plugin)
         hooks_of = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         dist = dists.get(plugin)
+        version = getattr(dist, "version", None) if dist else _versions.get(name)
         rows.append(
             {
                 "name": name,
                 "builtin": name in DEFAULT_PLUGINS,
-                "version": getattr(dist, "version", None) if dist else None,
+                "version": version,
                 "hooks": hooks_of,
             }
         )

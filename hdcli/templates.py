@@ -3,10 +3,18 @@
 A template is ``<language>/<name>.txt``: a first line ``Subject: …``, an empty line, then the
 body. Values from mails and the CLI are passed as variables, never pasted into template source,
 and the sandbox keeps an overridden template from reaching into Python objects.
+
+Importing Jinja2 costs more than the rest of ``hdcli open`` together, so templates that use only
+``{{ a.b }}`` and ``{% if a.b %}…{% else %}…{% endif %}`` over plain dicts (every shipped
+template) are rendered by a small interpreter with Jinja's semantics for exactly that subset
+(``trim_blocks``, ``lstrip_blocks``, ``keep_trailing_newline``, strict undefined). Anything
+else, and any lookup the subset cannot answer the way Jinja would, goes to Jinja2 itself.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from hdcli.errors import ConfigError
@@ -23,6 +31,105 @@ NAMES = (
     "closed_notice",
     "report",
 )
+
+_PATH = r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*"
+_TAG = re.compile(
+    r"\{\{ *(?P<var>" + _PATH + r") *\}\}"
+    r"|(?P<lead>(?:^|(?<=\n))[ \t]*)?\{% *(?P<block>if +" + _PATH + r"|else|endif) *%\}\n?"
+)
+
+# A parsed simple template: text, ("var", path) or ("if", path, then_nodes, else_nodes).
+_Node = Any
+_SIMPLE: dict[str, list[_Node] | None] = {}
+
+
+class _NotSimple(Exception):
+    """The fast path cannot give Jinja's answer: render with Jinja2."""
+
+
+def _parse_simple(source: str) -> list[_Node] | None:
+    """The node tree of a template in the simple subset, or None when it is not in it."""
+    if "\r" in source or "{#" in source:
+        return None
+    root: list[_Node] = []
+    stack: list[tuple[list[_Node], list[_Node], bool]] = []  # (then, else, in_else)
+    current = root
+    pos = 0
+    for m in _TAG.finditer(source):
+        # The match starts before a block tag's indentation (lstrip_blocks) and takes the
+        # newline after it (trim_blocks), so neither ends up in the text.
+        text = source[pos : m.start()]
+        if "{{" in text or "{%" in text:
+            return None
+        if text:
+            current.append(text)
+        if m.group("var") is not None:
+            current.append(("var", m.group("var").split(".")))
+        else:
+            block = m.group("block").split()
+            if block[0] == "if":
+                node: list[_Node] = []
+                else_node: list[_Node] = []
+                current.append(("if", block[1].split("."), node, else_node))
+                stack.append((node, else_node, False))
+                current = node
+            elif block[0] == "else":
+                if not stack or stack[-1][2]:
+                    return None
+                then, other, _ = stack[-1]
+                stack[-1] = (then, other, True)
+                current = other
+            else:  # endif
+                if not stack:
+                    return None
+                stack.pop()
+                current = root if not stack else (stack[-1][1] if stack[-1][2] else stack[-1][0])
+        pos = m.end()
+    rest = source[pos:]
+    if stack or "{{" in rest or "{%" in rest:
+        return None
+    if rest:
+        root.append(rest)
+    return root
+
+
+def _lookup(context: dict[str, Any], path: list[str]) -> Any:
+    if path[0] not in context:
+        raise _NotSimple  # undefined, or one of Jinja's globals
+    value = context[path[0]]
+    for part in path[1:]:
+        # Jinja tries the attribute first; on a plain dict that is the item unless the name
+        # is a dict method. Other objects go through the sandbox.
+        if type(value) is not dict or hasattr(dict, part) or part not in value:
+            raise _NotSimple
+        value = value[part]
+    return value
+
+
+def _render_nodes(nodes: list[_Node], context: dict[str, Any], out: list[str]) -> None:
+    for node in nodes:
+        if isinstance(node, str):
+            out.append(node)
+        elif node[0] == "var":
+            out.append(str(_lookup(context, node[1])))
+        else:
+            _render_nodes(node[2] if _lookup(context, node[1]) else node[3], context, out)
+
+
+def render_simple(source: str, context: dict[str, Any]) -> str | None:
+    """``source`` rendered as Jinja would (with hdcli's settings), or None when only Jinja can."""
+    nodes = _SIMPLE.get(source, ...)
+    if nodes is ...:
+        nodes = _parse_simple(source)
+        _SIMPLE[source] = nodes
+    if nodes is None:
+        return None
+    out: list[str] = []
+    try:
+        _render_nodes(nodes, context, out)
+    except _NotSimple:
+        return None
+    return "".join(out)
 
 
 def _environment(search: tuple[str, ...]) -> Any:
@@ -50,11 +157,21 @@ def search_path(config: Any) -> tuple[str, ...]:
     return (str(config.template_dir), *reversed(template_dirs()))
 
 
-def render(config: Any, name: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
-    """Render template ``name`` in ``language`` (falling back to English): (subject, body)."""
+def _find(search: tuple[str, ...], name: str, language: str) -> Path | None:
+    """The file Jinja's loader would pick: the first folder holding the language, else English."""
+    for lang in (language, "en"):
+        for folder in search:
+            path = Path(folder) / lang / f"{name}.txt"
+            if path.is_file():
+                return path
+    return None
+
+
+def _render_jinja(search: tuple[str, ...], name: str, language: str,
+                  context: dict[str, Any]) -> str:
     from jinja2 import TemplateError, TemplateNotFound
 
-    env = _environment(search_path(config))
+    env = _environment(search)
     template = None
     for lang in (language, "en"):
         try:
@@ -65,9 +182,26 @@ def render(config: Any, name: str, language: str, context: dict[str, Any]) -> tu
     if template is None:
         raise ConfigError(f"no mail template {name!r} for language {language!r}")
     try:
-        text = template.render(**context)
+        text: str = template.render(**context)
     except TemplateError as exc:
         raise ConfigError(f"mail template {language}/{name}.txt: {exc}") from None
+    return text
+
+
+def render(config: Any, name: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
+    """Render template ``name`` in ``language`` (falling back to English): (subject, body)."""
+    search = search_path(config)
+    path = _find(search, name, language)
+    if path is None:
+        raise ConfigError(f"no mail template {name!r} for language {language!r}")
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:  # keep \r: Jinja's business
+            source = fh.read()
+    except (OSError, UnicodeDecodeError):
+        source = "{#"  # unreadable: Jinja's loader reports it
+    text = render_simple(source, context)
+    if text is None:
+        text = _render_jinja(search, name, language, context)
     head, _, body = text.partition("\n")
     if not head.lower().startswith("subject:"):
         raise ConfigError(f"mail template {language}/{name}.txt must start with 'Subject:'")

@@ -1,0 +1,175 @@
+"""Start-up stays cheap: building the CLI imports no heavy module, and the shortcuts taken for
+speed (``--version`` without Typer, one command module per run, the template fast path, the
+entry-point scan) give the same answers as the long way round."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hdcli import templates
+
+HEAVY = ("requests", "psycopg", "jinja2", "tabulate", "fpdf", "email.parser", "email.message",
+         "platformdirs", "importlib.metadata", "zoneinfo")
+TEMPLATE_DIR = Path(templates.__file__).parent / "templates"
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HDCLI_")}
+    env.update(HDCLI_CONFIG=str(tmp_path / "config.toml"), XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), HDCLI_LOAD_PLUGINS="", **extra)
+    return env
+
+
+def imported_after(code: str, env: dict[str, str]) -> set[str]:
+    probe = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, check=True)
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("plugins", ["", None], ids=["no-entry-points", "entry-points"])
+def test_building_the_app_imports_no_heavy_module(tmp_path: Path, plugins: str | None) -> None:
+    env = env_for(tmp_path)
+    if plugins is None:
+        del env["HDCLI_LOAD_PLUGINS"]  # the default: every installed plugin is loaded
+    mods = imported_after("import hdcli.cli\nhdcli.cli.build()", env)
+    heavy = sorted(m for m in mods if m.split(".")[0] in HEAVY or m in HEAVY)
+    if plugins is None:
+        # a third-party plugin may import what it likes; hdcli's own loading must not
+        heavy = [m for m in heavy if m not in ("requests",) and not m.startswith("requests.")]
+    assert heavy == []
+    assert "sqlite3" not in mods  # not even the store is opened to build the app
+
+
+def test_version_is_answered_without_typer_or_pluggy(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    mods = imported_after(
+        "import hdcli.cli\ntry:\n    hdcli.cli.main(['--version'])\nexcept SystemExit:\n    pass",
+        env)
+    assert "typer" not in mods and "pluggy" not in mods
+    done = subprocess.run([sys.executable, "-m", "hdcli", "--version"], capture_output=True,
+                          text=True, env=env, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("hdcli ")
+
+
+def test_a_command_gives_the_same_answer_with_root_options(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    run = [sys.executable, "-m", "hdcli"]
+    a = subprocess.run([*run, "list", "--limit", "1", "--json"], capture_output=True,
+                       text=True, env=env, check=False)
+    b = subprocess.run([*run, "--config", env["HDCLI_CONFIG"], "--as=mmueller", "list",
+                        "--limit", "1", "--json"], capture_output=True, text=True, env=env,
+                       check=False)
+    assert a.returncode == b.returncode == 0
+    assert json.loads(a.stdout) == json.loads(b.stdout) == []
+    unknown = subprocess.run([*run, "nosuchcommand"], capture_output=True, text=True, env=env,
+                             check=False)
+    assert unknown.returncode == 2 and "No such command" in unknown.stderr
+    helped = subprocess.run([*run, "--help"], capture_output=True, text=True, env=env,
+                            check=False)
+    assert helped.returncode == 0
+    for name in ("open", "list", "show", "report", "mail", "doctor"):
+        assert f"  {name} " in helped.stdout
+
+
+def test_invoked_command_finds_the_command_behind_root_options() -> None:
+    from hdcli.cli import invoked_command
+
+    assert invoked_command(["list", "--limit", "1"]) == "list"
+    args = ["--config", "x.toml", "--profile=staging", "--as", "a", "open"]
+    assert invoked_command(args) == "open"
+    assert invoked_command(["--help"]) is None
+    assert invoked_command(["--version"]) is None
+    assert invoked_command([]) is None
+    assert invoked_command(["webhook"]) is None  # not built in: the whole app, with plugins
+
+
+def test_entry_point_scan_agrees_with_importlib_metadata() -> None:
+    from importlib.metadata import entry_points
+
+    from hdcli.plugins import scan_entry_points
+
+    for group in ("console_scripts", "hdcli"):
+        ours = scan_entry_points(group)
+        assert ours is not None
+        theirs = entry_points(group=group)
+        assert sorted((n, t) for n, t, _, _ in ours) == sorted((e.name, e.value) for e in theirs)
+
+
+def _paths(nodes: list[Any], found: dict[tuple[str, ...], bool]) -> None:
+    for node in nodes:
+        if isinstance(node, str):
+            continue
+        if node[0] == "var":
+            found.setdefault(tuple(node[1]), False)
+        else:
+            found[tuple(node[1])] = True
+            _paths(node[2], found)
+            _paths(node[3], found)
+
+
+def _context(paths: dict[tuple[str, ...], bool],
+             truth: dict[tuple[str, ...], bool]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {}
+    for path in paths:
+        node = ctx
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = ("Jürgen Öztürk <ä@ß.example> {{ x }}" if truth.get(path, True) else "")
+    return ctx
+
+
+def _jinja(source: str, ctx: dict[str, Any]) -> str:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined,
+                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(source).render(**ctx)
+
+
+SYNTHETIC = [
+    "a {{ x }} b\n",
+    "no trailing newline {{ x }}",
+    "  {% if x %}\n  indented\n  {% endif %}\nend\n",
+    "inline{% if x %}, yes{% else %}, no{% endif %}.\n",
+    "{% if x %}\n{% if y.z %}both\n{% else %}x only\n{% endif %}\n{% endif %}tail\n",
+    "\t{% if x %}tab{% endif %}\n\n",
+]
+
+
+@pytest.mark.parametrize("source", [
+    *(p.read_text(encoding="utf-8") for p in sorted(TEMPLATE_DIR.glob("*/*.txt"))),
+    *SYNTHETIC,
+])
+def test_template_fast_path_renders_exactly_like_jinja(source: str) -> None:
+    nodes = templates._parse_simple(source)
+    assert nodes is not None, "a shipped template left the fast path (start-up cost)"
+    paths: dict[tuple[str, ...], bool] = {}
+    _paths(nodes, paths)
+    conds = [p for p, is_cond in paths.items() if is_cond]
+    for values in itertools.product((True, False), repeat=len(conds)):
+        ctx = _context(paths, dict(zip(conds, values, strict=True)))
+        assert templates.render_simple(source, ctx) == _jinja(source, ctx)
+
+
+@pytest.mark.parametrize(("source", "ctx"), [
+    ("{{ x|upper }}", {"x": "a"}),                 # filters: Jinja's
+    ("{% for a in x %}{{ a }}{% endfor %}", {"x": "ab"}),
+    ("{{ d.items }}", {"d": {"items": 1}}),          # a dict method name: Jinja's lookup order
+    ("{{ missing }}", {}),                          # undefined: Jinja raises
+    ("{{ o.real }}", {"o": 3}),                     # not a dict: the sandbox decides
+    ("{# comment #}{{ x }}", {"x": 1}),
+    ("{% if x %}open", {"x": 1}),
+])
+def test_template_fast_path_leaves_everything_else_to_jinja(source: str,
+                                                            ctx: dict[str, Any]) -> None:
+    assert templates.render_simple(source, ctx) is None
