@@ -1,0 +1,112 @@
+"""Many writers at once, as real ``hdcli`` processes, on SQLite and on PostgreSQL.
+
+No duplicate ticket number, no lost ticket, no error, and no outbound mail sent twice by two
+``mail flush`` runs at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from email import message_from_bytes
+
+import pytest
+
+from hdcli.backends.testing import postgres_schema
+
+WORKERS = 8
+OPENS_PER_WORKER = 40
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def shared(request: pytest.FixtureRequest, hd) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """The ``hd`` helpdesk, seeded, on SQLite or on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        hd.seed()
+        yield hd
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        hd.env["HDCLI_STORAGE__URL"] = url
+        hd.seed()
+        yield hd
+
+
+def query(hd, sql: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    from hdcli.backends import open_storage
+
+    store = open_storage(hd.env["HDCLI_STORAGE__URL"], None, upgrade=False)
+    try:
+        return store.query(sql)
+    finally:
+        store.close()
+
+
+def hdcli(hd, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "hdcli", *args], capture_output=True, text=True,
+        env=hd.env, cwd=hd.root, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_concurrent_opens_get_distinct_numbers(shared) -> None:  # type: ignore[no-untyped-def]
+    hd = shared
+
+    def worker(w: int) -> list[subprocess.CompletedProcess[str]]:
+        return [
+            hdcli(hd, "open", "--contact", "anna.schmidt@muster.example",
+                  "--subject", f"Worker {w} ticket {i}", "--body", "parallel", "-q")
+            for i in range(OPENS_PER_WORKER)
+        ]  # fmt: skip
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        runs = [p for batch in pool.map(worker, range(WORKERS)) for p in batch]
+
+    failures = [(p.returncode, p.stderr) for p in runs if p.returncode != 0]
+    assert failures == []
+    numbers = [p.stdout.strip() for p in runs]
+    total = WORKERS * OPENS_PER_WORKER
+    assert len(set(numbers)) == total
+    assert all(len(n) == 16 and n.isdigit() for n in numbers)
+    listed = json.loads(hdcli(hd, "list", "--format", "json").stdout)
+    assert sorted(t["number"] for t in listed) == sorted(numbers)
+    subjects = {t["subject"] for t in listed}
+    assert len(subjects) == total
+    opened = query(hd, "SELECT count(*) AS n FROM history WHERE action = 'opened'")
+    assert opened == [{"n": total}]
+
+
+@pytest.mark.slow
+def test_concurrent_flushes_send_each_mail_once(shared) -> None:  # type: ignore[no-untyped-def]
+    hd = shared
+    hd.env["HDCLI_MAIL__AUTO_REPLY_LIMIT"] = "1000"
+    rows = "".join(
+        json.dumps({"contact": "anna.schmidt@muster.example", "subject": f"Mail {i}",
+                    "body": "x"}) + "\n"
+        for i in range(60)
+    )  # fmt: skip
+    proc = hd(
+        "open", "--from-file", "-", input=rows, env={"HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    queued = query(hd, "SELECT count(*) AS n FROM outbound WHERE status = 'queued'")[0]["n"]
+    assert queued == 60
+    assert not (hd.outbox / "new").exists() or not any((hd.outbox / "new").iterdir())
+
+    # Rounds of six flushes at once, a few mails each, until the queue is empty.
+    for _ in range(20):
+        with ThreadPoolExecutor(6) as pool:
+            runs = list(pool.map(lambda _: hdcli(hd, "mail", "flush", "--limit", "4"), range(6)))
+        assert [(p.returncode, p.stderr) for p in runs if p.returncode != 0] == []
+        left = query(hd, "SELECT count(*) AS n FROM outbound WHERE status <> 'sent'")[0]["n"]
+        if left == 0:
+            break
+    assert left == 0
+
+    files = list((hd.outbox / "new").iterdir())
+    ids = [message_from_bytes(f.read_bytes())["Message-ID"] for f in files]
+    assert len(files) == 60
+    assert len(set(ids)) == 60
