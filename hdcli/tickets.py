@@ -606,6 +606,7 @@ def _time_entry(
     work_date: date | None = None,
     activity: str = "other",
     billable: bool = True,
+    force: bool = False,
 ) -> int:
     from hdcli.approvals import check_time_change
 
@@ -614,7 +615,7 @@ def _time_entry(
         raise UsageError("a time entry needs a positive duration")
     if activity not in ACTIVITIES:
         raise UsageError(f"bad activity {activity!r} (allowed: {', '.join(ACTIVITIES)})")
-    check_time_change(ctx, ticket)
+    check_time_change(ctx, ticket, force=force)
     agent = _agent_of_actor(store, ctx.actor)
     if agent is None and ticket["assignee_id"] is not None:
         agent = store.query_one("SELECT * FROM agents WHERE id = ?", (ticket["assignee_id"],))
@@ -721,7 +722,9 @@ def log_time(
     work_date: date | None = None,
     activity: str = "other",
     billable: bool = True,
+    force: bool = False,
 ) -> Row:
+    """Record time worked; time of a ticket whose service report is approved needs ``force``."""
     with change(ctx) as store:
         ticket = get_ticket(store, number)
         require(ticket, "log", OPEN, " (use `hdcli reopen` first)")
@@ -734,6 +737,7 @@ def log_time(
             work_date=work_date,
             activity=activity,
             billable=billable,
+            force=force,
         )
         set_status(store, ticket, ticket["status"])
         announce(ctx, "ticket.time_logged", ticket, minutes=minutes, billable=billable)

@@ -292,3 +292,18 @@ def test_phone_ticket_then_note_and_fax(hd: Helpdesk) -> None:
         ).returncode
         == 2
     )
+
+
+def test_time_of_an_approved_report_is_locked_unless_forced(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    hd.ok("--as", "mmueller", "log", number, "30m")
+    hd.ok("close", number)
+    hd.ok("report", "approve", number, "--by", "Anna Schmidt", "--via", "fax")
+    hd.ok("reopen", number)
+    refused = hd("--as", "mmueller", "log", number, "15m")
+    assert refused.returncode == 4 and "approved" in refused.stderr
+    hd.ok("--as", "mmueller", "log", number, "15m", "--force")
+    data = hd.json("show", number)
+    assert [e["minutes"] for e in data["time_entries"]] == [30, 15]
+    assert "locked_time_changed" in [h["action"] for h in data["history"]]

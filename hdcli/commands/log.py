@@ -17,6 +17,10 @@ def log(
         str | None, typer.Option("--date", help="YYYY-MM-DD, today or yesterday")
     ] = None,
     activity: Annotated[str, typer.Option(help="remote, onsite, phone or other")] = "other",
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="change time of an approved service report (recorded)"),
+    ] = False,
     no_charge: Annotated[
         bool, typer.Option("--no-charge", help="goodwill: reported, never billed")
     ] = False,
@@ -32,7 +36,14 @@ def log(
     minutes = parse_duration(duration)
     day = parse_date(date, ctx.today()) if date else None
     log_time(
-        ctx, number, minutes, note=note, work_date=day, activity=activity, billable=not no_charge
+        ctx,
+        number,
+        minutes,
+        note=note,
+        work_date=day,
+        activity=activity,
+        billable=not no_charge,
+        force=force,
     )
     say(f"logged {minutes} min on {number}")
 
