@@ -307,3 +307,20 @@ def test_time_of_an_approved_report_is_locked_unless_forced(hd: Helpdesk) -> Non
     data = hd.json("show", number)
     assert [e["minutes"] for e in data["time_entries"]] == [30, 15]
     assert "locked_time_changed" in [h["action"] for h in data["history"]]
+
+
+def test_outbound_mail_round_trips_through_a_mail_parser(hd: Helpdesk) -> None:
+    hd.seed()
+    hd.ok("agent", "edit", "mmueller", "--name", 'Max "Mäx" Müller, IT')
+    number = hd.open("Größe der Überweisung – " + "sehr lang " * 15)
+    hd.ok("--as", "mmueller", "assign", number, "--to", "mmueller", "--start")
+    text = "Zeile mit = Zeichen\n\tund Tab\n" + "ä" * 300 + "\n.\nEnde"
+    hd.ok("--as", "mmueller", "reply", number, "-m", text)
+    ack, started, reply = hd.mails()
+    assert str(ack["subject"]) == f"[Ticket#{number}] Größe der Überweisung – " + " ".join(
+        ["sehr lang"] * 15
+    )
+    assert str(ack["from"]) == "SmartWork Helpdesk <helpdesk@smartwork.example>"
+    assert 'Max "Mäx" Müller, IT' in body_of(started)
+    assert body_of(reply).startswith(text)
+    assert reply["In-Reply-To"] == ack["Message-ID"] or reply["References"]

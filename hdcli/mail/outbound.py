@@ -9,7 +9,10 @@ never reply-all, never to an inbound mail's CC.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ log = logging.getLogger("hdcli.mail")
 
 STALE_CLAIM = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=6)
+FINISH_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,44 @@ def make_message_id(domain: str) -> str:
     return f"<{stamp}.{secrets.token_hex(8)}@{one_line(domain) or 'localhost'}>"
 
 
+_TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
+_ATOM_OK = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
+
+
+def encode_words(text: str) -> str:
+    """``text`` as a header value: ASCII as it is, anything else as RFC 2047 base64 words
+    of at most 45 bytes each (whole characters), folded onto continuation lines."""
+    if text.isascii():
+        return text
+    words: list[str] = []
+    chunk = b""
+    for ch in text:
+        enc = ch.encode("utf-8")
+        if len(chunk) + len(enc) > 45:
+            words.append(chunk.decode("utf-8"))
+            chunk = b""
+        chunk += enc
+    if chunk:
+        words.append(chunk.decode("utf-8"))
+    return "\n ".join(
+        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words
+    )
+
+
+def format_address(name: str, address: str) -> str:
+    """``Name <address>`` with the name quoted or RFC 2047-encoded as needed."""
+    name = one_line(name)
+    address = one_line(address)
+    if not name:
+        return address
+    if not name.isascii():
+        return f"{encode_words(name)} <{address}>"
+    if _ATOM_OK.match(name):
+        return f"{name} <{address}>"
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>'
+
+
 def compose(
     ctx: Context,
     *,
@@ -66,37 +108,74 @@ def compose(
     references: Sequence[str] = (),
     attachments: Iterable[OutAttachment] = (),
 ) -> tuple[str, bytes]:
-    """Build the message; returns (Message-ID, raw bytes). Headers never carry CR/LF."""
+    """Build the message; returns (Message-ID, raw bytes). Headers never carry CR/LF.
+
+    Every value is folded onto one line before it becomes a header. A plain-text mail that no
+    plugin prepares is written directly (it is on the hot path of ingest and bulk open); a mail
+    with attachments, or one a ``prepare_outbound`` plugin may change, is built with the
+    stdlib's EmailMessage.
+    """
+    from email.utils import format_datetime
+
+    from hdcli.plugins import load_plugins, pm
+
+    config = ctx.config
+    loop_header = str(config.get("mail.loop_header"))
+    if not _TOKEN.match(loop_header):
+        raise UsageError(f"mail.loop_header {loop_header!r} is not a header name")
+    message_id = make_message_id(config.mail_domain)
+    headers: list[tuple[str, str]] = [
+        (
+            "From",
+            format_address(str(config.get("mail.from_name")), str(config.get("mail.from_address"))),
+        ),
+        ("To", format_address(to_name, to_addr)),
+        ("Subject", encode_words(one_line(subject))),
+        ("Date", format_datetime(datetime.now(UTC))),
+        ("Message-ID", message_id),
+    ]
+    if in_reply_to:
+        headers.append(("In-Reply-To", one_line(in_reply_to)))
+    refs = [one_line(r) for r in references if r]
+    if refs:
+        headers.append(("References", " ".join(refs[-10:])))
+    if automatic:
+        headers.append(("Auto-Submitted", "auto-replied"))
+        headers.append(("X-Auto-Response-Suppress", "All"))
+    headers.append((loop_header, one_line(str(config.get("mail.from_address")))))
+    if ticket_number:
+        headers.append(("X-hdcli-Ticket", one_line(ticket_number)))
+    atts = list(attachments)
+    load_plugins()
+    if not atts and not pm.hook.prepare_outbound.get_hookimpls():
+        text = body.replace("\r\n", "\n").replace("\r", "\n")
+        qp = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+        head = "".join(f"{name}: {value}\n" for name, value in headers)
+        head += (
+            'MIME-Version: 1.0\nContent-Type: text/plain; charset="utf-8"\n'
+            "Content-Transfer-Encoding: quoted-printable\n\n"
+        )
+        return message_id, head.encode("ascii") + qp + (b"" if qp.endswith(b"\n") else b"\n")
+    return message_id, _compose_mime(headers, body, atts, kind, ticket_number, ctx, automatic)
+
+
+def _compose_mime(
+    headers: list[tuple[str, str]],
+    body: str,
+    attachments: list[OutAttachment],
+    kind: str,
+    ticket_number: str | None,
+    ctx: Context,
+    automatic: bool,
+) -> bytes:
     from email.message import EmailMessage
-    from email.utils import format_datetime, formataddr
 
     from hdcli.plugins import hooks
 
-    config = ctx.config
     # Long subjects stay on one line (up to RFC 5322's 998) instead of being folded oddly.
     msg = EmailMessage(policy=_policy())
-    msg["From"] = formataddr(
-        (
-            one_line(str(config.get("mail.from_name"))),
-            one_line(str(config.get("mail.from_address"))),
-        )
-    )
-    msg["To"] = formataddr((one_line(to_name), one_line(to_addr)))
-    msg["Subject"] = one_line(subject)
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    message_id = make_message_id(config.mail_domain)
-    msg["Message-ID"] = message_id
-    if in_reply_to:
-        msg["In-Reply-To"] = one_line(in_reply_to)
-    refs = [one_line(r) for r in references if r]
-    if refs:
-        msg["References"] = " ".join(refs[-10:])
-    if automatic:
-        msg["Auto-Submitted"] = "auto-replied"
-        msg["X-Auto-Response-Suppress"] = "All"
-    msg[str(config.get("mail.loop_header"))] = one_line(str(config.get("mail.from_address")))
-    if ticket_number:
-        msg["X-hdcli-Ticket"] = ticket_number
+    for name, value in headers:
+        msg[name] = value
     msg.set_content(body, charset="utf-8", cte="quoted-printable")
     for att in attachments:
         maintype, _, subtype = att.content_type.partition("/")
@@ -104,12 +183,13 @@ def compose(
             att.data, maintype=maintype, subtype=subtype or "octet-stream", filename=att.filename
         )
     hooks.prepare_outbound(
-        msg, {"kind": kind, "ticket": ticket_number, "config": config, "automatic": automatic}
+        msg, {"kind": kind, "ticket": ticket_number, "config": ctx.config, "automatic": automatic}
     )
     for name, value in msg.items():
         if "\r" in str(value) or "\n" in str(value).replace("\n ", "").replace("\n\t", ""):
             raise Refused(f"outbound header {name} contains a line break")
-    return message_id, msg.as_bytes()
+    raw: bytes = msg.as_bytes()
+    return raw
 
 
 def auto_limit_reached(ctx: Context, recipient: str) -> bool:
@@ -245,14 +325,14 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
                 (token, now, now, limit),
             )
     claimed = store.query(
-        "SELECT id, sender, recipient, raw, attempts FROM outbound WHERE claimed_by = ? "
-        "AND status = 'sending' ORDER BY id",
+        "SELECT id, attempts FROM outbound WHERE claimed_by = ? AND status = 'sending' ORDER BY id",
         (token,),
     )
     if not claimed:
         return result
     transport = None
     down: str | None = None
+    done: list[tuple[str, str | None, str | None, int]] = []  # status, error, sent_at, id
     try:
         transport = make_transport(config)
         for row in claimed:
@@ -261,25 +341,38 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
                 _release(ctx, qid, row, down, count_attempt=False)
                 result.deferred.append((qid, down))
                 continue
+            # one message in memory at a time, however long the queue
+            mail = store.query_one(
+                "SELECT sender, recipient, raw FROM outbound WHERE id = ?", (qid,)
+            )
+            if mail is None:
+                continue
             try:
-                transport.send(row["sender"], [row["recipient"]], bytes(row["raw"]))
+                transport.send(mail["sender"], [mail["recipient"]], bytes(mail["raw"]))
             except PermanentSendError as exc:
-                _finish(ctx, qid, "failed", str(exc))
+                done.append(("failed", str(exc), None, qid))
                 result.failed.append((qid, str(exc)))
             except SendError as exc:
                 down = str(exc)
                 _release(ctx, qid, row, down, count_attempt=True)
                 result.deferred.append((qid, down))
             else:
-                _finish(ctx, qid, "sent", None)
+                done.append(("sent", None, now_iso(), qid))
                 result.sent.append(qid)
+            if len(done) >= FINISH_BATCH:
+                _finish(ctx, done)
+                done = []
     except UsageError as exc:  # bad transport settings: keep everything queued
+        finished = {qid for *_, qid in done}
         for row in claimed:
-            if int(row["id"]) not in result.sent:
-                _release(ctx, int(row["id"]), row, str(exc), count_attempt=False)
-                result.deferred.append((int(row["id"]), str(exc)))
+            qid = int(row["id"])
+            if qid not in finished and qid not in result.sent:
+                _release(ctx, qid, row, str(exc), count_attempt=False)
+                result.deferred.append((qid, str(exc)))
         raise
     finally:
+        if done:
+            _finish(ctx, done)
         if transport is not None:
             try:
                 transport.close()
@@ -288,12 +381,14 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
     return result
 
 
-def _finish(ctx: Context, qid: int, status: str, error: str | None) -> None:
+def _finish(ctx: Context, done: list[tuple[str, str | None, str | None, int]]) -> None:
+    """Record delivered and permanently failed mail, many in one transaction. A run killed
+    before this leaves them claimed; after ten minutes they are sent again (at least once)."""
     with ctx.store.transaction():
-        ctx.store.execute(
+        ctx.store.executemany(
             "UPDATE outbound SET status = ?, last_error = ?, claimed_by = NULL, attempts = "
             "attempts + 1, sent_at = ? WHERE id = ?",
-            (status, error, now_iso() if status == "sent" else None, qid),
+            done,
         )
 
 
