@@ -53,7 +53,9 @@ def upgrade() -> None:
 def copy(
     source: Annotated[str, typer.Option("--from", help="storage URL to copy from")],
     target: Annotated[str, typer.Option("--to", help="storage URL to copy into")],
-    force: Annotated[bool, typer.Option("--force", help="copy into a non-empty target (its data is replaced)")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="copy into a non-empty target (its data is replaced)")
+    ] = False,
 ) -> None:
     """Copy a whole helpdesk between backends and verify the counts.
 
