@@ -137,7 +137,14 @@ def _load_entry_points(only: set[str] | None) -> None:
             continue
         if pm.get_plugin(name) is not None or pm.is_blocked(name):
             continue  # the first distribution on sys.path wins, as with importlib.metadata
-        pm.register(resolve(target), name)
+        try:
+            plugin = resolve(target)
+        except Exception as exc:
+            raise UsageError(
+                f"plugin {name!r} ({target}) failed to load: {exc}; "
+                "HDCLI_LOAD_PLUGINS='' starts hdcli without installed plugins"
+            ) from exc
+        pm.register(plugin, name)
         _versions[name] = version
 
 
@@ -184,11 +191,9 @@ class Registry:
             load_plugins()
             targets: dict[str, Any] = {}
 
-            for plugin in pm.get_plugins():
-                impl = getattr(plugin, self.hook, None)
-                if impl is None:
-                    continue
-                owner = pm.get_name(plugin) or repr(plugin)
+            # hook implementations in pluggy's order (tryfirst/trylast respected)
+            for impl in reversed(getattr(pm.hook, self.hook).get_hookimpls()):
+                owner = impl.plugin_name
 
                 def register(name: str, target: Any = None, _owner: str = owner) -> None:
                     if name in targets and self._owner.get(name) != _owner:
@@ -199,7 +204,7 @@ class Registry:
                     targets[name] = target
                     self._owner[name] = _owner
 
-                impl(register=register)
+                impl.function(register=register)
             self._targets = targets
         return self._targets
 
@@ -271,7 +276,8 @@ class Hooks:
         load_plugins()
         for impl in reversed(pm.hook.ticket_event.get_hookimpls()):
             try:
-                impl.function(event=event, config=config)
+                given = {"event": event, "config": config}
+                impl.function(*[given[name] for name in impl.argnames])
             except Exception as exc:  # a failing plugin never fails the command
                 log.warning("plugin %s failed on %s: %s", impl.plugin_name, event.event, exc)
 

@@ -401,3 +401,24 @@ def test_register_template_dirs_precedence(tmp_path: Path) -> None:
         path = search_path(config)
         assert path[0] == str(config.template_dir)  # the config dir always wins
         assert path.index(str(mine)) < path.index(builtin[0])
+
+
+def test_a_ticket_event_hook_may_take_fewer_arguments() -> None:
+    from hdcli import hookimpl
+    from hdcli.events import TicketEvent
+    from hdcli.plugins import hooks, pm
+
+    seen: list[str] = []
+
+    class OnlyEvent:
+        @hookimpl
+        def ticket_event(self, event: TicketEvent) -> None:
+            seen.append(event.event)
+
+    plugin = OnlyEvent()
+    pm.register(plugin, "test-only-event")
+    try:
+        hooks.ticket_event(TicketEvent("ticket.opened", "1", "s", "new", "me", "now"), None)
+    finally:
+        pm.unregister(plugin)
+    assert seen == ["ticket.opened"]
