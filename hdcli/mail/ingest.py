@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,16 @@ class _Settings:
         if billing:
             self.own.append(billing)
         self.closed_policy = str(config.get("tickets.closed_policy"))
+        #: The contract gate's answers within the open transaction (address → requester or
+        #: the reason of the refusal). Cleared whenever a transaction begins or a message is
+        #: rolled back, so it never outlives what it read (a contact created by a message that
+        #: was undone, a contract changed by another process between two batches).
+        self.gate: dict[str, Any] = {}
+        self.refused: dict[str, str] = {}
+
+    def forget(self) -> None:
+        self.gate.clear()
+        self.refused.clear()
 
 
 def _settings(ctx: Context) -> _Settings:
@@ -128,9 +139,29 @@ def ingest_one(
     BackendUnavailable / TransientError when the store is locked or unreachable and ConfigError
     for a configuration that cannot work, so the caller retries later.
     """
+    settings = _settings(ctx)
+    mark = len(ctx.after_commit)  # what earlier, committed messages still wait to deliver
+    settings.forget()
+    try:
+        with ctx.store.transaction():
+            result = _process(ctx, settings, raw, source, billing)
+    except BaseException:
+        del ctx.after_commit[mark:]  # mail and events of the rolled-back transaction
+        raise
+    if deliver:
+        from hdcli.tickets import finish
+
+        finish(ctx)
+    return result
+
+
+def _process(
+    ctx: Context, settings: _Settings, raw: bytes, source: str, billing: bool
+) -> IngestResult:
+    """One message inside the caller's open transaction, in a savepoint of its own: a message
+    that fails is undone alone and quarantined; the messages before it stay."""
     from hdcli.mail.parse import MailParseError, parse_message
 
-    settings = _settings(ctx)
     try:
         mail = parse_message(
             raw, max_attachment_size=settings.max_size, loop_header=settings.loop_header
@@ -138,14 +169,17 @@ def ingest_one(
     except MailParseError as exc:
         key = "sha256:" + hashlib.sha256(bytes(raw)).hexdigest()
         return _quarantine(ctx, raw, key, None, source, exc.reason)
-    mark = len(ctx.after_commit)  # what earlier, committed messages still wait to deliver
+    mark = len(ctx.after_commit)
     try:
-        result = _ingest_parsed(ctx, settings, mail, raw, source, billing)
+        with ctx.store.savepoint():
+            return _ingest_parsed(ctx, settings, mail, raw, source, billing)
     except PASS_THROUGH:
-        del ctx.after_commit[mark:]  # mail and events of the rolled-back transaction
+        del ctx.after_commit[mark:]
+        settings.forget()
         raise
     except Exception as exc:  # one bad message never stops the rest: keep it for a human
         del ctx.after_commit[mark:]
+        settings.forget()
         log.debug("ingest of %s failed", mail.message_id, exc_info=True)
         return _quarantine(
             ctx,
@@ -155,11 +189,6 @@ def ingest_one(
             source,
             f"internal error: {type(exc).__name__}: {one_line(str(exc))}"[:500],
         )
-    if deliver:
-        from hdcli.tickets import finish
-
-        finish(ctx)
-    return result
 
 
 def _quarantine(
@@ -476,10 +505,15 @@ def _new_ticket(
 
     store = ctx.store
     sender = norm_email(mail.from_addr)
-    requester, why = customers.find_requester(store, sender, ctx.today())
-    if requester is None:
-        # The contract gate: nothing of the message is kept, only the count and the reason.
-        return "rejected", None, why
+    if sender in settings.refused:
+        return "rejected", None, settings.refused[sender]
+    if sender not in settings.gate:
+        requester, why = customers.find_requester(store, sender, ctx.today())
+        if requester is None:
+            # The contract gate: nothing of the message is kept, only the count and the reason.
+            settings.refused[sender] = why
+            return "rejected", None, why
+        settings.gate[sender] = requester
     subject = mail.subject
     if linked_from is not None:
         subject = strip_prefixes(strip_numbers(subject, settings.hooks))
@@ -498,7 +532,7 @@ def _new_ticket(
         linked_from=linked_from,
     )
     try:
-        opened = open_in_tx(ctx, req, gate_cache={sender: requester})
+        opened = open_in_tx(ctx, req, gate_cache=settings.gate)
     except Refused as exc:  # a plugin's veto: nothing was written before it
         return "rejected", None, one_line(str(exc))
     if mail.skipped_attachments:
@@ -508,28 +542,66 @@ def _new_ticket(
 
 # -- many messages ---------------------------------------------------------------------------------
 def ingest_many(
-    ctx: Context, messages: Iterable[tuple[str, bytes]], *, deliver_every: int = 200
+    ctx: Context, messages: Iterable[tuple[str, bytes]], *, batch: int = 200
 ) -> Iterator[IngestResult]:
-    """Ingest ``(source, raw)`` pairs one by one, yielding each result after its commit.
+    """Ingest ``(source, raw)`` pairs, yielding each result after its commit.
 
-    Mail the messages cause is delivered every ``deliver_every`` messages and at the end (it is
-    committed to the queue before that, so nothing is lost when the run stops in between).
-    Transient errors propagate after the mail of the committed messages was handed on.
+    Up to ``batch`` messages share one transaction, each in a savepoint of its own, so a
+    message that fails is still undone and quarantined alone while a commit (and on SQLite its
+    write lock) is paid once per batch. Results are yielded only once their batch committed.
+    The mail the messages cause is delivered after each commit (it is in the queue from the
+    commit on, so nothing is lost when the run stops in between). A transient error rolls back
+    the open batch (none of its results were yielded) and propagates after the mail of the
+    committed batches was handed on; running again ingests the rest.
     """
     from hdcli.tickets import finish
 
-    pending = 0
-    try:
-        for source, raw in messages:
-            result = ingest_one(ctx, raw, source, deliver=False)
-            pending += 1
-            if pending >= deliver_every:
+    settings = _settings(ctx)
+    store = ctx.store
+    batch = max(int(batch), 1)
+    source_iter = iter(messages)
+    with _pinned_actor(ctx):
+        try:
+            while True:
+                done: list[IngestResult] = []
+                mark = len(ctx.after_commit)
+                settings.forget()
+                try:
+                    with store.transaction():
+                        for source, raw in source_iter:
+                            done.append(_process(ctx, settings, raw, source, False))
+                            if len(done) >= batch:
+                                break
+                except BaseException:
+                    del ctx.after_commit[mark:]  # mail and events of the rolled-back batch
+                    raise
+                if not done:
+                    return
+                if ctx.after_commit:
+                    finish(ctx)
+                yield from done
+        finally:
+            if ctx.after_commit:
                 finish(ctx)
-                pending = 0
-            yield result
+
+
+@contextmanager
+def _pinned_actor(ctx: Context) -> Iterator[None]:
+    """Resolve the acting user once for a whole batch run.
+
+    ``Context.actor`` asks the operating system for the user name each time it is read, and
+    every article and history row of every message reads it; the answer cannot change
+    during a run.
+    """
+    previous = getattr(ctx, "_actor", None)
+    if previous:
+        yield
+        return
+    ctx._actor = ctx.actor
+    try:
+        yield
     finally:
-        if ctx.after_commit:
-            finish(ctx)
+        ctx._actor = previous
 
 
 MESSAGE_SUFFIXES = (".eml", ".box", ".msg", ".mbox")
