@@ -271,6 +271,53 @@ def test_file_transport_writes_eml_files(tmp_path: Path) -> None:
     assert [(tmp_path / "out" / n).read_bytes() for n in names] == [RAW, b"second"]
 
 
+
+def test_maildir_batch_publishes_messages_only_at_sync(tmp_path: Path) -> None:
+    box = tmp_path / "outbox"
+    transport = MaildirTransport({"path": str(box)})
+    transport.begin_batch()
+    paths = [transport.deliver(RAW + str(i).encode() + b"\r\n") for i in range(3)]
+    # written, but not yet visible to a reader of new/
+    assert os.listdir(box / "new") == []
+    assert len(os.listdir(box / "tmp")) == 3
+    transport.sync()
+    assert sorted(os.listdir(box / "new")) == sorted(p.name for p in paths)
+    assert os.listdir(box / "tmp") == []
+    assert [p.read_bytes() for p in paths] == [RAW + str(i).encode() + b"\r\n" for i in range(3)]
+    # the batch goes on after a sync; close publishes what is left
+    transport.send("support@example.net", ["kunde@example.com"], b"late")
+    transport.close()
+    assert len(os.listdir(box / "new")) == 4
+    assert os.listdir(box / "tmp") == []
+
+
+def test_file_transport_batch_publishes_at_sync(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    transport = FileTransport({"path": str(out)})
+    transport.begin_batch()
+    first = transport.deliver(b"one")
+    transport.deliver(b"two")
+    assert not first.exists()
+    assert all(n.startswith(".") for n in os.listdir(out))
+    transport.sync()
+    names = sorted(os.listdir(out))
+    assert len(names) == 2 and not any(n.startswith(".") for n in names)
+    assert first.read_bytes() == b"one"
+
+
+def test_maildir_batch_that_cannot_be_published_is_temporary(tmp_path: Path) -> None:
+    import shutil
+
+    box = tmp_path / "outbox"
+    transport = MaildirTransport({"path": str(box)})
+    transport.begin_batch()
+    transport.deliver(RAW)
+    shutil.rmtree(box / "new")  # the rename into new/ fails
+    with pytest.raises(TemporarySendError):
+        transport.sync()
+    assert os.listdir(box / "tmp") == []  # nothing half-delivered stays behind
+
+
 def test_offline_transports_report_unwritable_folders(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

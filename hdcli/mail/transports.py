@@ -87,6 +87,18 @@ class Transport:
     def close(self) -> None:
         """Release what the transport holds (connections). Calling it twice is harmless."""
 
+    def begin_batch(self) -> None:
+        """Allow :meth:`send` to return before the message is durable, until :meth:`sync`.
+
+        For a queue flush that records many deliveries at once: the caller calls :meth:`sync`
+        before it marks the messages of the batch sent, and treats a
+        :class:`TemporarySendError` from it as "none of them was delivered". Transports that
+        deliver synchronously (SMTP, sendmail) ignore it.
+        """
+
+    def sync(self) -> None:
+        """Make every message sent since :meth:`begin_batch` (or the last sync) durable."""
+
     def __enter__(self) -> Transport:
         return self
 
@@ -143,20 +155,63 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_new_file(path: Path, raw: bytes) -> None:
-    """Create ``path`` exclusively, write ``raw`` completely and fsync it."""
+def _write_new_file(path: Path, raw: bytes, *, sync: bool = True) -> None:
+    """Create ``path`` exclusively, write ``raw`` completely and (with ``sync``) fsync it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         view = memoryview(raw)
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         path.unlink(missing_ok=True)
         raise
     os.close(fd)
+
+
+def _sync_file(path: Path) -> None:
+    """Flush a written file's data (and size) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        # fdatasync: the data and the size are what a reader needs; no mtime flush
+        getattr(os, "fdatasync", os.fsync)(fd)
+    finally:
+        os.close(fd)
+
+
+class _Batch:
+    """Files written to a temporary name whose syncing and publishing wait for :meth:`sync`.
+
+    The durability rule of Maildir holds for every file: its data is on disk before its final
+    name appears, and the final names are on disk (directory fsync) before ``sync`` returns;
+    only the disk flushes are shared by the files of a batch (one directory fsync per batch
+    instead of one per message).
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []  # (temporary, final)
+
+    def add(self, tmp: Path, final: Path) -> None:
+        self.pending.append((tmp, final))
+
+    def sync(self, where: str) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        try:
+            for tmp, _ in pending:
+                _sync_file(tmp)
+            for tmp, final in pending:
+                os.rename(tmp, final)
+            for folder in dict.fromkeys(final.parent for _, final in pending):
+                _fsync_dir(folder)
+        except OSError as exc:
+            for tmp, _ in pending:
+                tmp.unlink(missing_ok=True)
+            raise TemporarySendError(f"cannot write to {where}: {exc}") from exc
 
 
 class SmtpTransport(Transport):
@@ -414,23 +469,47 @@ class MaildirTransport(Transport):
         if not path:
             raise UsageError("mail.outbound.path is required for the maildir transport")
         self.path = Path(str(path)).expanduser()
+        self._batch: _Batch | None = None
+        self._made = False
 
     def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> None:
         """Write one message into ``new/``; the file name is returned by :meth:`deliver`."""
         self.deliver(raw)
 
+    def begin_batch(self) -> None:
+        """From now on a message stays in ``tmp/`` until :meth:`sync` publishes the batch."""
+        if self._batch is None:
+            self._batch = _Batch()
+
+    def sync(self) -> None:
+        """fsync the batch's files, move them into ``new/`` and fsync ``new/`` once."""
+        if self._batch is not None:
+            self._batch.sync(f"Maildir {self.path}")
+
+    def close(self) -> None:
+        """Publish what a batch still holds (a caller that never syncs loses nothing)."""
+        self.sync()
+
     def deliver(self, raw: bytes) -> Path:
-        """Write ``raw`` into the Maildir and return the path of the file in ``new/``."""
+        """Write ``raw`` into the Maildir and return the path of the file in ``new/`` (in a
+        batch, the path it will have after :meth:`sync`)."""
         try:
-            for sub in ("tmp", "new", "cur"):
-                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            if not self._made:
+                for sub in ("tmp", "new", "cur"):
+                    (self.path / sub).mkdir(parents=True, exist_ok=True)
+                self._made = True
             name = _unique_name()
             tmp = self.path / "tmp" / name
             new = self.path / "new" / name
+            if self._batch is not None:
+                _write_new_file(tmp, raw, sync=False)
+                self._batch.add(tmp, new)
+                return new
             _write_new_file(tmp, raw)
             os.rename(tmp, new)
             _fsync_dir(self.path / "new")
         except OSError as exc:
+            self._made = False
             raise TemporarySendError(f"cannot write to Maildir {self.path}: {exc}") from exc
         return new
 
@@ -448,19 +527,39 @@ class FileTransport(Transport):
         if not path:
             raise UsageError("mail.outbound.path is required for the file transport")
         self.path = Path(str(path)).expanduser()
+        self._batch: _Batch | None = None
 
     def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> None:
         """Write one message file."""
         self.deliver(raw)
 
+    def begin_batch(self) -> None:
+        """From now on a message keeps its hidden name until :meth:`sync` publishes the batch."""
+        if self._batch is None:
+            self._batch = _Batch()
+
+    def sync(self) -> None:
+        """fsync the batch's files, give them their final names and fsync the folder once."""
+        if self._batch is not None:
+            self._batch.sync(str(self.path))
+
+    def close(self) -> None:
+        """Publish what a batch still holds."""
+        self.sync()
+
     def deliver(self, raw: bytes) -> Path:
-        """Write ``raw`` to a new ``.eml`` file and return its path."""
+        """Write ``raw`` to a new ``.eml`` file and return its path (in a batch, the path it
+        will have after :meth:`sync`)."""
         now = time.time()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
         name = f"{stamp}-{secrets.token_hex(6)}.eml"
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             tmp = self.path / f".{name}.tmp"
+            if self._batch is not None:
+                _write_new_file(tmp, raw, sync=False)
+                self._batch.add(tmp, self.path / name)
+                return self.path / name
             _write_new_file(tmp, raw)
             os.rename(tmp, self.path / name)
             _fsync_dir(self.path)
