@@ -271,7 +271,6 @@ def test_file_transport_writes_eml_files(tmp_path: Path) -> None:
     assert [(tmp_path / "out" / n).read_bytes() for n in names] == [RAW, b"second"]
 
 
-
 def test_maildir_batch_publishes_messages_only_at_sync(tmp_path: Path) -> None:
     box = tmp_path / "outbox"
     transport = MaildirTransport({"path": str(box)})
