@@ -569,8 +569,15 @@ _SIMPLE_ADDRESS = re.compile(
 )
 
 
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
 def _simple_address(value: str) -> tuple[str, str] | None:
     """``(name, address)`` of a header value in one of the common shapes, else None."""
+    if "\n" in value:
+        if '"' in value:
+            return None
+        value = _FOLD.sub("", value)  # unfolding: a line break before blanks goes
     m = _SIMPLE_ADDRESS.fullmatch(value)
     if m is None:
         return None
