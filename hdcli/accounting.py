@@ -263,13 +263,21 @@ def month_lines(
     in constant memory; the sum of the lines' amounts is the month's amount.
     """
     remaining = terms.included_minutes if terms.billing == "included_hours" else 0
+    # Billed minutes come in increments, so a month repeats few distinct figures: each is
+    # priced once (the same minutes_amount, not a second rounding rule).
+    amounts: dict[int, Decimal] = {}
     for key, charge in tickets:
         billable = charge.billable and terms.billing != "free"
         billed = charge.billed_minutes if billable else 0
         used = min(remaining, billed)
         remaining -= used
         charged = billed - used
-        amount = minutes_amount(charged, terms.rate) if billable else _ZERO
+        if billable:
+            amount = amounts.get(charged)
+            if amount is None:
+                amount = amounts[charged] = minutes_amount(charged, terms.rate)
+        else:
+            amount = _ZERO
         yield MonthTicketCharge(key, billable, billed, used, charged, amount)
 
 

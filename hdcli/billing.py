@@ -525,9 +525,16 @@ def billing_rows(ctx: Context, month: Month, *, org: str | None = None,
         def charges(rows: Iterator[Row], terms: ContractTerms = terms,
                     current: list[Row] = current) -> Iterator[tuple[int, TicketCharge]]:
             # month_lines prices each pair as soon as it gets it: ``current`` holds its row.
+            # A charge depends only on the summed minutes and the override under one
+            # contract's terms, and few combinations repeat over thousands of tickets.
+            known: dict[tuple[Any, Any, Any], TicketCharge] = {}
             for row in rows:
                 current[:] = [row]
-                yield int(row["id"]), _charge_of(row, terms)
+                sig = (row["worked"], row["chargeable"], row["billable_override"])
+                charge = known.get(sig)
+                if charge is None:
+                    charge = known[sig] = _charge_of(row, terms)
+                yield int(row["id"]), charge
 
         for line in month_lines(charges(itertools.chain([first], group)), terms):
             row = current[0]
