@@ -209,6 +209,9 @@ def send_mail(
         in_reply_to=in_reply_to,
         references=refs,
         attachments=attachments,
+        # only automatic answers to inbound mail count against the daily cap
+        capped=automatic
+        and (template == "closed_notice" or (template == "acknowledgement" and bool(in_reply_to))),
     )
     if queued is None:
         record(

@@ -192,14 +192,18 @@ def _compose_mime(
     return raw
 
 
+#: Automatic mails that answer inbound mail: the daily cap (loop protection) counts these.
+ANSWER_KINDS = ("acknowledgement", "closed_notice")
+
+
 def auto_limit_reached(ctx: Context, recipient: str) -> bool:
-    """True when ``recipient`` already got ``mail.auto_reply_limit`` automatic mails today."""
+    """True when ``recipient`` got ``mail.auto_reply_limit`` automatic answers in 24 hours."""
     limit = int(ctx.config.get("mail.auto_reply_limit"))
     since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     row = ctx.store.query_one(
         "SELECT count(*) AS n FROM outbound WHERE recipient = ? AND automatic = 1 "
-        "AND created_at >= ?",
-        (recipient, since),
+        "AND kind IN (?, ?) AND created_at >= ?",
+        (recipient, *ANSWER_KINDS, since),
     )
     return bool(row and int(row["n"]) >= limit)
 
@@ -218,12 +222,17 @@ def queue(
     in_reply_to: str | None = None,
     references: Sequence[str] = (),
     attachments: Iterable[OutAttachment] = (),
+    capped: bool = False,
 ) -> Queued | None:
-    """Queue one mail in the current transaction; returns its queue id and Message-ID (None
-    when the daily cap of automatic mails to this address suppressed it)."""
+    """Queue one mail in the current transaction; returns its queue id and Message-ID.
+
+    ``capped`` marks an automatic answer to inbound mail (loop protection): it is suppressed,
+    and None returned, when the address already got ``mail.auto_reply_limit`` of them in 24
+    hours. Mail that staff cause (a start notice, a service report) is never suppressed.
+    """
     store = ctx.store
     to_addr = one_line(to_addr).lower()
-    if automatic and auto_limit_reached(ctx, to_addr):
+    if capped and auto_limit_reached(ctx, to_addr):
         log.warning("automatic mail to %s suppressed: daily limit reached", to_addr)
         return None
     message_id, raw = compose(
