@@ -301,14 +301,26 @@ def _deep_update(target: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for messages and ``config show``)."""
+    """The URL with any password replaced by ``***`` (for messages and ``config show``):
+    the one in the user info (up to the last ``@`` before the path) and ``password=`` in the
+    query."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
+    if not sep:
         return url
-    creds, _, host = rest.partition("@")
-    if ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}://{creds}@{host}"
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        creds, _, host = authority.rpartition("@")
+        if ":" in creds:
+            creds = creds.split(":", 1)[0] + ":***"
+        authority = f"{creds}@{host}"
+    path, qmark, query = tail.partition("?")
+    if qmark:
+        parts = []
+        for item in query.split("&"):
+            key, eq, _value = item.partition("=")
+            parts.append(f"{key}=***" if eq and key.lower() in ("password", "pass") else item)
+        query = "&".join(parts)
+    return f"{scheme}://{authority}{slash}{path}{qmark}{query}"
 
 
 def resolve_secret(settings: Mapping[str, Any], what: str = "password") -> str:

@@ -150,3 +150,33 @@ def test_profile_from_the_command_line(hd: Helpdesk) -> None:
     hd.ok("--profile", "staging", "org", "add", "Staging AG", "--domain", "staging.example")
     assert other.exists()
     assert "Staging AG" in hd.ok("--profile", "staging", "org", "list")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://hd:top@secret@db:5432/helpdesk", "postgresql://hd:***@db:5432/helpdesk"),
+        (
+            "postgresql://bob@db/hd?password=QSECRET&sslmode=require",
+            "postgresql://bob@db/hd?password=***&sslmode=require",
+        ),
+        ("sqlite:////var/lib/hdcli/hdcli.db", "sqlite:////var/lib/hdcli/hdcli.db"),
+    ],
+)
+def test_passwords_in_urls_are_masked(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
+
+
+def test_config_never_prints_a_password(hd: Helpdesk) -> None:
+    hd.config.parent.mkdir(parents=True)
+    hd.config.write_text(
+        "[mail.sources.inbox]\ntype = 'imap'\npassword = 'QSECRET1'\n"
+        "[storage]\nurl = 'postgresql://bob:QSECRET2@db/hd?password=QSECRET3'\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in hd.env.items() if k != "HDCLI_STORAGE__URL"}
+    hd.env = env
+    shown = hd.ok("config", "show", "--format", "json") + hd.ok(
+        "config", "get", "mail.sources.inbox.password"
+    )
+    assert "QSECRET" not in shown

@@ -82,6 +82,8 @@ def get(key: str) -> None:
             if not any(key.startswith(t + ".") for t in ("mail.sources", "plugins", "routing")):
                 raise ConfigError(f"unknown configuration key {key!r}")
             raise NotFound(f"{key} is not set")
+    if key.rsplit(".", 1)[-1] in ("password", "secret") and value:
+        value = "********"  # secrets are never printed; use password_env / password_cmd
     if isinstance(value, list | dict):
         import json
 

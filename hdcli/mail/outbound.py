@@ -29,7 +29,6 @@ log = logging.getLogger("hdcli.mail")
 
 STALE_CLAIM = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=6)
-FINISH_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -341,14 +340,23 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
         return result
     transport = None
     down: str | None = None
-    done: list[tuple[str, str | None, str | None, int]] = []  # status, error, sent_at, id
     try:
         transport = make_transport(config)
         for row in claimed:
             qid = int(row["id"])
             if down is not None:
-                _release(ctx, qid, row, down, count_attempt=False)
+                _release(ctx, qid, token, row, down, count_attempt=False)
                 result.deferred.append((qid, down))
+                continue
+            # Still ours? A run that took longer than STALE_CLAIM may have lost it to another
+            # run; refreshing the claim right before sending keeps a live run's claims fresh.
+            with store.transaction():
+                mine = store.execute(
+                    "UPDATE outbound SET claimed_at = ? WHERE id = ? AND claimed_by = ? "
+                    "AND status = 'sending'",
+                    (now_iso(), qid, token),
+                ).rowcount
+            if not mine:
                 continue
             # one message in memory at a time, however long the queue
             mail = store.query_one(
@@ -359,29 +367,24 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
             try:
                 transport.send(mail["sender"], [mail["recipient"]], bytes(mail["raw"]))
             except PermanentSendError as exc:
-                done.append(("failed", str(exc), None, qid))
+                _finish(ctx, qid, token, "failed", str(exc))
                 result.failed.append((qid, str(exc)))
             except SendError as exc:
                 down = str(exc)
-                _release(ctx, qid, row, down, count_attempt=True)
+                _release(ctx, qid, token, row, down, count_attempt=True)
                 result.deferred.append((qid, down))
             else:
-                done.append(("sent", None, now_iso(), qid))
+                _finish(ctx, qid, token, "sent", None)
                 result.sent.append(qid)
-            if len(done) >= FINISH_BATCH:
-                _finish(ctx, done)
-                done = []
     except UsageError as exc:  # bad transport settings: keep everything queued
-        finished = {qid for *_, qid in done}
+        handled = set(result.sent) | {q for q, _ in result.failed} | {q for q, _ in result.deferred}
         for row in claimed:
             qid = int(row["id"])
-            if qid not in finished and qid not in result.sent:
-                _release(ctx, qid, row, str(exc), count_attempt=False)
+            if qid not in handled:
+                _release(ctx, qid, token, row, str(exc), count_attempt=False)
                 result.deferred.append((qid, str(exc)))
         raise
     finally:
-        if done:
-            _finish(ctx, done)
         if transport is not None:
             try:
                 transport.close()
@@ -390,26 +393,28 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
     return result
 
 
-def _finish(ctx: Context, done: list[tuple[str, str | None, str | None, int]]) -> None:
-    """Record delivered and permanently failed mail, many in one transaction. A run killed
-    before this leaves them claimed; after ten minutes they are sent again (at least once)."""
+def _finish(ctx: Context, qid: int, token: str, status: str, error: str | None) -> None:
+    """Record a delivery (or a permanent failure) at once, so a killed run re-sends nothing
+    it had delivered."""
     with ctx.store.transaction():
-        ctx.store.executemany(
+        ctx.store.execute(
             "UPDATE outbound SET status = ?, last_error = ?, claimed_by = NULL, attempts = "
-            "attempts + 1, sent_at = ? WHERE id = ?",
-            done,
+            "attempts + 1, sent_at = ? WHERE id = ? AND claimed_by = ?",
+            (status, error, now_iso() if status == "sent" else None, qid, token),
         )
 
 
-def _release(ctx: Context, qid: int, row: dict[str, Any], error: str, count_attempt: bool) -> None:
+def _release(
+    ctx: Context, qid: int, token: str, row: dict[str, Any], error: str, count_attempt: bool
+) -> None:
     attempts = int(row["attempts"]) + (1 if count_attempt else 0)
     max_attempts = int(ctx.config.get("mail.outbound.max_attempts"))
     status = "failed" if attempts >= max_attempts else "queued"
     with ctx.store.transaction():
         ctx.store.execute(
             "UPDATE outbound SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-            "claimed_by = NULL WHERE id = ?",
-            (status, attempts, _backoff(ctx.config, attempts), error, qid),
+            "claimed_by = NULL WHERE id = ? AND claimed_by = ?",
+            (status, attempts, _backoff(ctx.config, attempts), error, qid, token),
         )
 
 
