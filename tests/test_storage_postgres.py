@@ -122,7 +122,9 @@ def test_two_first_runs_create_the_schema_once(schema_url: str) -> None:
     stores = [PostgresStorage(schema_url) for _ in range(4)]
     try:
         applied = run_concurrently(lambda i: stores[i].upgrade(), 4)
-        assert sorted(len(a) for a in applied) == [0, 0, 0, 1]
+        from hdcli.backends.base import migrations
+
+        assert sorted(len(a) for a in applied) == [0, 0, 0, len(migrations())]
     finally:
         for s in stores:
             s.close()
