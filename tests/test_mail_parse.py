@@ -396,3 +396,20 @@ def test_sanitize_filename_caps_length_and_keeps_the_extension() -> None:
 def test_sanitize_filename_uses_a_safe_fallback() -> None:
     assert sanitize_filename(None, "forwarded.eml") == "forwarded.eml"
     assert sanitize_filename("/", "../x/evil") == "evil"
+
+
+def test_bodies_are_decoded_on_first_use_and_kept() -> None:
+    raw = (
+        b"From: Anna <anna@muster.example>\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n"
+        b"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<p>Gr\xc3\xbc\xc3\x9fe</p>\r\n--b--\r\n"
+    )
+    mail = parse_message(raw)
+    assert len(mail.text_parts) == 2  # nothing decoded yet: a rejected mail never is
+    assert mail.body_text == "Grüße"
+    assert mail.body_html == "<p>Grüße</p>"
+    assert mail.text_parts == []  # decoded once, the parts are let go
+    assert mail.body_text == "Grüße"

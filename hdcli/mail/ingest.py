@@ -5,7 +5,9 @@ of it: a new ticket, a follow-up on an existing one, a duplicate of a message se
 ignored automatic mail (auto-reply, bounce, loop), a rejected message (no contract: nothing of
 it is stored), or a quarantined one (unreadable, or it failed inside hdcli). The inbound log
 row, the ticket changes, the articles and the mail it causes commit together; mail delivery
-and plugin events follow the commit (:func:`hdcli.tickets.finish`).
+and plugin events follow the commit (:func:`hdcli.tickets.finish`). :func:`ingest_many` does the
+same for a stream of messages, many to a transaction, each message in a savepoint of its own
+(a failing message is undone and quarantined alone; a result is reported only once committed).
 
 Idempotency: every message has a key (its Message-ID, or a hash of its bytes); the
 ``inbound_log`` keeps a SHA-256 of that key under a UNIQUE constraint, inserted first in the
@@ -21,7 +23,6 @@ retries, ``mail fetch`` leaves the message at its source. Library code: no print
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from hdcli.context import Context
     from hdcli.mail.classify import Classification
     from hdcli.mail.parse import ParsedMail
-
-log = logging.getLogger("hdcli.mail.ingest")
 
 OUTCOMES = ("new", "followup", "duplicate", "ignored", "rejected", "quarantined")
 FIELDS = ("source", "message_id", "outcome", "ticket", "reason")
@@ -180,7 +179,11 @@ def _process(
     except Exception as exc:  # one bad message never stops the rest: keep it for a human
         del ctx.after_commit[mark:]
         settings.forget()
-        log.debug("ingest of %s failed", mail.message_id, exc_info=True)
+        import logging  # only when there is something to say
+
+        logging.getLogger("hdcli.mail.ingest").debug(
+            "ingest of %s failed", mail.message_id, exc_info=True
+        )
         return _quarantine(
             ctx,
             raw,

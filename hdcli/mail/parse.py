@@ -122,9 +122,6 @@ class ParsedMail:
     """Aware and in UTC, or None when missing or unreadable."""
     in_reply_to: list[str]
     references: list[str]
-    body_text: str
-    """The text/plain body; for HTML-only mail a text rendering of the HTML. LF line ends."""
-    body_html: str | None
     attachments: list[Attachment]
     skipped_attachments: list[str]
     """One line per attachment not kept, e.g. ``"big.iso (20971520 bytes): over the size cap"``."""
@@ -140,6 +137,30 @@ class ParsedMail:
     (for a bounce: the original message)."""
     content_type: str = "text/plain"
     """Lower-case ``type/subtype`` of the top-level part."""
+    text_parts: list[tuple[str, Message]] = field(default_factory=list, repr=False, compare=False)
+    """The body parts (``text/plain`` or ``text/html``, part), still encoded: the bodies are
+    decoded on first use (a rejected stranger's body is never needed)."""
+
+    @functools.cached_property
+    def body_html(self) -> str | None:
+        """The HTML body parts, joined; None when there are none. LF line ends."""
+        html = [text for ctype, text in self._bodies if ctype == "text/html"]
+        return "\n".join(html) if html else None
+
+    @functools.cached_property
+    def body_text(self) -> str:
+        """The text/plain body; for HTML-only mail a text rendering of the HTML. LF line ends."""
+        plain = [text for ctype, text in self._bodies if ctype == "text/plain"]
+        text = "\n".join(t.strip("\n") for t in plain).strip() if plain else ""
+        if not text and self.body_html is not None:
+            text = html_to_text(self.body_html)
+        return text
+
+    @functools.cached_property
+    def _bodies(self) -> list[tuple[str, str]]:
+        bodies = [(ctype, _part_text(part)) for ctype, part in self.text_parts]
+        self.text_parts = []  # decoded once; the parsed parts are not needed any more
+        return bodies
 
 
 # --------------------------------------------------------------------------- helpers
@@ -649,6 +670,12 @@ def _part_type(part: Message) -> str:
     return ctype.lower() if isinstance(ctype, str) else "text/plain"
 
 
+def _part_text(part: Message) -> str:
+    """A text body part decoded from its transfer encoding and charset, with LF line ends."""
+    text = decode_bytes(_decoded_payload(part), part.get_content_charset())
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _decoded_payload(part: Message) -> bytes:
     data = part.get_payload(decode=True)
     if isinstance(data, bytes):
@@ -738,8 +765,7 @@ class _Walker:
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        self.plain: list[str] = []
-        self.html: list[str] = []
+        self.text_parts: list[tuple[str, Message]] = []
         self.attachments: list[Attachment] = []
         self.skipped: list[str] = []
         self.embedded_ids: list[str] = []
@@ -777,9 +803,7 @@ class _Walker:
             # a multipart without a usable boundary: its payload is plain text
             ctype = "text/plain"
         if not is_attachment and ctype in ("text/plain", "text/html"):
-            text = decode_bytes(_decoded_payload(part), part.get_content_charset())
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-            (self.plain if ctype == "text/plain" else self.html).append(text)
+            self.text_parts.append((ctype, part))  # decoded when the body is asked for
             return
         data = _decoded_payload(part)
         if ctype == "text/rfc822-headers":
@@ -888,15 +912,6 @@ def _parse(raw: bytes, max_size: int, loop_header: str) -> ParsedMail:
     if bare_cr:
         defects.append("bare CR line endings (converted to LF)")
 
-    if walker.plain:
-        body_text = "\n".join(t.strip("\n") for t in walker.plain).strip()
-        if not body_text and walker.html:
-            body_text = html_to_text("\n".join(walker.html))
-    elif walker.html:
-        body_text = html_to_text("\n".join(walker.html))
-    else:
-        body_text = ""
-
     return ParsedMail(
         key=key,
         message_id=message_id,
@@ -908,8 +923,6 @@ def _parse(raw: bytes, max_size: int, loop_header: str) -> ParsedMail:
         date=_parse_date(first.get("date")),
         in_reply_to=extract_msgids(first.get("in-reply-to")),
         references=extract_msgids(first.get("references")),
-        body_text=body_text,
-        body_html="\n".join(walker.html) if walker.html else None,
         attachments=walker.attachments,
         skipped_attachments=walker.skipped,
         headers=kept,
@@ -918,4 +931,5 @@ def _parse(raw: bytes, max_size: int, loop_header: str) -> ParsedMail:
         defects=defects,
         embedded_message_ids=walker.embedded_ids,
         content_type=_part_type(msg),
+        text_parts=walker.text_parts,
     )
