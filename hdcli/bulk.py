@@ -8,17 +8,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hdcli.errors import EXIT_REFUSED, UsageError
+from hdcli.tickets import OpenRequest, open_many  # only ``open --from-file`` imports this module
 
 if TYPE_CHECKING:
     from hdcli.context import Context
-    from hdcli.tickets import OpenRequest
 
 FIELDS = ("contact", "subject", "body", "channel", "impact", "external_id", "name")
 
 
 def _request(rec: dict[str, Any], notify: bool) -> OpenRequest:
-    from hdcli.tickets import OpenRequest
-
     unknown = set(rec) - set(FIELDS)
     if unknown:
         raise UsageError(
@@ -65,8 +63,6 @@ def open_from_file(ctx: Context, path: str, *, notify: bool, quiet: bool) -> int
 
     Returns the exit code: 0 when all rows were opened, 4 when some were refused.
     """
-    from hdcli.tickets import open_many
-
     csv_mode = path.lower().endswith(".csv")
     fh: TextIO
     try:

@@ -1,8 +1,11 @@
-"""Rendering data for stdout: table, json, jsonl, csv, md (tabulate is imported on use)."""
+"""Rendering data for stdout: table, json, jsonl, csv, md.
+
+``list`` and ``show`` import this on every run, so ``json``, ``csv`` and tabulate are imported
+only by the format that uses them.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +16,8 @@ def _cell(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
+        import json
+
         return json.dumps(value, ensure_ascii=False, default=str)
     if value is None:
         return ""
@@ -20,6 +25,8 @@ def _cell(value: Any) -> Any:
 
 
 def to_json(data: Any) -> str:
+    import json
+
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
@@ -31,6 +38,8 @@ def render_rows(
     if fmt == "json":
         return to_json([dict(r) for r in rows])
     if fmt == "jsonl":
+        import json
+
         return "\n".join(json.dumps(dict(r), ensure_ascii=False, default=str) for r in rows)
     if fmt == "csv":
         import csv
@@ -55,6 +64,8 @@ def render_record(record: Mapping[str, Any], fmt: str) -> str:
     if fmt == "json":
         return to_json(dict(record))
     if fmt == "jsonl":
+        import json
+
         return json.dumps(dict(record), ensure_ascii=False, default=str)
     rows = [
         {"field": k, "value": _cell(v)}

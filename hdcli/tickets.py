@@ -7,7 +7,6 @@ history events and the mail it causes (queued in the outbound table); after the 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,17 +15,30 @@ from typing import TYPE_CHECKING, Any
 
 from hdcli import customers
 from hdcli.errors import NotFound, Refused, UsageError
-from hdcli.events import Change, TicketEvent
 from hdcli.util import norm_email, now_iso, one_line
 
+# The read side lives in hdcli.views (``list``/``show`` must not import this module); these
+# names stay importable from here for the workflow code.
+from hdcli.views import LIST_SQL as LIST_SQL
+from hdcli.views import STATUSES as STATUSES
+from hdcli.views import get_ticket as get_ticket
+from hdcli.views import list_tickets as list_tickets
+from hdcli.views import show as show
+
 if TYPE_CHECKING:
+    from logging import Logger
+
     from hdcli.backends.base import Row, SqlStorage
     from hdcli.context import Context
     from hdcli.mail.outbound import OutAttachment
 
-log = logging.getLogger("hdcli.tickets")
 
-STATUSES = ("new", "assigned", "in_progress", "waiting", "closed")
+def _log() -> Logger:
+    import logging  # only when there is something to say
+
+    return logging.getLogger("hdcli.tickets")
+
+
 CHANNELS = ("email", "phone", "fax", "web")
 IMPACTS = ("single_user", "several_users", "everyone")
 ACTIVITIES = ("remote", "onsite", "phone", "other")
@@ -57,11 +69,11 @@ def finish(ctx: Context) -> None:
         try:
             result = flush(ctx, mail_ids)
             for qid, reason in result.deferred:
-                log.warning("mail %s stays queued: %s", qid, reason)
+                _log().warning("mail %s stays queued: %s", qid, reason)
             for qid, reason in result.failed:
-                log.warning("mail %s failed: %s", qid, reason)
+                _log().warning("mail %s failed: %s", qid, reason)
         except Exception as exc:  # never fail a committed change because mail is down
-            log.warning("mail stays queued: %s", exc)
+            _log().warning("mail stays queued: %s", exc)
     events = [item[1] for item in pending if item[0] == "event"]
     if events:
         from hdcli.plugins import hooks
@@ -70,8 +82,19 @@ def finish(ctx: Context) -> None:
             hooks.ticket_event(event, ctx.config)
 
 
+def hooked(name: str) -> bool:
+    """Whether some loaded plugin implements hook ``name`` (plugins are loaded first)."""
+    from hdcli.plugins import load_plugins, pm
+
+    load_plugins()
+    return bool(getattr(pm.hook, name).get_hookimpls())
+
+
 def guard(ctx: Context, action: str, number: str | None, **data: Any) -> None:
     """Ask plugins whether the change may happen; a veto raises Refused (exit 4)."""
+    if not hooked("guard_change"):
+        return  # nobody to ask: no Change to build
+    from hdcli.events import Change
     from hdcli.plugins import hooks
 
     reason = hooks.guard_change(Change(action, number, ctx.actor, data))
@@ -80,6 +103,11 @@ def guard(ctx: Context, action: str, number: str | None, **data: Any) -> None:
 
 
 def announce(ctx: Context, event: str, ticket: Row, **data: Any) -> None:
+    """Queue ``event`` for the plugins' ``ticket_event`` after the commit (if any listens)."""
+    if not hooked("ticket_event"):
+        return
+    from hdcli.events import TicketEvent
+
     ctx.after_commit.append(
         (
             "event",
@@ -106,14 +134,6 @@ def record(ctx: Context, ticket: Row, action: str, **detail: Any) -> None:
         detail,
         ticket_id=int(ticket["id"]),
     )
-
-
-def get_ticket(store: SqlStorage, number: str) -> Row:
-    number = number.strip()
-    row = store.query_one("SELECT * FROM tickets WHERE number = ?", (number,))
-    if row is None:
-        raise NotFound(f"no ticket {number} (see `hdcli list`)")
-    return row
 
 
 def require(ticket: Row, action: str, allowed: Sequence[str], hint: str = "") -> None:
@@ -482,44 +502,421 @@ class BulkResult:
     error: str | None
 
 
+#: Requests per transaction in :func:`open_many`: big enough that commits and per-statement
+#: overhead vanish, small enough that a batch's rows stay a few megabytes.
+BULK_BATCH = 2000
+_IN = 500  # values per ``IN (…)`` list: far below every backend's parameter limit
+
+
 def open_many(
-    ctx: Context, requests: Iterable[tuple[int, OpenRequest | Exception]], batch: int = 500
+    ctx: Context,
+    requests: Iterable[tuple[int, OpenRequest | Exception]],
+    batch: int = BULK_BATCH,
 ) -> Iterator[BulkResult]:
     """Open many tickets, one transaction per batch; a refused row does not stop the rest.
 
-    Numbers are reserved in blocks; the results come back in input order.
+    Yields one result per input item, in input order, each batch after its commit (and after
+    :func:`finish` delivered its mail when ``mail.outbound.send_now``). An item that is an
+    exception (a row that could not be read) comes back as that row's error. Every row gets
+    what :func:`open_in_tx` gives one ticket: the contract gate, the ``guard_change`` veto, an
+    ``external_id`` that exists (in the store or earlier in the input) returns that ticket
+    (``created`` False), the inbound article, the requester as participant, the ``opened``
+    history event, the acknowledgement (or ``mail_suppressed`` at the daily cap) and the
+    ``ticket.opened`` event. Numbers are reserved in blocks, so they ascend in input order.
     """
-    store = ctx.store
+    bulk = _BulkOpen(ctx)
     chunk: list[tuple[int, OpenRequest | Exception]] = []
-    gate_cache: dict[str, Any] = {}
-    fmt = _number_format(ctx)
-    sid = _system_id(ctx)
-
-    def run(items: list[tuple[int, OpenRequest | Exception]]) -> list[BulkResult]:
-        out: list[BulkResult] = []
-        wanted = sum(1 for _, r in items if isinstance(r, OpenRequest))
-        with change(ctx):
-            numbers = fmt.allocate(store, wanted, ctx.today(), sid) if wanted else []
-            numbers.reverse()
-            for line, req in items:
-                if isinstance(req, Exception):
-                    out.append(BulkResult(line, None, False, str(req)))
-                    continue
-                try:
-                    with store.transaction():  # joins the batch transaction
-                        opened = open_in_tx(ctx, req, numbers, gate_cache)
-                    out.append(BulkResult(line, opened.ticket["number"], opened.created, None))
-                except (Refused, UsageError, NotFound) as exc:
-                    out.append(BulkResult(line, None, False, str(exc)))
-        return out
-
     for item in requests:
         chunk.append(item)
         if len(chunk) >= batch:
-            yield from run(chunk)
+            yield from bulk.run(chunk)
             chunk = []
     if chunk:
-        yield from run(chunk)
+        yield from bulk.run(chunk)
+
+
+def _plain(req: OpenRequest) -> bool:
+    """Whether ``req`` has only what a bulk file gives (the rest goes through open_in_tx)."""
+    return not (
+        req.linked_from
+        or req.assignee
+        or req.attachments
+        or req.message_id
+        or req.cc
+        or req.body_html is not None
+    )
+
+
+class _BulkOpen:
+    """The state of one :func:`open_many` run: the gate per address, the hooks that exist."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.fmt = _number_format(ctx)
+        self.sid = _system_id(ctx)
+        self.actor = ctx.actor
+        # address -> Requester, or the reason it is refused; a run sees one state of the
+        # customers (as a single transaction would)
+        self.gate: dict[str, Any] = {}
+        # Building a Change or a TicketEvent per row is wasted when no plugin listens.
+        self.guarded = hooked("guard_change")
+        self.announced = hooked("ticket_event")
+        self.warned: set[str] = set()
+        self.details: dict[tuple[str, str, str], str] = {}  # the "opened" history details
+
+    def run(self, items: list[tuple[int, OpenRequest | Exception]]) -> list[BulkResult]:
+        """One batch in one transaction. A unique violation (another writer created the same
+        external id meanwhile, on backends that do not serialise writers) retries it once."""
+        mark = len(self.ctx.after_commit)
+        for attempt in (1, 2):
+            try:
+                with change(self.ctx):
+                    return self._batch(items)
+            except Exception as exc:
+                del self.ctx.after_commit[mark:]
+                self.gate.clear()  # contacts created in the rolled-back batch are gone
+                if attempt == 2 or not self.store.is_unique_violation(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _batch(self, items: list[tuple[int, OpenRequest | Exception]]) -> list[BulkResult]:
+        ctx, store = self.ctx, self.store
+        self.today = ctx.today()
+        self.now = now_iso()
+        self.sent_today: dict[str, int] = {}
+        results: list[BulkResult] = []
+        reqs: list[OpenRequest | None] = []
+        for line, item in items:
+            if isinstance(item, Exception):
+                results.append(BulkResult(line, None, False, str(item)))
+                reqs.append(None)
+                continue
+            try:
+                item.validate()
+            except UsageError as exc:
+                results.append(BulkResult(line, None, False, str(exc)))
+                reqs.append(None)
+                continue
+            results.append(BulkResult(line, None, False, None))
+            reqs.append(item)
+        existing = self._existing({r.external_id for r in reqs if r is not None and r.external_id})
+        claimed: dict[str, int] = {}  # external id -> index of the row that creates it
+        plain: list[tuple[int, OpenRequest, str, Any, Row]] = []
+        for i, req in enumerate(reqs):
+            if req is None:
+                continue
+            res = results[i]
+            ext = req.external_id
+            if ext and ext in existing:
+                res.number = existing[ext]
+                continue
+            if ext and ext in claimed:
+                res.number = None  # filled in below, once the first row has its number
+                continue
+            if not _plain(req):
+                self._insert(plain, results)
+                plain = []
+                try:
+                    with store.transaction():  # joins the batch transaction
+                        opened = open_in_tx(ctx, req, None, self._gate_cache())
+                except (Refused, UsageError, NotFound) as exc:
+                    res.error = str(exc)
+                    continue
+                res.number, res.created = opened.ticket["number"], opened.created
+                if ext:
+                    claimed[ext] = i
+                continue
+            key = norm_email(req.contact)
+            try:
+                requester = self._requester(key)
+                if self.guarded:
+                    guard(
+                        ctx,
+                        "ticket.open",
+                        None,
+                        contact=key,
+                        subject=req.subject,
+                        channel=req.channel,
+                    )
+            except Refused as exc:
+                res.error = str(exc)
+                continue
+            contact = customers.ensure_contact(store, requester, req.name, self.actor)
+            if ext:
+                claimed[ext] = i
+            plain.append((i, req, key, requester, contact))
+        self._insert(plain, results)
+        for i, req in enumerate(reqs):
+            if req is not None and req.external_id and results[i].number is None:
+                first = claimed.get(req.external_id)
+                if first is not None and first != i and results[i].error is None:
+                    results[i].number = results[first].number
+        return results
+
+    def _gate_cache(self) -> dict[str, Any]:
+        return {k: v for k, v in self.gate.items() if not isinstance(v, str)}
+
+    def _requester(self, key: str) -> Any:
+        found = self.gate.get(key)
+        if found is None:
+            requester, reason = customers.find_requester(self.store, key, self.today)
+            found = requester if requester is not None else reason
+            self.gate[key] = found
+        if isinstance(found, str):
+            raise Refused(f"{key}: {found}; not opened")
+        return found
+
+    def _existing(self, ids: set[str]) -> dict[str, str]:
+        """external id -> number of the tickets that have one of ``ids``."""
+        found: dict[str, str] = {}
+        todo = sorted(ids)
+        for start in range(0, len(todo), _IN):
+            part = todo[start : start + _IN]
+            for row in self.store.query(
+                f"SELECT external_id, number FROM tickets WHERE external_id IN "
+                f"({','.join('?' * len(part))})",
+                part,
+            ):
+                found[row["external_id"]] = row["number"]
+        return found
+
+    def _insert(
+        self, rows: list[tuple[int, OpenRequest, str, Any, Row]], results: list[BulkResult]
+    ) -> None:
+        """Create the tickets of ``rows`` with one statement per table."""
+        if not rows:
+            return
+        ctx, store, now, actor = self.ctx, self.store, self.now, self.actor
+        numbers = self.fmt.allocate(store, len(rows), self.today, self.sid)
+        values = [
+            (
+                number,
+                req.subject,
+                requester.org["id"],
+                requester.contract["id"],
+                contact["id"],
+                req.channel,
+                req.impact,
+                req.external_id,
+                now,
+                now,
+            )
+            for number, (_, req, _, requester, contact) in zip(numbers, rows, strict=True)
+        ]
+        columns = (
+            "number, subject, org_id, contract_id, requester_id, channel, impact, status, "
+            "external_id, created_at, updated_at"
+        )
+        marks = "?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?"
+        if store.dialect == "sqlite":
+            # The batch holds SQLite's write lock (BEGIN IMMEDIATE) since its first write, so
+            # no other writer takes ids meanwhile: give the ids instead of reading them back.
+            top = store.query_one("SELECT max(id) AS m FROM tickets")
+            first = int(top["m"] or 0) + 1 if top else 1
+            ids = {v[0]: first + k for k, v in enumerate(values)}
+            store.executemany(
+                f"INSERT INTO tickets (id, {columns}) VALUES (?, {marks})",
+                [(first + k, *v) for k, v in enumerate(values)],
+            )
+        else:
+            store.executemany(f"INSERT INTO tickets ({columns}) VALUES ({marks})", values)
+            ids = self._ids("tickets", "number", numbers)
+        tickets: list[Row] = []
+        for number, (i, req, _key, _requester, contact) in zip(numbers, rows, strict=True):
+            results[i].number, results[i].created = number, True
+            tickets.append(
+                {
+                    "id": ids[number],
+                    "number": number,
+                    "subject": req.subject,
+                    "status": "new",
+                    "impact": req.impact,
+                    "requester_id": contact["id"],
+                }
+            )
+        store.executemany(
+            "INSERT INTO articles (ticket_id, kind, direction, sender, subject, body, "
+            "created_by, created_at) VALUES (?, ?, 'in', ?, ?, ?, ?, ?)",
+            [
+                (t["id"], ARTICLE_KIND[req.channel], key, req.subject, req.body, actor, now)
+                for t, (_, req, key, _, _) in zip(tickets, rows, strict=True)
+            ],
+        )
+        store.executemany(
+            "INSERT INTO ticket_participants (ticket_id, email, role) VALUES (?, ?, 'requester') "
+            "ON CONFLICT (ticket_id, email) DO NOTHING",
+            [(t["id"], key) for t, (_, _, key, _, _) in zip(tickets, rows, strict=True)],
+        )
+        import json
+
+        history: list[tuple[Any, ...]] = []
+        acks: list[tuple[Row, OpenRequest, Any]] = []
+        details = self.details
+        for t, (_, req, key, requester, _) in zip(tickets, rows, strict=True):
+            detail = details.get((req.channel, key, req.impact))
+            if detail is None:  # a few requesters file most rows: encode each once
+                detail = json.dumps(
+                    {"channel": req.channel, "requester": key, "impact": req.impact},
+                    ensure_ascii=False,
+                )
+                details[(req.channel, key, req.impact)] = detail
+            history.append((t["id"], t["number"], "opened", detail))
+            if req.notify:
+                acks.append((t, req, requester))
+        if acks:
+            history.extend(self._acknowledge(acks))
+        store.executemany(
+            "INSERT INTO history (ticket_id, entity, entity_key, actor, action, detail, "
+            "created_at) VALUES (?, 'ticket', ?, ?, ?, ?, ?)",
+            # ordered by ticket id, then as they happened: show() lists history by id
+            [
+                (tid, num, actor, action, detail, now)
+                for tid, num, action, detail in sorted(history, key=lambda h: h[0])
+            ],
+        )
+        if self.announced:
+            from hdcli.events import TicketEvent
+
+            ctx.after_commit.extend(
+                (
+                    "event",
+                    TicketEvent(
+                        "ticket.opened",
+                        t["number"],
+                        t["subject"],
+                        "new",
+                        actor,
+                        now,
+                        {"requester": key, "channel": req.channel},
+                    ),
+                )
+                for t, (_, req, key, _, _) in zip(tickets, rows, strict=True)
+            )
+
+    def _ids(self, table: str, column: str, keys: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for start in range(0, len(keys), _IN):
+            part = keys[start : start + _IN]
+            for row in self.store.query(
+                f"SELECT id, {column} AS k FROM {table} WHERE {column} IN "
+                f"({','.join('?' * len(part))})",
+                part,
+            ):
+                out[row["k"]] = int(row["id"])
+        return out
+
+    def _acknowledge(self, acks: list[tuple[Row, OpenRequest, Any]]) -> list[tuple[Any, ...]]:
+        """Queue the acknowledgements of new tickets (as :func:`send_mail` does for one);
+        returns the history rows of those the daily cap of automatic mails suppressed."""
+        import json
+
+        from hdcli.mail.outbound import compose
+        from hdcli.numbers import subject_tag
+        from hdcli.templates import render
+
+        ctx, store, config, now = self.ctx, self.store, self.ctx.config, self.now
+        hook = str(config.get("tickets.subject_hook"))
+        sender = str(config.get("mail.from_address"))
+        limit = int(config.get("mail.auto_reply_limit"))
+        helpdesk = {
+            "name": str(config.get("mail.from_name")),
+            "address": sender,
+            "billing_address": str(config.get("mail.billing_address") or sender),
+            "fax": str(config.get("mail.fax_number")),
+        }
+        since = _day_before(now)
+        suppressed: list[tuple[Any, ...]] = []
+        queued: list[tuple[Any, ...]] = []
+        articles: list[tuple[Any, ...]] = []
+        for ticket, _req, requester in acks:
+            contact, org = requester.contact, requester.org
+            to_addr = one_line(str(contact.get("email") or "")).lower()
+            to_name = str(contact.get("name") or "")
+            sent = self.sent_today.get(to_addr)
+            if sent is None:
+                row = store.query_one(
+                    "SELECT count(*) AS n FROM outbound WHERE recipient = ? AND automatic = 1 "
+                    "AND created_at >= ?",
+                    (to_addr, since),
+                )
+                sent = int(row["n"]) if row else 0
+            if sent >= limit:
+                self.sent_today[to_addr] = sent
+                if to_addr not in self.warned:
+                    self.warned.add(to_addr)
+                    _log().warning("automatic mails to %s suppressed: daily limit reached", to_addr)
+                detail = {
+                    "template": "acknowledgement",
+                    "to": to_addr,
+                    "reason": "daily limit of automatic mails reached",
+                }
+                suppressed.append(
+                    (
+                        ticket["id"],
+                        ticket["number"],
+                        "mail_suppressed",
+                        json.dumps(detail, ensure_ascii=False),
+                    )
+                )
+                continue
+            self.sent_today[to_addr] = sent + 1
+            tctx = {
+                "ticket": {
+                    "number": ticket["number"],
+                    "subject": ticket["subject"],
+                    "tag": subject_tag(hook, ticket["number"]),
+                    "impact": ticket["impact"],
+                    "status": ticket["status"],
+                },
+                "requester": {"name": to_name, "email": str(contact.get("email") or "")},
+                "org": {"name": org.get("name", "")},
+                "language": org.get("language", "de"),
+                "helpdesk": helpdesk,
+                "old_number": None,
+            }
+            subject, body = render(config, "acknowledgement", tctx["language"], tctx)
+            message_id, raw = compose(
+                ctx,
+                kind="acknowledgement",
+                to_name=to_name,
+                to_addr=to_addr,
+                subject=subject,
+                body=body,
+                automatic=True,
+                ticket_number=ticket["number"],
+            )
+            queued.append(
+                (ticket["id"], sender, to_addr, one_line(subject), message_id, raw, now, now)
+            )
+            articles.append(
+                (ticket["id"], sender, to_addr, subject, body, message_id, self.actor, now)
+            )
+        if queued:
+            store.executemany(
+                "INSERT INTO outbound (ticket_id, kind, automatic, sender, recipient, subject, "
+                "message_id, raw, status, attempts, next_attempt_at, created_at) "
+                "VALUES (?, 'acknowledgement', 1, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
+                queued,
+            )
+            store.executemany(
+                "INSERT INTO articles (ticket_id, kind, direction, sender, recipients, subject, "
+                "body, message_id, refs, created_by, created_at) "
+                "VALUES (?, 'mail', 'out', ?, ?, ?, ?, ?, '', ?, ?)",
+                articles,
+            )
+            if config.get("mail.outbound.send_now"):  # finish() delivers them after the commit
+                ids = self._ids("outbound", "message_id", [q[4] for q in queued])
+                ctx.after_commit.extend(("mail", ids[q[4]]) for q in queued)
+        return suppressed
+
+
+def _day_before(now: str) -> str:
+    """``now`` (ISO UTC) minus one day: the window of the daily cap of automatic mails."""
+    from datetime import UTC, datetime, timedelta
+
+    then = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) - timedelta(days=1)
+    return then.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- work ----------------------------------------------------------------------------------------
@@ -771,127 +1168,3 @@ def reopen(ctx: Context, number: str, reason: str | None = None) -> Row:
         record(ctx, ticket, "reopened", reason=reason)
         announce(ctx, "ticket.reopened", ticket, reason=reason)
     return ticket
-
-
-# -- read ----------------------------------------------------------------------------------------
-LIST_SQL = (
-    "SELECT t.number, t.status, t.subject, o.name AS organisation, c.email AS requester, "
-    "a.login AS assignee, t.channel, t.impact, t.created_at, t.updated_at "
-    "FROM tickets t JOIN organisations o ON o.id = t.org_id "
-    "JOIN contacts c ON c.id = t.requester_id LEFT JOIN agents a ON a.id = t.assignee_id"
-)
-
-
-def list_tickets(
-    store: SqlStorage,
-    *,
-    status: str | None = None,
-    assignee: str | None = None,
-    org: str | None = None,
-    since: str | None = None,
-    limit: int | None = None,
-) -> list[Row]:
-    where: list[str] = []
-    params: list[Any] = []
-    if status:
-        if status not in (*STATUSES, "open"):
-            raise UsageError(f"bad status {status!r} (allowed: open, {', '.join(STATUSES)})")
-        if status == "open":
-            where.append("t.status <> 'closed'")
-        else:
-            where.append("t.status = ?")
-            params.append(status)
-    if assignee:
-        if assignee == "none":
-            where.append("t.assignee_id IS NULL")
-        else:
-            where.append("t.assignee_id = ?")
-            params.append(customers.get_agent(store, assignee)["id"])
-    if org:
-        where.append("t.org_id = ?")
-        params.append(customers.get_org(store, org)["id"])
-    if since:
-        try:
-            day = date.fromisoformat(since)
-        except ValueError:
-            raise UsageError(f"bad date {since!r} (use YYYY-MM-DD)") from None
-        where.append("t.created_at >= ?")
-        params.append(day.isoformat())
-    sql = LIST_SQL + (" WHERE " + " AND ".join(where) if where else "")
-    sql += " ORDER BY t.created_at DESC, t.id DESC"
-    if limit is not None:
-        if limit < 0:
-            raise UsageError("--limit cannot be negative")
-        sql += f" LIMIT {int(limit)}"
-    return store.query(sql, params)
-
-
-def show(store: SqlStorage, number: str, history: bool = True) -> Row:
-    """The whole ticket as one JSON-ready dict."""
-    t = get_ticket(store, number)
-    org = store.query_one("SELECT name FROM organisations WHERE id = ?", (t["org_id"],))
-    contract = store.query_one("SELECT number FROM contracts WHERE id = ?", (t["contract_id"],))
-    req = store.query_one("SELECT name, email FROM contacts WHERE id = ?", (t["requester_id"],))
-    assignee = store.query_one("SELECT login, name FROM agents WHERE id = ?", (t["assignee_id"],))
-    routed = store.query_one("SELECT login FROM agents WHERE id = ?", (t["routed_to_id"],))
-    articles = store.query(
-        "SELECT id, kind, direction, sender, recipients, cc, subject, body, message_id, "
-        "in_reply_to, created_by, created_at FROM articles WHERE ticket_id = ? ORDER BY id",
-        (t["id"],),
-    )
-    atts: dict[int, list[Row]] = {}
-    for a in store.query(
-        "SELECT x.article_id, x.id, x.filename, x.content_type, x.size FROM attachments x "
-        "JOIN articles a ON a.id = x.article_id WHERE a.ticket_id = ? ORDER BY x.id",
-        (t["id"],),
-    ):
-        atts.setdefault(int(a.pop("article_id")), []).append(a)
-    for art in articles:
-        art["attachments"] = atts.get(int(art.pop("id")), [])
-    entries = store.query(
-        "SELECT e.id, a.login AS agent, e.minutes, e.work_date AS date, e.activity, e.note, "
-        "e.billable FROM time_entries e LEFT JOIN agents a ON a.id = e.agent_id "
-        "WHERE e.ticket_id = ? ORDER BY e.work_date, e.id",
-        (t["id"],),
-    )
-    for e in entries:
-        e["billable"] = bool(e["billable"])
-    links = store.query(
-        "SELECT l.kind, t2.number FROM ticket_links l JOIN tickets t2 ON t2.id = l.other_id "
-        "WHERE l.ticket_id = ? UNION ALL SELECT 'followed_by' AS kind, t3.number FROM "
-        "ticket_links l2 JOIN tickets t3 ON t3.id = l2.ticket_id WHERE l2.other_id = ?",
-        (t["id"], t["id"]),
-    )
-    out: Row = {
-        "number": t["number"],
-        "subject": t["subject"],
-        "status": t["status"],
-        "waiting_for": t["waiting_for"],
-        "channel": t["channel"],
-        "impact": t["impact"],
-        "organisation": org["name"] if org else None,
-        "contract": contract["number"] if contract else None,
-        "requester": req["email"] if req else None,
-        "requester_name": req["name"] if req else None,
-        "assignee": assignee["login"] if assignee else None,
-        "preselected": routed["login"] if routed else None,
-        "external_id": t["external_id"],
-        "created_at": t["created_at"],
-        "updated_at": t["updated_at"],
-        "closed_at": t["closed_at"],
-        "total_minutes": sum(int(e["minutes"]) for e in entries),
-        "links": links,
-        "articles": articles,
-        "time_entries": entries,
-    }
-    if history:
-        hist = store.query(
-            "SELECT created_at, actor, action, detail FROM history WHERE ticket_id = ? ORDER BY id",
-            (t["id"],),
-        )
-        import json
-
-        for h in hist:
-            h["detail"] = json.loads(h["detail"])
-        out["history"] = hist
-    return out

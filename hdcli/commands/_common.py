@@ -44,7 +44,9 @@ FormatOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="short for --format json")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="print only ticket numbers")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="show what would change, change nothing")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="show what would change, change nothing")
+]
 
 
 def fmt_of(fmt: str, as_json: bool = False) -> str:

@@ -27,7 +27,7 @@ def list_(
 
     Example: hdcli list --status waiting -q | hdcli close - --reason stale
     """
-    from hdcli.tickets import list_tickets
+    from hdcli.views import list_tickets  # the read side only: no workflow imports
 
     rows = list_tickets(
         context().store, status=status, assignee=assignee, org=org, since=since, limit=limit

@@ -18,21 +18,19 @@ def show(
 
     Example: hdcli show 2026112710000127 --json | jq .status
     """
-    from hdcli.tickets import show as load
+    from hdcli.views import show as load  # the read side only: no workflow imports
 
     fmt = fmt_of(fmt, as_json)
-    data = load(context().store, number)
     if fmt in ("json", "jsonl"):
         from hdcli.output import render_record
 
-        out(render_record(data, fmt))
+        out(render_record(load(context().store, number), fmt))
         return
-    out(_text(data))
+    # the text view has no history: neither its query nor json's import is needed
+    out(_text(load(context().store, number, history=False)))
 
 
 def _text(data: dict[str, object]) -> str:
-    from hdcli.durations import format_minutes
-
     lines = [
         f"Ticket {data['number']}: {data['subject']}",
         f"  status:       {data['status']}"
@@ -44,7 +42,7 @@ def _text(data: dict[str, object]) -> str:
         f"  channel:      {data['channel']}, impact {data['impact']}",
         f"  created:      {data['created_at']}, updated {data['updated_at']}"
         + (f", closed {data['closed_at']}" if data["closed_at"] else ""),
-        f"  time:         {format_minutes(int(str(data['total_minutes'])))}"
+        f"  time:         {_minutes(int(str(data['total_minutes'])))}"
         if data["total_minutes"]
         else "  time:         -",
     ]
@@ -69,10 +67,16 @@ def _text(data: dict[str, object]) -> str:
         lines.append("Time:")
         for e in data["time_entries"]:  # type: ignore[attr-defined]
             lines.append(
-                f"  {e['date']} {e['agent'] or '-':<12} {format_minutes(int(e['minutes'])):>7} "
+                f"  {e['date']} {e['agent'] or '-':<12} {_minutes(int(e['minutes'])):>7} "
                 f"{e['activity']:<7} {'' if e['billable'] else '(no charge) '}{e['note']}"
             )
     return "\n".join(lines)
+
+
+def _minutes(minutes: int) -> str:
+    from hdcli.durations import format_minutes  # only a ticket with time entries needs it
+
+    return format_minutes(minutes)
 
 
 def register(app: typer.Typer) -> None:
