@@ -34,6 +34,8 @@ class Key:
 SCHEMA: dict[str, Key] = {
     "user": Key(str, "", help="acting agent login when --as and HDCLI_USER are not given"),
     "storage.url": Key(str, "", help="storage URL; default sqlite:///<data dir>/hdcli.db"),
+    "storage.password_env": Key(str, "", help="environment variable with the database password"),
+    "storage.password_cmd": Key(str, "", help="command printing the database password"),
     "tickets.number_format": Key(str, "date_checksum", help="ticket number format"),
     "tickets.system_id": Key(str, "10", help="two-digit system id inside ticket numbers"),
     "tickets.subject_hook": Key(str, "Ticket#", help="marker before the number in subjects"),

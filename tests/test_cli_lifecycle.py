@@ -324,3 +324,15 @@ def test_outbound_mail_round_trips_through_a_mail_parser(hd: Helpdesk) -> None:
     assert 'Max "Mäx" Müller, IT' in body_of(started)
     assert body_of(reply).startswith(text)
     assert reply["In-Reply-To"] == ack["Message-ID"] or reply["References"]
+
+
+def test_close_of_a_ticket_with_an_umlaut_subject_sends_its_report(hd: Helpdesk) -> None:
+    hd.seed()
+    hd.ok("contact", "edit", "anna.schmidt@muster.example", "--name", "Änne Schmidt-Größ")
+    number = hd.open("Ticket 0 – Drucker im Büro " + "sehr lang " * 10)
+    hd.ok("--as", "mmueller", "log", number, "20m")
+    hd.ok("--as", "mmueller", "close", number)
+    report = hd.mails()[-1]
+    assert str(report["subject"]).startswith(f"[Ticket#{number}] Servicebericht: Ticket 0 – Drucker")
+    assert report["to"].addresses[0].display_name == "Änne Schmidt-Größ"
+    assert any(p.get_content_type() == "application/pdf" for p in report.iter_attachments())

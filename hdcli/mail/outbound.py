@@ -123,13 +123,16 @@ def compose(
     if not _TOKEN.match(loop_header):
         raise UsageError(f"mail.loop_header {loop_header!r} is not a header name")
     message_id = make_message_id(config.mail_domain)
+    sender = (
+        one_line(str(config.get("mail.from_name"))),
+        one_line(str(config.get("mail.from_address"))),
+    )
+    recipient = (one_line(to_name), one_line(to_addr))
+    for _name, address in (sender, recipient):
+        if not address.isascii() or not address:
+            raise Refused(f"cannot send mail to or from the address {address!r}")
+    plain_subject = one_line(subject)
     headers: list[tuple[str, str]] = [
-        (
-            "From",
-            format_address(str(config.get("mail.from_name")), str(config.get("mail.from_address"))),
-        ),
-        ("To", format_address(to_name, to_addr)),
-        ("Subject", encode_words(one_line(subject))),
         ("Date", format_datetime(datetime.now(UTC))),
         ("Message-ID", message_id),
     ]
@@ -141,7 +144,7 @@ def compose(
     if automatic:
         headers.append(("Auto-Submitted", "auto-replied"))
         headers.append(("X-Auto-Response-Suppress", "All"))
-    headers.append((loop_header, one_line(str(config.get("mail.from_address")))))
+    headers.append((loop_header, sender[1]))
     if ticket_number:
         headers.append(("X-hdcli-Ticket", one_line(ticket_number)))
     atts = list(attachments)
@@ -149,13 +152,29 @@ def compose(
     if not atts and not pm.hook.prepare_outbound.get_hookimpls():
         text = body.replace("\r\n", "\n").replace("\r", "\n")
         qp = binascii.b2a_qp(text.encode("utf-8"), istext=True)
-        head = "".join(f"{name}: {value}\n" for name, value in headers)
+        head = (
+            f"From: {format_address(*sender)}\nTo: {format_address(*recipient)}\n"
+            f"Subject: {encode_words(plain_subject)}\n"
+        )
+        head += "".join(f"{name}: {value}\n" for name, value in headers)
         head += (
             'MIME-Version: 1.0\nContent-Type: text/plain; charset="utf-8"\n'
             "Content-Transfer-Encoding: quoted-printable\n\n"
         )
         return message_id, head.encode("ascii") + qp + (b"" if qp.endswith(b"\n") else b"\n")
-    return message_id, _compose_mime(headers, body, atts, kind, ticket_number, ctx, automatic)
+    mime_headers = [
+        ("From", _formataddr(sender)),
+        ("To", _formataddr(recipient)),
+        ("Subject", plain_subject),
+        *headers,
+    ]
+    return message_id, _compose_mime(mime_headers, body, atts, kind, ticket_number, ctx, automatic)
+
+
+def _formataddr(pair: tuple[str, str]) -> str:
+    from email.utils import formataddr
+
+    return formataddr(pair, charset="utf-8")
 
 
 def _compose_mime(
@@ -328,7 +347,7 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
         else:
             store.execute(
                 "UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
-                "WHERE id IN (SELECT id FROM outbound WHERE status = 'queued' "
+                "WHERE status = 'queued' AND id IN (SELECT id FROM outbound WHERE status = 'queued' "
                 "AND next_attempt_at <= ? ORDER BY id LIMIT ?)",
                 (token, now, now, limit),
             )
