@@ -347,8 +347,8 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
         else:
             store.execute(
                 "UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
-                "WHERE status = 'queued' AND id IN (SELECT id FROM outbound WHERE status = 'queued' "
-                "AND next_attempt_at <= ? ORDER BY id LIMIT ?)",
+                "WHERE status = 'queued' AND id IN (SELECT id FROM outbound "
+                "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?)",
                 (token, now, now, limit),
             )
     claimed = store.query(
