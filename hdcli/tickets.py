@@ -351,7 +351,7 @@ class OpenRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        self.subject = one_line(self.subject)
+        self.subject = _one_line(self.subject)
         if not self.subject:
             raise UsageError("a ticket needs a subject that describes the problem")
         if self.channel not in CHANNELS:
@@ -359,7 +359,13 @@ class OpenRequest:
         if self.impact not in IMPACTS:
             raise UsageError(f"bad impact {self.impact!r} (allowed: {', '.join(IMPACTS)})")
         if self.external_id is not None:
-            self.external_id = one_line(self.external_id) or None
+            self.external_id = _one_line(self.external_id) or None
+
+
+def _one_line(text: str) -> str:
+    """:func:`hdcli.util.one_line`, without its regular expression for the usual printable text
+    (``isprintable`` is False for every control character): bulk open validates every row."""
+    return text.strip() if text.isprintable() else one_line(text)
 
 
 @dataclass
