@@ -7,6 +7,8 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from hdcli.util import one_line
+
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
@@ -20,6 +22,7 @@ class Context:
     def __init__(self, config: Config, actor: str | None = None) -> None:
         self.config = config
         self._actor = actor
+        self._system_user: str | None = None
         self.after_commit: list[Any] = []  # events to announce, outbound ids to deliver
 
     @cached_property
@@ -33,16 +36,18 @@ class Context:
     def actor(self) -> str:
         """``--as``, else ``HDCLI_USER`` / config ``user``, else the operating-system user."""
         if self._actor:
-            return self._actor
+            return one_line(self._actor)
         configured = self.config.get("user")
         if configured:
-            return str(configured)
-        import getpass
+            return one_line(str(configured))
+        if self._system_user is None:
+            import getpass
 
-        try:
-            return f"system:{getpass.getuser()}"
-        except (KeyError, OSError):
-            return "system"
+            try:
+                self._system_user = f"system:{getpass.getuser()}"
+            except (KeyError, OSError):
+                self._system_user = "system"
+        return self._system_user
 
     @cached_property
     def tz(self) -> ZoneInfo:

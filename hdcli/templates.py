@@ -150,11 +150,20 @@ def _environment(search: tuple[str, ...]) -> Any:
     return env
 
 
+_SEARCH: dict[int, tuple[Any, tuple[str, ...]]] = {}
+_SOURCES: dict[tuple[tuple[str, ...], str, str], tuple[Path, str] | None] = {}
+
+
 def search_path(config: Any) -> tuple[str, ...]:
-    """Folders searched for templates, highest precedence first."""
+    """Folders searched for templates, highest precedence first (worked out once per config)."""
+    cached = _SEARCH.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
     from hdcli.plugins import template_dirs
 
-    return (str(config.template_dir), *reversed(template_dirs()))
+    search = (str(config.template_dir), *reversed(template_dirs()))
+    _SEARCH[id(config)] = (config, search)
+    return search
 
 
 def _find(search: tuple[str, ...], name: str, language: str) -> Path | None:
@@ -191,15 +200,21 @@ def _render_jinja(search: tuple[str, ...], name: str, language: str,
 def render(config: Any, name: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
     """Render template ``name`` in ``language`` (falling back to English): (subject, body)."""
     search = search_path(config)
-    path = _find(search, name, language)
-    if path is None:
+    key = (search, name, language)
+    found = _SOURCES.get(key, ...)
+    if found is ...:
+        path = _find(search, name, language)
+        found = None
+        if path is not None:
+            try:
+                with open(path, encoding="utf-8", newline="") as fh:  # keep \r: Jinja's business
+                    found = (path, fh.read())
+            except (OSError, UnicodeDecodeError):
+                found = (path, "{#")  # unreadable: Jinja's loader reports it
+        _SOURCES[key] = found
+    if found is None:
         raise ConfigError(f"no mail template {name!r} for language {language!r}")
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:  # keep \r: Jinja's business
-            source = fh.read()
-    except (OSError, UnicodeDecodeError):
-        source = "{#"  # unreadable: Jinja's loader reports it
-    text = render_simple(source, context)
+    text = render_simple(found[1], context)
     if text is None:
         text = _render_jinja(search, name, language, context)
     head, _, body = text.partition("\n")
