@@ -10,11 +10,13 @@ placeholder style, DDL types, how a write transaction begins and how driver erro
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 from hdcli.errors import Refused
@@ -22,18 +24,32 @@ from hdcli.errors import Refused
 Row = dict[str, Any]
 
 
+_MIGRATION = re.compile(r"(\d{4})_(\w+)\.sql")
+
+
+def _migration_dir() -> Path:
+    return Path(__file__).resolve().parent / "migrations"
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """The versioned schema history: ``(version, name, sql)`` in order."""
     found = []
-    for entry in resources.files("hdcli.backends").joinpath("migrations").iterdir():
-        m = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+    for entry in _migration_dir().iterdir():
+        m = _MIGRATION.fullmatch(entry.name)
         if m:
             found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
     return sorted(found)
 
 
+@lru_cache(maxsize=1)
 def latest_version() -> int:
-    return max(v for v, _, _ in migrations())
+    """The newest schema version this hdcli knows (from the file names alone: this runs at
+    every start, reading the SQL is left to an upgrade)."""
+    return max(
+        int(m.group(1))
+        for name in os.listdir(_migration_dir())
+        if (m := _MIGRATION.fullmatch(name))
+    )
 
 
 class Storage(ABC):

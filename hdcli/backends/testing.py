@@ -126,6 +126,7 @@ class StorageConformance:
             "CREATE TABLE conformance_extra (id {ID}, note TEXT);",
         )
         monkeypatch.setattr(base, "migrations", lambda: [*known, extra])
+        monkeypatch.setattr(base, "latest_version", lambda: extra[0])
         with pytest.raises(Refused, match="db upgrade"):
             store.ensure_schema()
         assert store.upgrade() == [extra[0]]
