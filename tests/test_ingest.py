@@ -364,6 +364,165 @@ def test_contract_policy_overrides_the_global_one(seeded: Any) -> None:
     assert show(seeded, number)["status"] == "new"
 
 
+def closed_with_report(hd: Any) -> tuple[str, Any]:
+    """A ticket opened by mail, worked 45 minutes and closed: its number and the report mail."""
+    number = new_ticket(hd)
+    hd.ok("log", number, "45m")
+    hd.ok("close", number)
+    reports = [m for m in mails_to(hd, ANNA) if "Servicebericht" in m["Subject"]]
+    assert len(reports) == 1
+    return number, reports[0]
+
+
+def reports_of_the_month(hd: Any) -> dict[str, int]:
+    rows = json.loads(hd.ok("report", "billing", "--month", "this", "--format", "json"))
+    row = next(r for r in rows if r["contract"] == "RV-1")
+    return {k: row[k] for k in ("approved", "pending", "disputed")}
+
+
+def test_reply_to_the_service_report_approves_it(seeded: Any) -> None:
+    number, report = closed_with_report(seeded)
+    text = report.get_body(("plain",)).get_content()
+    assert "antworten Sie bitte auf diese E-Mail" in text
+    assert '"abgelehnt"' in text
+    result = ingest(
+        seeded,
+        mail(
+            subject=f"AW: {report['Subject']}",
+            message_id="<ok@muster.example>",
+            body="Genehmigt.\n\nViele Grüße\nAnna Schmidt\n\n> Guten Tag Anna Schmidt,",
+            headers={"In-Reply-To": report["Message-ID"], "References": report["Message-ID"]},
+        ),
+    )
+    assert result["outcome"] == "followup"
+    assert result["ticket"] == number
+    assert "approved" in result["reason"]
+    assert reports_of_the_month(seeded) == {"approved": 1, "pending": 0, "disputed": 0}
+    assert [t["number"] for t in seeded.json("list")] == [number]
+    ticket = show(seeded, number)
+    assert ticket["status"] == "closed"
+    assert any(h["action"] == "service_report_approved" for h in ticket["history"])
+
+
+def test_reply_to_the_service_report_by_subject_alone_from_the_main_contact(seeded: Any) -> None:
+    number, report = closed_with_report(seeded)
+    result = ingest(
+        seeded,
+        mail(
+            subject=f"Re: WG: {report['Subject']}",
+            message_id="<no@muster.example>",
+            body="Abgelehnt, es waren nur 30 Minuten.",
+        ),
+    )
+    assert (result["outcome"], result["ticket"]) == ("followup", number)
+    assert reports_of_the_month(seeded) == {"approved": 0, "pending": 0, "disputed": 1}
+    assert len(seeded.json("list")) == 1
+
+
+def test_unclear_reply_to_the_service_report_waits_on_the_ticket(seeded: Any) -> None:
+    number, report = closed_with_report(seeded)
+    before = len(show(seeded, number)["articles"])
+    result = ingest(
+        seeded,
+        mail(
+            subject=f"AW: {report['Subject']}",
+            message_id="<question@muster.example>",
+            body="Ist das korrekt?",
+            headers={"In-Reply-To": report["Message-ID"]},
+        ),
+    )
+    assert (result["outcome"], result["ticket"]) == ("followup", number)
+    assert "review" in result["reason"]
+    assert reports_of_the_month(seeded) == {"approved": 0, "pending": 1, "disputed": 0}
+    ticket = show(seeded, number)
+    assert ticket["status"] == "closed"
+    assert len(ticket["articles"]) == before + 1
+    assert ticket["articles"][-1]["body"].startswith("Ist das korrekt?")
+    assert len(seeded.json("list")) == 1
+
+
+def test_strangers_answer_to_the_service_report_is_rejected(seeded: Any) -> None:
+    number, report = closed_with_report(seeded)
+    before = len(show(seeded, number)["articles"])
+    result = ingest(
+        seeded,
+        mail(
+            subject=f"AW: {report['Subject']}",
+            sender="Eve <eve@stranger.example>",
+            message_id="<eve@stranger.example>",
+            body="Genehmigt.",
+            headers={"In-Reply-To": report["Message-ID"]},
+        ),
+    )
+    assert result["outcome"] == "rejected"
+    assert result["ticket"] is None
+    assert result["message_id"] is None
+    assert reports_of_the_month(seeded) == {"approved": 0, "pending": 1, "disputed": 0}
+    assert len(show(seeded, number)["articles"]) == before
+    assert len(seeded.json("list")) == 1
+
+
+def test_other_replies_to_a_closed_ticket_with_a_pending_report_follow_the_policy(
+    seeded: Any,
+) -> None:
+    number, report = closed_with_report(seeded)
+    result = ingest(
+        seeded,
+        mail(
+            subject=f"Re: [Ticket#{number}] Drucker druckt nicht",
+            message_id="<again@muster.example>",
+            body="Ja, der Drucker ist wieder kaputt.",
+        ),
+    )
+    assert result["outcome"] == "new"
+    assert reports_of_the_month(seeded)["pending"] == 1
+    # Once decided, even an answer to the report mail is an ordinary reply to a closed ticket.
+    seeded.ok("report", "approve", number, "--by", "Anna Schmidt", "--via", "phone")
+    late = ingest(
+        seeded,
+        mail(
+            subject=f"AW: {report['Subject']}",
+            message_id="<late@muster.example>",
+            body="Genehmigt.",
+            headers={"In-Reply-To": report["Message-ID"]},
+        ),
+    )
+    assert late["outcome"] == "new"
+    assert show(seeded, number)["status"] == "closed"
+
+
+def test_rejected_strangers_message_id_is_not_printed(seeded: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(
+        mail(sender="max@gmail.example", message_id="<max.privat@gmail.example>")
+    )
+    (folder / "2.eml").write_bytes(mail(message_id="<kunde@muster.example>"))
+    (folder / "3.eml").write_bytes(mail(sender="", message_id="<nobody@nowhere.example>"))
+    for _ in range(2):  # the second run: duplicates, still without the stranger's Message-ID
+        proc = seeded("mail", "ingest", str(folder), "--format", "jsonl")
+        assert proc.returncode == 0, proc.stderr
+        assert "max.privat" not in proc.stdout
+        assert "nobody@nowhere" not in proc.stdout
+        results = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert [r["message_id"] for r in results] == [None, "<kunde@muster.example>", None]
+    assert [r["outcome"] for r in results] == ["duplicate"] * 3
+    # a known contact's rejection (a closed ticket under reject_with_notice) keeps its id
+    number = results[1]["ticket"]
+    seeded.ok("close", number)
+    proc = seeded(
+        "mail",
+        "ingest",
+        "-",
+        "--format",
+        "jsonl",
+        input=mail(subject=f"Re: [Ticket#{number}] Drucker", message_id="<k2@muster.example>"),
+        env={"HDCLI_TICKETS__CLOSED_POLICY": "reject_with_notice"},
+    )
+    late = json.loads(proc.stdout)
+    assert (late["outcome"], late["message_id"]) == ("rejected", "<k2@muster.example>")
+
+
 def test_followup_to_a_waiting_ticket_puts_it_back_to_work(seeded: Any) -> None:
     number = new_ticket(seeded)
     seeded.ok("assign", number, "--to", "mmueller")

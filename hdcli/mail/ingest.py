@@ -13,7 +13,11 @@ Idempotency: every message has a key (its Message-ID, or a hash of its bytes); t
 ``inbound_log`` keeps a SHA-256 of that key under a UNIQUE constraint, inserted first in the
 transaction, so a message ingested twice, also by two processes at once, is ``duplicate`` the
 second time. Only the hash is kept: a rejected stranger's Message-ID (which may hold an
-address) is not stored either.
+address) is not stored either, nor shown in its result (``message_id`` is None there).
+
+A reply to a closed ticket's pending service report (to the report mail, or with its subject
+from whom reports go to) is the report's answer, not a new request: it goes to
+:func:`hdcli.billing.on_billing_mail` before the closed-ticket policy applies.
 
 Transient failures (the store is locked or unreachable: :class:`BackendUnavailable`,
 :class:`TransientError`) and configuration errors are raised, never quarantined: the MTA
@@ -242,6 +246,10 @@ def _duplicate(store: SqlStorage, lkey: str, source: str, message_id: str | None
         or {}
     )
     previous = row.get("outcome")
+    if previous == "rejected" and row.get("number") is None:
+        # Rejected without a ticket: a sender the gate refused (or one a plugin turned away),
+        # whose Message-ID is no more shown the second time than it was the first.
+        message_id = None
     return IngestResult(
         source,
         message_id,
@@ -271,9 +279,19 @@ def _ingest_parsed(
         else:
             outcome, ticket, reason = _person(ctx, settings, mail)
         _log(store, lkey, outcome, ticket["id"] if ticket else None, reason)
-    return IngestResult(
-        source, mail.message_id, outcome, ticket["number"] if ticket else None, reason
-    )
+    # A stranger's Message-ID often holds an address; result lines end up in cron logs.
+    shown = None if outcome == "rejected" and _stranger(settings, mail) else mail.message_id
+    return IngestResult(source, shown, outcome, ticket["number"] if ticket else None, reason)
+
+
+def _stranger(settings: _Settings, mail: ParsedMail) -> bool:
+    """Whether the contract gate refused the sender (or there was no sender to ask about).
+
+    Only meaningful right after the message was decided: ``settings.refused`` holds every
+    address the gate refused within the open transaction, this message's sender among them.
+    """
+    sender = mail.from_addr
+    return not sender or "@" not in sender or norm_email(sender) in settings.refused
 
 
 Decision = tuple[str, "Row | None", str]
@@ -312,6 +330,22 @@ def _find_ticket(
 ) -> Row | None:
     """The ticket a message answers: its number in the subject, else In-Reply-To/References
     to a message hdcli received or sent. Only a ticket the sender may write to counts."""
+    return _writable(store, _candidates(store, settings, mail), mail, check_sender)
+
+
+def _writable(
+    store: SqlStorage, candidates: list[Row], mail: ParsedMail, check_sender: bool = True
+) -> Row | None:
+    """The first of ``candidates`` the sender may write to (see :func:`_belongs`)."""
+    for ticket in candidates:
+        if not check_sender or _belongs(store, ticket, mail.from_addr):
+            return ticket
+    return None
+
+
+def _candidates(store: SqlStorage, settings: _Settings, mail: ParsedMail) -> list[Row]:
+    """The tickets a message may answer, best first, whoever sent it: the numbers in its
+    subject, then the tickets of the Message-IDs in In-Reply-To/References."""
     numbers = _subject_numbers(settings, mail)
     candidates: list[Row] = []
     if numbers:
@@ -330,10 +364,7 @@ def _find_ticket(
         )
         seen = {int(c["id"]) for c in candidates}
         candidates.extend(r for r in rows if int(r["id"]) not in seen)
-    for ticket in candidates:
-        if not check_sender or _belongs(store, ticket, mail.from_addr):
-            return ticket
-    return None
+    return candidates
 
 
 def _automatic(
@@ -410,7 +441,14 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
     store = ctx.store
     if not mail.from_addr or "@" not in mail.from_addr:
         return "rejected", None, "no sender address"
-    ticket = _find_ticket(store, settings, mail)
+    candidates = _candidates(store, settings, mail)
+    ticket = _writable(store, candidates, mail)
+    if candidates and (ticket is None or ticket["status"] == "closed"):
+        # An answer to a pending service report is the report's business, not a new request:
+        # checked before the closed-ticket policy (the report mail asks for such replies).
+        answered = _report_answer(ctx, settings, candidates, mail)
+        if answered is not None:
+            return answered
     if ticket is None:
         return _new_ticket(ctx, settings, mail)
     if ticket["status"] != "closed":
@@ -450,6 +488,102 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
     if outcome == "new":
         reason = f"ticket {ticket['number']} is closed: new ticket linked to it"
     return outcome, t, reason
+
+
+def _report_answer(
+    ctx: Context, settings: _Settings, candidates: list[Row], mail: ParsedMail
+) -> Decision | None:
+    """A reply to the service report of a closed ticket, handed to
+    :func:`hdcli.billing.on_billing_mail`; None when the message is no such reply.
+
+    A candidate counts when it is closed, its latest service report is pending, and the
+    message answers that report's mail: its In-Reply-To/References hold the report mail's
+    Message-ID (and the sender may write to the ticket, or is the contract's report address),
+    or its subject is the report mail's subject with the number (prefixes such as ``AW:``
+    aside) and the sender is whom reports go to: the contract's report address or a contact of
+    the organisation with the role main or billing. The subject must be the report's, not just
+    carry the number: a main contact's ``Re: [Ticket#N] …`` to the acknowledgement is a new
+    request and follows the closed-ticket policy.
+
+    ``on_billing_mail`` keeps the message on the ticket and records a clear yes or no;
+    anything else waits there for a human. Outcome ``followup`` either way.
+    """
+    from hdcli.billing import latest_report, on_billing_mail
+
+    store = ctx.store
+    sender = norm_email(mail.from_addr)
+    ids = list(dict.fromkeys([*mail.in_reply_to, *reversed(mail.references)]))[:20]
+    numbers = set(_subject_numbers(settings, mail))
+    for ticket in candidates:
+        if ticket["status"] != "closed":
+            continue
+        report = latest_report(store, int(ticket["id"]))
+        if report is None or report["status"] != "pending":
+            continue
+        sent = _report_mails(store, ticket, str(report["created_at"]))
+        if not sent:
+            continue
+        addressee = _report_addressee(store, ticket, sender)
+        replies = (
+            bool(ids)
+            and any(m in ids for m in sent)
+            and (addressee or _belongs(store, ticket, sender))
+        )
+        if not replies and not (
+            addressee
+            and ticket["number"] in numbers
+            and _subject_key(settings, mail.subject)
+            in {_subject_key(settings, subject) for subject in sent.values()}
+        ):
+            continue
+        reason = on_billing_mail(ctx, mail, ticket)
+        if reason is None:  # not one of the organisation's contacts: the usual rules apply
+            continue
+        return "followup", ticket, one_line(f"reply to the service report: {reason}")
+    return None
+
+
+def _report_mails(store: SqlStorage, ticket: Row, since: str) -> dict[str, str]:
+    """Message-ID → subject of the service report mails of ``ticket`` sent from ``since`` on
+    (the latest report's; an older report's mail answers a report already replaced)."""
+    rows = store.query(
+        "SELECT message_id FROM articles WHERE ticket_id = ? AND direction = 'out' "
+        "AND message_id IS NOT NULL AND created_at >= ?",
+        (ticket["id"], since),
+    )
+    ids = [str(r["message_id"]) for r in rows][-50:]
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    # The ticket's outbound articles are few; the queue is looked up by its indexed Message-ID.
+    found = store.query(
+        f"SELECT message_id, subject FROM outbound WHERE message_id IN ({marks}) "
+        "AND ticket_id = ? AND kind = 'service_report'",
+        [*ids, ticket["id"]],
+    )
+    return {str(r["message_id"]): str(r["subject"] or "") for r in found}
+
+
+def _subject_key(settings: _Settings, subject: str | None) -> str:
+    """A subject compared without ticket markers, reply prefixes, case and spacing."""
+    from hdcli.numbers import strip_numbers, strip_prefixes
+
+    text = strip_prefixes(strip_numbers(one_line(subject or ""), settings.hooks))
+    return " ".join(text.split()).casefold()
+
+
+def _report_addressee(store: SqlStorage, ticket: Row, sender: str) -> bool:
+    """Whether ``sender`` is whom service reports of ``ticket`` are for: the contract's
+    report address, or a contact of the organisation with the role main or billing."""
+    if not sender:
+        return False
+    row = store.query_one(
+        "SELECT 1 AS x FROM contracts WHERE id = ? AND lower(report_to) = ? "
+        "UNION ALL SELECT 1 AS x FROM contacts WHERE org_id = ? AND email = ? "
+        "AND ((',' || roles || ',') LIKE ? OR (',' || roles || ',') LIKE ?) LIMIT 1",
+        (ticket["contract_id"], sender, ticket["org_id"], sender, "%,main,%", "%,billing,%"),
+    )
+    return row is not None
 
 
 def _followup(ctx: Context, ticket: Row, mail: ParsedMail) -> Decision:
