@@ -31,9 +31,16 @@ _ORDER = " ORDER BY t.created_at DESC, t.id DESC"
 
 
 def get_ticket(store: SqlStorage, number: str) -> Row:
-    """The ticket row with this number; NotFound (exit 3) when there is none."""
+    """The ticket row with this number; NotFound (exit 3) when there is none.
+
+    Inside a transaction on PostgreSQL the row is locked until the transaction ends."""
     number = number.strip()
-    row = store.query_one("SELECT * FROM tickets WHERE number = ?", (number,))
+    sql = "SELECT * FROM tickets WHERE number = ?"
+    if store.dialect == "postgresql" and store.in_transaction:
+        # a change reads the ticket it is about to write: lock its row so that concurrent
+        # changes of one ticket serialise (SQLite's write transactions already do)
+        sql += " FOR UPDATE"
+    row = store.query_one(sql, (number,))
     if row is None:
         raise NotFound(f"no ticket {number} (see `hdcli list`)")
     return row
