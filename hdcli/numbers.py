@@ -29,13 +29,8 @@ class NumberFormat(Protocol):
 
 def check_digit(digits: str) -> int:
     """Znuny's DateChecksum check digit: weights 1,2,1,2… summed, 10 - sum % 10, 10 → 1."""
-    total = 0
-    mult = 1
-    for ch in digits:
-        total += mult * int(ch)
-        mult = 2 if mult == 1 else 1
-    total %= 10
-    digit = 10 - total
+    total = sum(map(int, digits[::2])) + 2 * sum(map(int, digits[1::2]))
+    digit = 10 - total % 10
     return 1 if digit == 10 else digit
 
 
