@@ -232,7 +232,8 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
                             f"service-report-{ticket['number']}.pdf",
                             "application/pdf", render_pdf(report))
         send_mail(ctx, ticket, "service_report", to_name=name, to_addr=address, automatic=True,
-                  attachments=[pdf], report_text=render_text(report), recipient={"name": name})
+                  attachments=[pdf], report_text=render_text(report), recipient={"name": name},
+                  reply_to=report.billing_email)
     return report_id
 
 

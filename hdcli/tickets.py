@@ -49,10 +49,21 @@ ARTICLE_KIND = {"email": "mail", "phone": "phone", "fax": "fax", "web": "web"}
 # -- plumbing ------------------------------------------------------------------------------------
 @contextmanager
 def change(ctx: Context) -> Iterator[SqlStorage]:
-    """A write transaction; after its commit, queued mail is delivered and events announced."""
+    """A write transaction; after its commit, queued mail is delivered and events announced.
+
+    With ``ctx.dry_run`` everything is checked and done, then rolled back: :class:`DryRun` is
+    raised instead of committing, and no mail or event leaves.
+    """
     with ctx.store.transaction() as store:
         yield store
+        if ctx.dry_run:
+            ctx.after_commit = []
+            raise DryRun
     finish(ctx)
+
+
+class DryRun(Exception):
+    """A change checked and rolled back (``--dry-run``)."""
 
 
 def finish(ctx: Context) -> None:
@@ -201,6 +212,7 @@ def send_mail(
     reply_to_customer: bool = False,
     attachments: Iterable[OutAttachment] = (),
     article: bool = True,
+    reply_to: str | None = None,
     **extra: Any,
 ) -> str | None:
     """Render ``template`` for ``ticket`` and queue it (to the requester unless told otherwise).
@@ -229,6 +241,7 @@ def send_mail(
         in_reply_to=in_reply_to,
         references=refs,
         attachments=attachments,
+        reply_to=reply_to,
         # only automatic answers to inbound mail count against the daily cap
         capped=automatic
         and (template == "closed_notice" or (template == "acknowledgement" and bool(in_reply_to))),

@@ -47,6 +47,8 @@ def test_whole_lifecycle_writes_every_promised_mail(hd: Helpdesk) -> None:
     assert "Servicebericht" in str(report["subject"])
     assert "1.5 h" in body_of(report)
     assert any(p.get_content_type() == "application/pdf" for p in report.iter_attachments())
+    assert report["Reply-To"] == "helpdesk@smartwork.example"  # the billing address (default)
+    assert ack["Reply-To"] is None
     # automatic mails say so (RFC 3834); the human reply does not
     assert ack["Auto-Submitted"] == "auto-replied"
     assert reply["Auto-Submitted"] is None
@@ -186,9 +188,13 @@ def test_close_reads_numbers_from_stdin_with_dry_run(hd: Helpdesk) -> None:
     hd.ok("--as", "mmueller", "reply", numbers[0], "-m", "Antwort")
     waiting = hd.ok("list", "--status", "waiting", "-q")
     assert waiting.split() == [numbers[0]]
+    mails_before = len(hd.mails())
     dry = hd("close", "-", "--dry-run", input=waiting)
-    assert dry.returncode == 0 and "would close" in dry.stderr
+    assert dry.returncode == 0 and f"{numbers[0]}: would be closed" in dry.stderr
     assert hd.json("show", numbers[0])["status"] == "waiting"
+    assert len(hd.mails()) == mails_before  # nothing was sent either
+    # a dry run checks what a real run would: an unknown number, a closed ticket
+    assert hd("close", "2026112710999999", "--dry-run").returncode == 3
     hd.ok("close", "-", "--reason", "stale", input=waiting)
     assert hd.json("show", numbers[0])["status"] == "closed"
     # one bad number among good ones: the rest is done, the exit code tells

@@ -106,15 +106,19 @@ def numbers_from(args: Sequence[str]) -> Iterator[str]:
 def for_each(numbers: Iterable[str], action: Callable[[str], Any], *, dry_run: bool,
              verb: str, quiet: bool = False) -> None:
     """Run ``action`` per number; report each; exit with the first failure's code at the end."""
+    from hdcli.tickets import DryRun
+
     first_error: HdcliError | None = None
     count = 0
+    if dry_run:
+        context().dry_run = True
     for number in numbers:
         count += 1
-        if dry_run:
-            say(f"would {verb} {number}")
-            continue
         try:
             action(number)
+        except DryRun:
+            say(f"{number}: would be {verb}")
+            continue
         except HdcliError as exc:
             error_line(exc)
             first_error = first_error or exc

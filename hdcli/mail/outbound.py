@@ -106,6 +106,7 @@ def compose(
     in_reply_to: str | None = None,
     references: Sequence[str] = (),
     attachments: Iterable[OutAttachment] = (),
+    reply_to: str | None = None,
 ) -> tuple[str, bytes]:
     """Build the message; returns (Message-ID, raw bytes). Headers never carry CR/LF.
 
@@ -136,6 +137,8 @@ def compose(
         ("Date", format_datetime(datetime.now(UTC))),
         ("Message-ID", message_id),
     ]
+    if reply_to and one_line(reply_to).isascii():
+        headers.append(("Reply-To", one_line(reply_to)))
     if in_reply_to:
         headers.append(("In-Reply-To", one_line(in_reply_to)))
     refs = [one_line(r) for r in references if r]
@@ -241,6 +244,7 @@ def queue(
     references: Sequence[str] = (),
     attachments: Iterable[OutAttachment] = (),
     capped: bool = False,
+    reply_to: str | None = None,
 ) -> Queued | None:
     """Queue one mail in the current transaction; returns its queue id and Message-ID.
 
@@ -265,6 +269,7 @@ def queue(
         in_reply_to=in_reply_to,
         references=references,
         attachments=attachments,
+        reply_to=reply_to,
     )
     now = now_iso()
     qid = store.insert(
