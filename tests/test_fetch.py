@@ -195,36 +195,6 @@ def test_maildir_done_after_commit_duplicate_is_cleared_away(hd: Any, tmp_path: 
     assert len(hd.json("list")) == 1
 
 
-def test_two_concurrent_fetches_over_one_maildir(hd: Any, tmp_path: Path) -> None:
-    hd.seed()
-    box = maildir(tmp_path / "Maildir")
-    count = 40
-    for i in range(count):
-        (box / "new" / f"{i:03d}.host").write_bytes(anna_mail(i, "twin"))
-    # two names for the same folder: the per-source lock does not help, only the store does
-    configure_sources(
-        hd, {"a": {"type": "maildir", "path": str(box)}, "b": {"type": "maildir", "path": str(box)}}
-    )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "hdcli", "mail", "fetch", "--source", name, "--format", "jsonl"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=hd.env,
-            cwd=hd.root,
-        )
-        for name in ("a", "b")
-    ]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, err
-    per_message = tickets_per_message(hd)
-    assert len(per_message) == count
-    assert set(per_message.values()) == {1}
-    assert list((box / "new").iterdir()) == []
-    assert len(list((box / ".Processed").glob("*/*"))) == count
-
-
 def test_second_run_skips_a_source_another_run_holds(hd: Any, tmp_path: Path) -> None:
     hd.seed()
     box = maildir(tmp_path / "Maildir")

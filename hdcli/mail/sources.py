@@ -308,13 +308,9 @@ class ImapSource:
     # -- connection -----------------------------------------------------------------------
 
     def _tls_context(self) -> Any:
-        import ssl
+        from hdcli.mail.tls import tls_context
 
-        context = ssl.create_default_context(cafile=self.ca_file)
-        if not self.tls_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return tls_context(self.ca_file, self.tls_verify)
 
     def _connection(self) -> imaplib.IMAP4:
         if self._conn is None:
