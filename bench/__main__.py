@@ -16,13 +16,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     for knob, default in SIZES["small"].items():
-        parser.add_argument(f"--{knob.replace('_', '-')}", type=int, dest=knob,
-                            help=f"override the size's {knob} (small: {default:,})")
-    parser.add_argument("--only", default=",".join(Suite.WORKLOADS),
-                        help=f"comma-separated workloads ({', '.join(Suite.WORKLOADS)})")
+        parser.add_argument(
+            f"--{knob.replace('_', '-')}",
+            type=int,
+            dest=knob,
+            help=f"override the size's {knob} (small: {default:,})",
+        )
+    parser.add_argument(
+        "--only",
+        default=",".join(Suite.WORKLOADS),
+        help=f"comma-separated workloads ({', '.join(Suite.WORKLOADS)})",
+    )
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
-    parser.add_argument("--workdir", type=Path,
-                        help="keep helpdesks and data here (reused by later runs)")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep helpdesks and data here (reused by later runs)"
+    )
     args = parser.parse_args(argv)
     knobs = dict(SIZES[args.size])
     for knob in knobs:
@@ -44,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
     m = machine()
     log(f"hdcli benchmark, size {args.size}: {knobs}")
-    log(f"machine: {m['nproc']} CPU(s), {m['cpu']}, Python {m['python']}, "
-        f"load {m['loadavg_at_start']}")
+    log(
+        f"machine: {m['nproc']} CPU(s), {m['cpu']}, Python {m['python']}, "
+        f"load {m['loadavg_at_start']}"
+    )
     log(HEADER)
     try:
         results = Suite(work, knobs, hdcli, log).run(only)
@@ -53,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps(to_json(results, args.size, knobs), indent=2,
-                                        ensure_ascii=False) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(to_json(results, args.size, knobs), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
     return 1 if any(r.status == "failed" for r in results) else 0
 
 

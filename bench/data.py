@@ -17,19 +17,44 @@ from pathlib import Path
 
 from hdcli.numbers import check_digit
 
-DOMAINS = ("muster.example", "stadtwerke-nord.example", "kanzlei-weiss.example",
-           "baeckerei-koenig.example", "gemeinde-oberau.example")
-ORGS = ("Muster GmbH", "Stadtwerke Nord", "Kanzlei Weiß & Partner", "Bäckerei König",
-        "Gemeinde Oberau")
+DOMAINS = (
+    "muster.example",
+    "stadtwerke-nord.example",
+    "kanzlei-weiss.example",
+    "baeckerei-koenig.example",
+    "gemeinde-oberau.example",
+)
+ORGS = (
+    "Muster GmbH",
+    "Stadtwerke Nord",
+    "Kanzlei Weiß & Partner",
+    "Bäckerei König",
+    "Gemeinde Oberau",
+)
 KINDS = ("company", "company", "company", "company", "public_body")
-PEOPLE = ("Anna Schmidt", "Jürgen Müller", "Sören Weiß", "Özlem Yılmaz", "Björn Köhler",
-          "Käthe Groß", "Lena Bäcker", "Günther Strauß", "Marie-Luise Fößel", "Hans Jörg Ähren")
+PEOPLE = (
+    "Anna Schmidt",
+    "Jürgen Müller",
+    "Sören Weiß",
+    "Özlem Yılmaz",
+    "Björn Köhler",
+    "Käthe Groß",
+    "Lena Bäcker",
+    "Günther Strauß",
+    "Marie-Luise Fößel",
+    "Hans Jörg Ähren",
+)
 PROBLEMS = (
-    "Drucker im 2. OG druckt nicht", "Outlook fragt ständig nach dem Passwort",
-    "VPN-Verbindung bricht ab", "Neuer Mitarbeiter: Zugang für Frau Größer",
-    "Bildschirm flackert nach Windows-Update", "Scanner speichert keine PDFs",
-    "Telefonanlage: Rufumleitung ändern", "Zugriffsrechte für Ordner Buchhaltung",
-    "Kassensystem startet nicht", "Fehlermeldung „Datenträger voll“ auf dem Server",
+    "Drucker im 2. OG druckt nicht",
+    "Outlook fragt ständig nach dem Passwort",
+    "VPN-Verbindung bricht ab",
+    "Neuer Mitarbeiter: Zugang für Frau Größer",
+    "Bildschirm flackert nach Windows-Update",
+    "Scanner speichert keine PDFs",
+    "Telefonanlage: Rufumleitung ändern",
+    "Zugriffsrechte für Ordner Buchhaltung",
+    "Kassensystem startet nicht",
+    "Fehlermeldung „Datenträger voll“ auf dem Server",
 )
 BODIES = (
     "Guten Tag,\n\nseit heute Morgen {p}. Betroffen sind {who}. Ich habe den Rechner bereits "
@@ -38,8 +63,12 @@ BODIES = (
     "heute noch ansehen? Rückruf gern unter 0761 123456.\n\nViele Grüße\n{name}\n",
 )
 WHO = ("nur mich", "mehrere Kolleginnen und Kollegen", "das ganze Büro")
-REPLIES = ("Danke, das Problem besteht leider weiterhin.", "Hat funktioniert, vielen Dank!",
-           "Anbei der Screenshot der Fehlermeldung.", "Bitte rufen Sie mich morgen früh an.")
+REPLIES = (
+    "Danke, das Problem besteht leider weiterhin.",
+    "Hat funktioniert, vielen Dank!",
+    "Anbei der Screenshot der Fehlermeldung.",
+    "Bitte rufen Sie mich morgen früh an.",
+)
 PREFIXES = ("AW: ", "Re: ", "AW: AW: ", "WG: ", "Antw: ", "RE: ")
 
 
@@ -48,8 +77,15 @@ def contacts() -> list[tuple[str, str, str]]:
     rows = []
     for i, (org, domain) in enumerate(zip(ORGS, DOMAINS, strict=True)):
         for name in PEOPLE[2 * i : 2 * i + 2]:
-            local = (name.lower().replace(" ", ".").replace("ä", "ae").replace("ö", "oe")
-                     .replace("ü", "ue").replace("ß", "ss").replace("ı", "i"))
+            local = (
+                name.lower()
+                .replace(" ", ".")
+                .replace("ä", "ae")
+                .replace("ö", "oe")
+                .replace("ü", "ue")
+                .replace("ß", "ss")
+                .replace("ı", "i")
+            )
             rows.append((org, name, f"{local}@{domain}"))
     return rows
 
@@ -59,12 +95,34 @@ def seed_commands() -> list[list[str]]:
     cmds: list[list[str]] = []
     for i, (org, domain, kind) in enumerate(zip(ORGS, DOMAINS, KINDS, strict=True)):
         cmds.append(["org", "add", org, "--kind", kind, "--domain", domain])
-        cmds.append(["contract", "add", org, "--number", f"RV-{i + 1}", "--billing", "hourly",
-                     "--rate", "95", "--increment", "15m"])
+        cmds.append(
+            [
+                "contract",
+                "add",
+                org,
+                "--number",
+                f"RV-{i + 1}",
+                "--billing",
+                "hourly",
+                "--rate",
+                "95",
+                "--increment",
+                "15m",
+            ]
+        )
     for org, name, mail in contacts():
         cmds.append(["contact", "add", org, "--name", name, "--email", mail, "--role", "main"])
-    cmds.append(["agent", "add", "mmueller", "--name", "Max Müller", "--email",
-                 "max.mueller@smartwork.example"])
+    cmds.append(
+        [
+            "agent",
+            "add",
+            "mmueller",
+            "--name",
+            "Max Müller",
+            "--email",
+            "max.mueller@smartwork.example",
+        ]
+    )
     return cmds
 
 
@@ -77,20 +135,40 @@ def write_requests(path: Path, n: int, seed: int = 1) -> None:
             _org, name, mail = rnd.choice(people)
             problem = rnd.choice(PROBLEMS)
             body = rnd.choice(BODIES).format(p=problem.lower(), who=rnd.choice(WHO), name=name)
-            fh.write(json.dumps({"contact": mail, "subject": problem, "body": body,
-                                 "channel": "email", "external_id": f"bench-{seed}-{i}"},
-                                ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "contact": mail,
+                        "subject": problem,
+                        "body": body,
+                        "channel": "email",
+                        "external_id": f"bench-{seed}-{i}",
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
 
 
 def _pdf(rnd: random.Random) -> bytes:
     """A small PDF-like attachment (a valid header, some kilobytes of stream)."""
     stream = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(4000, 24000)))
-    return (b"%PDF-1.4\n1 0 obj << /Length " + str(len(stream)).encode() + b" >>\nstream\n"
-            + stream + b"\nendstream\nendobj\ntrailer << >>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj << /Length "
+        + str(len(stream)).encode()
+        + b" >>\nstream\n"
+        + stream
+        + b"\nendstream\nendobj\ntrailer << >>\n%%EOF\n"
+    )
 
 
-def mail(rnd: random.Random, i: int, reply_to: str | None, hook: str = "Ticket#",
-         attachment: bool = False) -> bytes:
+def mail(
+    rnd: random.Random,
+    i: int,
+    reply_to: str | None,
+    hook: str = "Ticket#",
+    attachment: bool = False,
+) -> bytes:
     """One inbound mail: new (``reply_to`` None) or a reply ``AW: [Ticket#N] …``."""
     _org, name, addr = rnd.choice(contacts())
     problem = rnd.choice(PROBLEMS)
@@ -107,18 +185,27 @@ def mail(rnd: random.Random, i: int, reply_to: str | None, hook: str = "Ticket#"
     msg["Message-ID"] = make_msgid(f"b{i}", domain=addr.rpartition("@")[2])
     msg.set_content(text)
     if attachment:
-        msg.add_attachment(_pdf(rnd), maintype="application", subtype="pdf",
-                           filename="Fehlermeldung Überweisung.pdf")
+        msg.add_attachment(
+            _pdf(rnd),
+            maintype="application",
+            subtype="pdf",
+            filename="Fehlermeldung Überweisung.pdf",
+        )
     return msg.as_bytes(policy=SMTP)
 
 
 def _when(rnd: random.Random) -> datetime:
-    return datetime(2026, 11, 2, 8, 0, tzinfo=UTC) + timedelta(
-        minutes=rnd.randint(0, 60 * 24 * 20))
+    return datetime(2026, 11, 2, 8, 0, tzinfo=UTC) + timedelta(minutes=rnd.randint(0, 60 * 24 * 20))
 
 
-def write_mails(folder: Path, n: int, numbers: list[str], reply_share: float = 0.3,
-                attach_share: float = 0.1, seed: int = 2) -> None:
+def write_mails(
+    folder: Path,
+    n: int,
+    numbers: list[str],
+    reply_share: float = 0.3,
+    attach_share: float = 0.1,
+    seed: int = 2,
+) -> None:
     """``n`` mails as ``NNNNNN.eml`` in ``folder``; a share are replies to ``numbers``."""
     rnd = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -128,8 +215,9 @@ def write_mails(folder: Path, n: int, numbers: list[str], reply_share: float = 0
         (folder / f"{i:06d}.eml").write_bytes(data)
 
 
-def ticket_numbers(n: int, start: date = date(2025, 1, 1), per_day: int = 3000,
-                   system_id: str = "10") -> Iterator[tuple[str, date]]:
+def ticket_numbers(
+    n: int, start: date = date(2025, 1, 1), per_day: int = 3000, system_id: str = "10"
+) -> Iterator[tuple[str, date]]:
     """``n`` valid ``date_checksum`` numbers with their day, ``per_day`` a day."""
     for i in range(n):
         day = start + timedelta(days=i // per_day)
@@ -137,8 +225,9 @@ def ticket_numbers(n: int, start: date = date(2025, 1, 1), per_day: int = 3000,
         yield f"{base}{check_digit(base)}", day
 
 
-def fill_store(db: Path, tickets: int, entries: int, month: str = "2026-03",
-               seed: int = 3) -> list[str]:
+def fill_store(
+    db: Path, tickets: int, entries: int, month: str = "2026-03", seed: int = 3
+) -> list[str]:
     """Add ``tickets`` closed tickets (with participants, a first article and a service report)
     and ``entries`` time entries spread over them to a store the CLI has set up.
 
@@ -149,10 +238,17 @@ def fill_store(db: Path, tickets: int, entries: int, month: str = "2026-03",
     con = sqlite3.connect(db)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
-    orgs = {r[0]: (r[1], r[2]) for r in con.execute(
-        "SELECT o.name, o.id, c.id FROM organisations o JOIN contracts c ON c.org_id = o.id")}
-    people = [(orgs[org], cid, mail) for org, _n, mail in contacts()
-              for (cid,) in con.execute("SELECT id FROM contacts WHERE email = ?", (mail,))]
+    orgs = {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            "SELECT o.name, o.id, c.id FROM organisations o JOIN contracts c ON c.org_id = o.id"
+        )
+    }
+    people = [
+        (orgs[org], cid, mail)
+        for org, _n, mail in contacts()
+        for (cid,) in con.execute("SELECT id FROM contacts WHERE email = ?", (mail,))
+    ]
     agent = con.execute("SELECT id FROM agents LIMIT 1").fetchone()[0]
     months = [f"2026-{m:02d}" for m in range(1, 13)]
     sample: list[str] = []
@@ -162,19 +258,31 @@ def fill_store(db: Path, tickets: int, entries: int, month: str = "2026-03",
     next_id = (con.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0] or 0) + 1
 
     def flush() -> None:
-        con.executemany("INSERT INTO tickets (id, number, subject, org_id, contract_id, "
-                        "requester_id, channel, impact, status, assignee_id, created_at, "
-                        "updated_at, closed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch_t)
-        con.executemany("INSERT INTO ticket_participants (ticket_id, email, role) "
-                        "VALUES (?,?,?)", batch_p)
-        con.executemany("INSERT INTO articles (ticket_id, kind, direction, sender, subject, "
-                        "body, created_by, created_at) VALUES (?,?,?,?,?,?,?,?)", batch_a)
-        con.executemany("INSERT INTO time_entries (ticket_id, agent_id, work_date, minutes, "
-                        "activity, note, billable, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                        batch_e)
-        con.executemany("INSERT INTO service_reports (ticket_id, created_at, month, "
-                        "worked_minutes, billed_minutes, billable, amount, sent_to, status) "
-                        "VALUES (?,?,?,?,?,?,?,?,?)", batch_s)
+        con.executemany(
+            "INSERT INTO tickets (id, number, subject, org_id, contract_id, "
+            "requester_id, channel, impact, status, assignee_id, created_at, "
+            "updated_at, closed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            batch_t,
+        )
+        con.executemany(
+            "INSERT INTO ticket_participants (ticket_id, email, role) VALUES (?,?,?)", batch_p
+        )
+        con.executemany(
+            "INSERT INTO articles (ticket_id, kind, direction, sender, subject, "
+            "body, created_by, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            batch_a,
+        )
+        con.executemany(
+            "INSERT INTO time_entries (ticket_id, agent_id, work_date, minutes, "
+            "activity, note, billable, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            batch_e,
+        )
+        con.executemany(
+            "INSERT INTO service_reports (ticket_id, created_at, month, "
+            "worked_minutes, billed_minutes, billable, amount, sent_to, status) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            batch_s,
+        )
         for b in (batch_t, batch_e, batch_a, batch_s, batch_p):
             b.clear()
 
@@ -186,31 +294,67 @@ def fill_store(db: Path, tickets: int, entries: int, month: str = "2026-03",
         tmonth = month if rnd.random() < 0.1 else rnd.choice(months)
         status = "closed" if i < tickets * 0.9 else rnd.choice(("new", "assigned", "in_progress"))
         closed = f"{tmonth}-28T16:00:00Z" if status == "closed" else None
-        batch_t.append((tid, number, subject, org_id, contract_id, contact_id, "email",
-                        "single_user", status, agent, created, closed or created, closed))
+        batch_t.append(
+            (
+                tid,
+                number,
+                subject,
+                org_id,
+                contract_id,
+                contact_id,
+                "email",
+                "single_user",
+                status,
+                agent,
+                created,
+                closed or created,
+                closed,
+            )
+        )
         batch_p.append((tid, mail_addr, "requester"))
-        batch_a.append((tid, "email", "in", mail_addr, subject, "Guten Tag, bitte helfen.",
-                        "mail", created))
+        batch_a.append(
+            (tid, "email", "in", mail_addr, subject, "Guten Tag, bitte helfen.", "mail", created)
+        )
         n_entries = per_ticket + (1 if i < extra else 0)
         worked = 0
         for k in range(n_entries):
             minutes = rnd.choice((15, 30, 45, 60, 90))
             worked += minutes
-            batch_e.append((tid, agent, f"{tmonth}-{k % 27 + 1:02d}", minutes,
-                            rnd.choice(("remote", "phone", "onsite", "other")),
-                            "Fernwartung, Druckertreiber neu installiert", 1, created))
+            batch_e.append(
+                (
+                    tid,
+                    agent,
+                    f"{tmonth}-{k % 27 + 1:02d}",
+                    minutes,
+                    rnd.choice(("remote", "phone", "onsite", "other")),
+                    "Fernwartung, Druckertreiber neu installiert",
+                    1,
+                    created,
+                )
+            )
         if status == "closed":
             billed = -(-worked // 15) * 15
-            batch_s.append((tid, closed, tmonth, worked, billed, 1, f"{billed * 95 / 60:.2f}",
-                            mail_addr, rnd.choice(("approved", "approved", "pending",
-                                                   "disputed"))))
+            batch_s.append(
+                (
+                    tid,
+                    closed,
+                    tmonth,
+                    worked,
+                    billed,
+                    1,
+                    f"{billed * 95 / 60:.2f}",
+                    mail_addr,
+                    rnd.choice(("approved", "approved", "pending", "disputed")),
+                )
+            )
         if len(sample) < 200 and rnd.random() < 0.01 + 200 / max(tickets, 1):
             sample.append(number)
         if len(batch_t) >= 20000:
             flush()
     flush()
-    con.execute("INSERT INTO counters (name, value) VALUES ('bench', 0) "
-                "ON CONFLICT(name) DO NOTHING")
+    con.execute(
+        "INSERT INTO counters (name, value) VALUES ('bench', 0) ON CONFLICT(name) DO NOTHING"
+    )
     con.commit()
     con.execute("ANALYZE")
     con.close()

@@ -36,15 +36,36 @@ YES_WORDS = frozenset({"genehmigt", "freigegeben", "ja", "approved", "yes"})
 NO_WORDS = frozenset({"abgelehnt", "nein", "denied", "no"})
 # A yes followed by one of these in the same sentence is not a clear answer
 # ("Ja, aber erst morgen", "Yes, but not the admin rights").
-_HEDGES = frozenset({"nicht", "kein", "keine", "keinen", "aber", "jedoch", "erst", "not", "but",
-                     "unless", "however", "only", "nur", "falls", "wenn", "if"})
+_HEDGES = frozenset(
+    {
+        "nicht",
+        "kein",
+        "keine",
+        "keinen",
+        "aber",
+        "jedoch",
+        "erst",
+        "not",
+        "but",
+        "unless",
+        "however",
+        "only",
+        "nur",
+        "falls",
+        "wenn",
+        "if",
+    }
+)
 # "No problem" and "kein Problem" mean yes, but are not the clear words the request asked for.
 _NO_IDIOMS = frozenset({"problem", "problemo", "worries", "thanks", "danke"})
 _SALUTATION = re.compile(
     r"^(hallo|hello|hi|hey|dear|guten\s+(tag|morgen|abend)|sehr\s+geehrte[rs]?|liebe[rs]?|moin|"
-    r"servus|good\s+(morning|afternoon|evening))\b[^.!?]*[,!]?$", re.IGNORECASE)
+    r"servus|good\s+(morning|afternoon|evening))\b[^.!?]*[,!]?$",
+    re.IGNORECASE,
+)
 _QUOTE_INTRO = re.compile(
-    r"^(am|on)\b.*\b(schrieb|wrote)\b.*:$|^-+\s*(original|ursprüngliche)", re.IGNORECASE)
+    r"^(am|on)\b.*\b(schrieb|wrote)\b.*:$|^-+\s*(original|ursprüngliche)", re.IGNORECASE
+)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
@@ -91,37 +112,46 @@ def approvers(store: SqlStorage, org_id: int) -> list[Row]:
     """The contacts with the role ``approver`` of an organisation, by address."""
     return store.query(
         "SELECT id, name, email, phone FROM contacts WHERE org_id = ? AND (',' || roles || ',') "
-        "LIKE ? ORDER BY email", (org_id, "%,approver,%"))
+        "LIKE ? ORDER BY email",
+        (org_id, "%,approver,%"),
+    )
 
 
 def _names(rows: list[Row]) -> str:
-    return ", ".join(f"{a['name']} <{a['email']}>" for a in rows) or \
-        "none on record (add a contact with --role approver)"
+    return (
+        ", ".join(f"{a['name']} <{a['email']}>" for a in rows)
+        or "none on record (add a contact with --role approver)"
+    )
 
 
 def policy(store: SqlStorage, ticket: Row) -> str:
     """The approval policy of the ticket's contract (``none`` without a contract)."""
-    contract = store.query_one("SELECT approval FROM contracts WHERE id = ?",
-                               (ticket["contract_id"],))
+    contract = store.query_one(
+        "SELECT approval FROM contracts WHERE id = ?", (ticket["contract_id"],)
+    )
     return str(contract["approval"]) if contract else "none"
 
 
 def _granted(store: SqlStorage, ticket_id: int, kind: str) -> Row | None:
     return store.query_one(
         "SELECT * FROM approvals WHERE ticket_id = ? AND kind = ? "
-        "AND status IN ('granted', 'overridden') ORDER BY id LIMIT 1", (ticket_id, kind))
+        "AND status IN ('granted', 'overridden') ORDER BY id LIMIT 1",
+        (ticket_id, kind),
+    )
 
 
 def default_kind(store: SqlStorage, ticket: Row) -> str:
     """``before_work`` while a before-work contract's ticket lacks it, else ``change``."""
-    if policy(store, ticket) == "before_work" and not _granted(store, int(ticket["id"]),
-                                                               "before_work"):
+    if policy(store, ticket) == "before_work" and not _granted(
+        store, int(ticket["id"]), "before_work"
+    ):
         return "before_work"
     return "change"
 
 
-def check_start(ctx: Context, ticket: Row, *, override: bool = False,
-                reason: str | None = None) -> None:
+def check_start(
+    ctx: Context, ticket: Row, *, override: bool = False, reason: str | None = None
+) -> None:
     """Refuse to start a ticket whose contract demands approval before work, until an approver
     approved it; ``override`` with a reason lets it start and is recorded."""
     from hdcli.tickets import record
@@ -143,8 +173,9 @@ def check_start(ctx: Context, ticket: Row, *, override: bool = False,
     )
 
 
-def check_change(ctx: Context, ticket: Row, *, override: bool = False,
-                 reason: str | None = None) -> Row | None:
+def check_change(
+    ctx: Context, ticket: Row, *, override: bool = False, reason: str | None = None
+) -> Row | None:
     """Gate an important change on a ticket of a ``changes`` contract.
 
     Returns the granted ``change`` approval it may use (None when the policy asks for none or
@@ -158,7 +189,9 @@ def check_change(ctx: Context, ticket: Row, *, override: bool = False,
         return None
     granted = store.query_one(
         "SELECT * FROM approvals WHERE ticket_id = ? AND kind = 'change' AND status = 'granted' "
-        "ORDER BY id LIMIT 1", (ticket["id"],))
+        "ORDER BY id LIMIT 1",
+        (ticket["id"],),
+    )
     if granted:
         return granted
     if override:
@@ -168,9 +201,14 @@ def check_change(ctx: Context, ticket: Row, *, override: bool = False,
         return None
     pending = store.query_one(
         "SELECT id FROM approvals WHERE ticket_id = ? AND kind = 'change' AND status = 'pending' "
-        "LIMIT 1", (ticket["id"],))
-    hint = ("a request is pending" if pending else
-            f"`hdcli approval request {ticket['number']} --change TEXT` asks them")
+        "LIMIT 1",
+        (ticket["id"],),
+    )
+    hint = (
+        "a request is pending"
+        if pending
+        else f"`hdcli approval request {ticket['number']} --change TEXT` asks them"
+    )
     raise Refused(
         f"ticket {ticket['number']}: an important change needs approval first; approvers: "
         f"{_names(approvers(store, ticket['org_id']))}; {hint}"
@@ -184,13 +222,16 @@ def check_time_change(ctx: Context, ticket: Row, *, force: bool = False) -> None
 
     row = ctx.store.query_one(
         "SELECT id, status FROM service_reports WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
-        (ticket["id"],))
+        (ticket["id"],),
+    )
     if row and row["status"] == "approved":
         if force:
             record(ctx, ticket, "locked_time_changed", report=row["id"])
             return
-        raise Refused(f"the service report of ticket {ticket['number']} is approved: "
-                      "its time entries are locked (--force changes them, recorded)")
+        raise Refused(
+            f"the service report of ticket {ticket['number']} is approved: "
+            "its time entries are locked (--force changes them, recorded)"
+        )
 
 
 # -- requests and decisions -------------------------------------------------------------------
@@ -225,36 +266,66 @@ def request_in_tx(ctx: Context, number: str, change: str, kind: str | None = Non
     require(ticket, "approval request", OPEN, " (use `hdcli reopen` first)")
     who = approvers(store, ticket["org_id"])
     if not who:
-        raise Refused(f"ticket {number}: the organisation has no approver on record "
-                      "(add a contact with --role approver)")
+        raise Refused(
+            f"ticket {number}: the organisation has no approver on record "
+            "(add a contact with --role approver)"
+        )
     kind = kind or default_kind(store, ticket)
     guard(ctx, "approval.request", number, kind=kind, change=change)
-    approval_id = store.insert("approvals", {
-        "ticket_id": ticket["id"], "kind": kind, "change_text": change, "status": "pending",
-        "requested_by": ctx.actor, "requested_at": now_iso(),
-    })
+    approval_id = store.insert(
+        "approvals",
+        {
+            "ticket_id": ticket["id"],
+            "kind": kind,
+            "change_text": change,
+            "status": "pending",
+            "requested_by": ctx.actor,
+            "requested_at": now_iso(),
+        },
+    )
     ids = []
     for person in who:
-        mid = send_mail(ctx, ticket, "approval_request", to_name=person["name"],
-                        to_addr=person["email"], automatic=False,
-                        approver={"name": person["name"], "email": person["email"]},
-                        change=change)
+        mid = send_mail(
+            ctx,
+            ticket,
+            "approval_request",
+            to_name=person["name"],
+            to_addr=person["email"],
+            automatic=False,
+            approver={"name": person["name"], "email": person["email"]},
+            change=change,
+        )
         if mid:
             ids.append(mid)
-    store.execute("UPDATE approvals SET request_message_id = ? WHERE id = ?",
-                  (" ".join(ids), approval_id))
+    store.execute(
+        "UPDATE approvals SET request_message_id = ? WHERE id = ?", (" ".join(ids), approval_id)
+    )
     set_status(store, ticket, "waiting", waiting_for="approval")
-    record(ctx, ticket, "approval_requested", approval=approval_id, kind=kind, change=change,
-           to=[p["email"] for p in who])
+    record(
+        ctx,
+        ticket,
+        "approval_requested",
+        approval=approval_id,
+        kind=kind,
+        change=change,
+        to=[p["email"] for p in who],
+    )
     announce(ctx, "ticket.approval_requested", ticket, kind=kind)
     row = store.query_one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
     assert row is not None
     return row
 
 
-def decide(ctx: Context, number: str, decision: str, by: str, via: str,
-           note: str | None = None, kind: str | None = None,
-           approval_id: int | None = None) -> Row:
+def decide(
+    ctx: Context,
+    number: str,
+    decision: str,
+    by: str,
+    via: str,
+    note: str | None = None,
+    kind: str | None = None,
+    approval_id: int | None = None,
+) -> Row:
     """Record an approver's decision (``granted`` or ``denied``) on the ticket's pending
     approval (the given one, else the oldest pending of ``kind``); without a pending request one
     is recorded on the spot (a decision by phone needs no mail first). Returns the approval row.
@@ -275,8 +346,10 @@ def decide(ctx: Context, number: str, decision: str, by: str, via: str,
         if ticket["status"] == "closed":
             raise Refused(f"ticket {number} is closed: reopen it before deciding an approval")
         if approval_id is not None:
-            row = store.query_one("SELECT * FROM approvals WHERE id = ? AND ticket_id = ?",
-                                  (approval_id, ticket["id"]))
+            row = store.query_one(
+                "SELECT * FROM approvals WHERE id = ? AND ticket_id = ?",
+                (approval_id, ticket["id"]),
+            )
             if row is None:
                 raise NotFound(f"ticket {number} has no approval {approval_id}")
             if row["status"] != "pending":
@@ -295,8 +368,16 @@ def _pending(store: SqlStorage, ticket_id: int, kind: str | None = None) -> Row 
     return store.query_one(sql + " ORDER BY id LIMIT 1", params)
 
 
-def decide_in_tx(ctx: Context, ticket: Row, row: Row | None, decision: str, by: str, via: str,
-                 note: str | None = None, kind: str | None = None) -> Row:
+def decide_in_tx(
+    ctx: Context,
+    ticket: Row,
+    row: Row | None,
+    decision: str,
+    by: str,
+    via: str,
+    note: str | None = None,
+    kind: str | None = None,
+) -> Row:
     """Record the decision inside the caller's transaction (see :func:`decide`)."""
     from hdcli.tickets import announce, guard, record, set_status
     from hdcli.util import norm_email, now_iso
@@ -306,30 +387,49 @@ def decide_in_tx(ctx: Context, ticket: Row, row: Row | None, decision: str, by: 
     address = norm_email(by)
     person = next((p for p in who if p["email"].lower() == address), None)
     if person is None:
-        raise Refused(f"{by} is not an approver of this ticket's organisation; who can approve: "
-                      f"{_names(who)}")
+        raise Refused(
+            f"{by} is not an approver of this ticket's organisation; who can approve: {_names(who)}"
+        )
     guard(ctx, f"approval.{decision}", ticket["number"], by=address, via=via)
     now = now_iso()
     if row is None:
-        approval_id = store.insert("approvals", {
-            "ticket_id": ticket["id"], "kind": kind or default_kind(store, ticket),
-            "change_text": note or "", "status": "pending", "requested_by": ctx.actor,
-            "requested_at": now,
-        })
+        approval_id = store.insert(
+            "approvals",
+            {
+                "ticket_id": ticket["id"],
+                "kind": kind or default_kind(store, ticket),
+                "change_text": note or "",
+                "status": "pending",
+                "requested_by": ctx.actor,
+                "requested_at": now,
+            },
+        )
     else:
         approval_id = int(row["id"])
     store.execute(
         "UPDATE approvals SET status = ?, decided_by = ?, via = ?, note = ?, decided_at = ? "
-        "WHERE id = ?", (decision, address, via, note, now, approval_id))
+        "WHERE id = ?",
+        (decision, address, via, note, now, approval_id),
+    )
     decided = store.query_one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
     assert decided is not None
-    record(ctx, ticket, f"approval_{decision}", approval=approval_id, kind=decided["kind"],
-           by=address, via=via, note=note)
-    if ticket["status"] == "waiting" and ticket["waiting_for"] == "approval" and \
-            _pending(store, int(ticket["id"])) is None:
+    record(
+        ctx,
+        ticket,
+        f"approval_{decision}",
+        approval=approval_id,
+        kind=decided["kind"],
+        by=address,
+        via=via,
+        note=note,
+    )
+    if (
+        ticket["status"] == "waiting"
+        and ticket["waiting_for"] == "approval"
+        and _pending(store, int(ticket["id"])) is None
+    ):
         set_status(store, ticket, _resumed_status(store, ticket), waiting_for=None)
-    announce(ctx, f"ticket.approval_{decision}", ticket, by=address, via=via,
-             kind=decided["kind"])
+    announce(ctx, f"ticket.approval_{decision}", ticket, by=address, via=via, kind=decided["kind"])
     return decided
 
 
@@ -338,14 +438,16 @@ def _resumed_status(store: SqlStorage, ticket: Row) -> str:
     started, else to its assignee's queue (or new)."""
     started = store.query_one(
         "SELECT 1 AS x FROM history WHERE ticket_id = ? AND action = 'started' LIMIT 1",
-        (ticket["id"],))
+        (ticket["id"],),
+    )
     if started:
         return "in_progress"
     return "assigned" if ticket["assignee_id"] is not None else "new"
 
 
-def apply_change(ctx: Context, number: str, text: str, *, override: bool = False,
-                 reason: str | None = None) -> Row:
+def apply_change(
+    ctx: Context, number: str, text: str, *, override: bool = False, reason: str | None = None
+) -> Row:
     """Record an important change carried out on a ticket (an internal note).
 
     Under a ``changes`` contract it needs a granted ``change`` approval, which it uses up
@@ -370,25 +472,49 @@ def apply_change(ctx: Context, number: str, text: str, *, override: bool = False
         require(ticket, "an important change", OPEN, " (use `hdcli reopen` first)")
         approval = check_change(ctx, ticket, override=override, reason=reason)
         guard(ctx, "approval.apply", number, text=text)
-        add_article(store, ticket, kind="note", direction="internal", sender=ctx.actor,
-                    body=text, created_by=ctx.actor)
+        add_article(
+            store,
+            ticket,
+            kind="note",
+            direction="internal",
+            sender=ctx.actor,
+            body=text,
+            created_by=ctx.actor,
+        )
         if approval is not None:
-            store.execute("UPDATE approvals SET status = 'applied' WHERE id = ?",
-                          (approval["id"],))
+            store.execute("UPDATE approvals SET status = 'applied' WHERE id = ?", (approval["id"],))
         set_status(store, ticket, ticket["status"])
-        record(ctx, ticket, "important_change", text=text,
-               approval=approval["id"] if approval else None,
-               approved_by=approval["decided_by"] if approval else None)
+        record(
+            ctx,
+            ticket,
+            "important_change",
+            text=text,
+            approval=approval["id"] if approval else None,
+            approved_by=approval["decided_by"] if approval else None,
+        )
         announce(ctx, "ticket.important_change", ticket)
     return ticket
 
 
-LIST_COLUMNS = ("id", "ticket", "organisation", "kind", "status", "change", "requested_by",
-                "requested_at", "decided_by", "via", "note", "decided_at")
+LIST_COLUMNS = (
+    "id",
+    "ticket",
+    "organisation",
+    "kind",
+    "status",
+    "change",
+    "requested_by",
+    "requested_at",
+    "decided_by",
+    "via",
+    "note",
+    "decided_at",
+)
 
 
-def list_approvals(store: SqlStorage, *, pending: bool = False,
-                   number: str | None = None) -> list[Row]:
+def list_approvals(
+    store: SqlStorage, *, pending: bool = False, number: str | None = None
+) -> list[Row]:
     """Approvals, newest first; ``pending`` only those awaiting a decision."""
     where, params = [], []
     if pending:
@@ -401,7 +527,10 @@ def list_approvals(store: SqlStorage, *, pending: bool = False,
         "a.change_text AS change, a.requested_by, a.requested_at, a.decided_by, a.via, a.note, "
         "a.decided_at FROM approvals a JOIN tickets t ON t.id = a.ticket_id "
         "JOIN organisations o ON o.id = t.org_id"
-        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id DESC", params)
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY a.id DESC",
+        params,
+    )
 
 
 def on_followup(ctx: Context, ticket: Row, mail: Any) -> bool:
@@ -425,6 +554,13 @@ def on_followup(ctx: Context, ticket: Row, mail: Any) -> bool:
     if answer is None:
         return False
     first = next((ln.strip() for ln in str(mail.body_text).splitlines() if ln.strip()), "")
-    decide_in_tx(ctx, ticket, row, "granted" if answer else "denied", sender, "mail",
-                 note=first[:200] or None)
+    decide_in_tx(
+        ctx,
+        ticket,
+        row,
+        "granted" if answer else "denied",
+        sender,
+        "mail",
+        note=first[:200] or None,
+    )
     return True

@@ -38,8 +38,10 @@ def contract_terms(contract: Row) -> ContractTerms:
     from hdcli.accounting import ContractTerms
 
     return ContractTerms(
-        billing=contract["billing"], rate=Decimal(str(contract["rate"] or "0")),
-        increment=int(contract["increment_minutes"]), minimum=int(contract["minimum_minutes"]),
+        billing=contract["billing"],
+        rate=Decimal(str(contract["rate"] or "0")),
+        increment=int(contract["increment_minutes"]),
+        minimum=int(contract["minimum_minutes"]),
         included_minutes=int(contract["included_minutes"]),
     )
 
@@ -52,9 +54,20 @@ def time_entries(store: SqlStorage, ticket_id: int) -> list[TimeEntryLine]:
     rows = store.query(
         "SELECT e.work_date, coalesce(a.name, '') AS agent, e.minutes, e.activity, e.note, "
         "e.billable FROM time_entries e LEFT JOIN agents a ON a.id = e.agent_id "
-        "WHERE e.ticket_id = ? ORDER BY e.work_date, e.id", (ticket_id,))
-    return [TimeEntryLine(date.fromisoformat(r["work_date"]), r["agent"], int(r["minutes"]),
-                          r["activity"], r["note"], bool(r["billable"])) for r in rows]
+        "WHERE e.ticket_id = ? ORDER BY e.work_date, e.id",
+        (ticket_id,),
+    )
+    return [
+        TimeEntryLine(
+            date.fromisoformat(r["work_date"]),
+            r["agent"],
+            int(r["minutes"]),
+            r["activity"],
+            r["note"],
+            bool(r["billable"]),
+        )
+        for r in rows
+    ]
 
 
 # -- months ------------------------------------------------------------------------------------
@@ -109,12 +122,14 @@ def _charge_of(row: Row, terms: ContractTerms) -> TicketCharge:
     override = row["billable_override"]
     # A free contract never charges; an override left over from another contract is moot.
     flag = None if override is None or terms.billing == "free" else bool(override)
-    return charge_from_minutes(int(row["worked"]), int(row["chargeable"]), terms,
-                               billable_override=flag)
+    return charge_from_minutes(
+        int(row["worked"]), int(row["chargeable"]), terms, billable_override=flag
+    )
 
 
-def month_share(ctx: Context, ticket: Row, contract: Row,
-                charge: TicketCharge) -> tuple[Decimal, int]:
+def month_share(
+    ctx: Context, ticket: Row, contract: Row, charge: TicketCharge
+) -> tuple[Decimal, int]:
     """An ``included_hours`` ticket's amount and the included minutes it used: its place among
     the contract's tickets closed in its month (an open ticket counts as closed now)."""
     from hdcli.accounting import month_charges
@@ -128,7 +143,8 @@ def month_share(ctx: Context, ticket: Row, contract: Row,
         _TICKET_SUMS + " FROM tickets t LEFT JOIN time_entries e ON e.ticket_id = t.id "
         "WHERE t.contract_id = ? AND t.closed_at >= ? AND t.closed_at < ? AND t.id <> ? "
         "GROUP BY t.id ORDER BY t.closed_at, t.id",
-        (contract["id"], month.start, month.end, ticket["id"]))
+        (contract["id"], month.start, month.end, ticket["id"]),
+    )
     pairs: list[tuple[int, TicketCharge]] = []
     placed = False
     for row in rows:
@@ -144,8 +160,9 @@ def month_share(ctx: Context, ticket: Row, contract: Row,
 
 
 # -- service reports ---------------------------------------------------------------------------
-def build_report(ctx: Context, ticket: Row, status: str = "pending",
-                 created: str | None = None) -> ServiceReport:
+def build_report(
+    ctx: Context, ticket: Row, status: str = "pending", created: str | None = None
+) -> ServiceReport:
     """The service report of ``ticket`` as it stands now (``included_hours`` priced within its
     month, see :func:`month_share`)."""
     from hdcli.accounting import ticket_charge
@@ -160,8 +177,11 @@ def build_report(ctx: Context, ticket: Row, status: str = "pending",
     entries = time_entries(store, int(ticket["id"]))
     override = ticket.get("billable_override")
     terms = contract_terms(contract)
-    charge = ticket_charge(entries, terms, billable_override=None if override is None or
-                           terms.billing == "free" else bool(override))
+    charge = ticket_charge(
+        entries,
+        terms,
+        billable_override=None if override is None or terms.billing == "free" else bool(override),
+    )
     included_used: int | None = None
     if terms.billing == "included_hours" and charge.billable:
         amount, included_used = month_share(ctx, ticket, contract, charge)
@@ -172,15 +192,24 @@ def build_report(ctx: Context, ticket: Row, status: str = "pending",
         agents = [a["name"]] if a else []
     created_day = local_date(created, ctx.tz) if created else ctx.today()
     return ServiceReport(
-        ticket_number=ticket["number"], subject=ticket["subject"], organisation=org["name"],
-        contract_number=contract["number"], requester_name=requester["name"],
-        requester_email=requester["email"], agents=agents, entries=entries, charge=charge,
+        ticket_number=ticket["number"],
+        subject=ticket["subject"],
+        organisation=org["name"],
+        contract_number=contract["number"],
+        requester_name=requester["name"],
+        requester_email=requester["email"],
+        agents=agents,
+        entries=entries,
+        charge=charge,
         created=created_day,
-        billing_email=str(ctx.config.get("mail.billing_address")
-                          or ctx.config.get("mail.from_address")),
-        fax_number=str(ctx.config.get("mail.fax_number") or "") or None, status=status,
+        billing_email=str(
+            ctx.config.get("mail.billing_address") or ctx.config.get("mail.from_address")
+        ),
+        fax_number=str(ctx.config.get("mail.fax_number") or "") or None,
+        status=status,
         language=org["language"] if org["language"] in ("de", "en") else "de",
-        included_minutes=int(contract["included_minutes"]) if terms.billing == "included_hours"
+        included_minutes=int(contract["included_minutes"])
+        if terms.billing == "included_hours"
         else 0,
         included_used_minutes=included_used,
     )
@@ -188,19 +217,24 @@ def build_report(ctx: Context, ticket: Row, status: str = "pending",
 
 def report_recipient(store: SqlStorage, ticket: Row) -> tuple[str, str]:
     """The contract's report address, else the main contact, else the requester."""
-    contract = store.query_one("SELECT report_to FROM contracts WHERE id = ?",
-                               (ticket["contract_id"],))
+    contract = store.query_one(
+        "SELECT report_to FROM contracts WHERE id = ?", (ticket["contract_id"],)
+    )
     if contract and contract["report_to"]:
-        known = store.query_one("SELECT name FROM contacts WHERE email = ?",
-                                (contract["report_to"],))
+        known = store.query_one(
+            "SELECT name FROM contacts WHERE email = ?", (contract["report_to"],)
+        )
         return (known["name"] if known else ""), contract["report_to"]
     main = store.query_one(
         "SELECT name, email FROM contacts WHERE org_id = ? AND (',' || roles || ',') LIKE ? "
-        "ORDER BY id LIMIT 1", (ticket["org_id"], "%,main,%"))
+        "ORDER BY id LIMIT 1",
+        (ticket["org_id"], "%,main,%"),
+    )
     if main:
         return main["name"], main["email"]
-    req = store.query_one("SELECT name, email FROM contacts WHERE id = ?",
-                          (ticket["requester_id"],))
+    req = store.query_one(
+        "SELECT name, email FROM contacts WHERE id = ?", (ticket["requester_id"],)
+    )
     assert req is not None
     return req["name"], req["email"]
 
@@ -216,31 +250,56 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
     name, address = report_recipient(store, ticket)
     closed = ticket.get("closed_at")
     month = (local_date(closed, ctx.tz) if closed else ctx.today()).strftime("%Y-%m")
-    report_id = store.insert("service_reports", {
-        "ticket_id": ticket["id"], "created_at": now_iso(), "month": month,
-        "worked_minutes": report.charge.worked_minutes,
-        "billed_minutes": report.charge.billed_minutes, "billable": int(report.charge.billable),
-        "amount": str(report.charge.amount), "sent_to": address if notify else None,
-        "status": "pending",
-    })
-    record(ctx, ticket, "service_report_created", report=report_id,
-           worked_minutes=report.charge.worked_minutes,
-           billed_minutes=report.charge.billed_minutes, amount=str(report.charge.amount))
+    report_id = store.insert(
+        "service_reports",
+        {
+            "ticket_id": ticket["id"],
+            "created_at": now_iso(),
+            "month": month,
+            "worked_minutes": report.charge.worked_minutes,
+            "billed_minutes": report.charge.billed_minutes,
+            "billable": int(report.charge.billable),
+            "amount": str(report.charge.amount),
+            "sent_to": address if notify else None,
+            "status": "pending",
+        },
+    )
+    record(
+        ctx,
+        ticket,
+        "service_report_created",
+        report=report_id,
+        worked_minutes=report.charge.worked_minutes,
+        billed_minutes=report.charge.billed_minutes,
+        amount=str(report.charge.amount),
+    )
     if notify:
-        pdf = OutAttachment(f"servicebericht-{ticket['number']}.pdf"
-                            if report.language == "de" else
-                            f"service-report-{ticket['number']}.pdf",
-                            "application/pdf", render_pdf(report))
-        send_mail(ctx, ticket, "service_report", to_name=name, to_addr=address, automatic=True,
-                  attachments=[pdf], report_text=render_text(report), recipient={"name": name},
-                  reply_to=report.billing_email)
+        pdf = OutAttachment(
+            f"servicebericht-{ticket['number']}.pdf"
+            if report.language == "de"
+            else f"service-report-{ticket['number']}.pdf",
+            "application/pdf",
+            render_pdf(report),
+        )
+        send_mail(
+            ctx,
+            ticket,
+            "service_report",
+            to_name=name,
+            to_addr=address,
+            automatic=True,
+            attachments=[pdf],
+            report_text=render_text(report),
+            recipient={"name": name},
+            reply_to=report.billing_email,
+        )
     return report_id
 
 
 def latest_report(store: SqlStorage, ticket_id: int) -> Row | None:
     return store.query_one(
-        "SELECT * FROM service_reports WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
-        (ticket_id,))
+        "SELECT * FROM service_reports WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", (ticket_id,)
+    )
 
 
 def report_json(ctx: Context, number: str) -> dict[str, Any]:
@@ -249,8 +308,12 @@ def report_json(ctx: Context, number: str) -> dict[str, Any]:
 
     ticket = get_ticket(ctx.store, number)
     row = latest_report(ctx.store, int(ticket["id"]))
-    report = build_report(ctx, ticket, status=row["status"] if row else "pending",
-                          created=row["created_at"] if row else None)
+    report = build_report(
+        ctx,
+        ticket,
+        status=row["status"] if row else "pending",
+        created=row["created_at"] if row else None,
+    )
     return render_json(report)
 
 
@@ -262,8 +325,12 @@ def service_report_output(ctx: Context, number: str, fmt: str) -> bytes:
 
     ticket = get_ticket(ctx.store, number)
     row = latest_report(ctx.store, int(ticket["id"]))
-    report = build_report(ctx, ticket, status=row["status"] if row else "pending",
-                          created=row["created_at"] if row else None)
+    report = build_report(
+        ctx,
+        ticket,
+        status=row["status"] if row else "pending",
+        created=row["created_at"] if row else None,
+    )
     if fmt == "text":
         return render_text(report).encode()
     if fmt == "md":
@@ -279,8 +346,7 @@ def service_report_output(ctx: Context, number: str, fmt: str) -> bytes:
     raise UsageError(f"bad format {fmt!r} (allowed: text, md, json, pdf)")
 
 
-def set_billable(ctx: Context, number: str, billable: bool | None, *,
-                 force: bool = False) -> Row:
+def set_billable(ctx: Context, number: str, billable: bool | None, *, force: bool = False) -> Row:
     """Override whether a ticket is billable (None: follow the contract again).
 
     A pending or disputed service report of the ticket is refreshed to match; an approved one
@@ -292,28 +358,40 @@ def set_billable(ctx: Context, number: str, billable: bool | None, *,
 
     with transaction(ctx) as store:
         ticket = get_ticket(store, number)
-        contract = store.query_one("SELECT billing FROM contracts WHERE id = ?",
-                                   (ticket["contract_id"],))
+        contract = store.query_one(
+            "SELECT billing FROM contracts WHERE id = ?", (ticket["contract_id"],)
+        )
         if billable and contract and contract["billing"] == "free":
-            raise Refused(f"ticket {number}: the contract is free of charge, its tickets cannot "
-                          "be made billable")
+            raise Refused(
+                f"ticket {number}: the contract is free of charge, its tickets cannot "
+                "be made billable"
+            )
         report = latest_report(store, int(ticket["id"]))
         if report and report["status"] == "approved" and not force:
-            raise Refused(f"the service report of ticket {number} is approved: billing is "
-                          "locked (--force changes it, recorded)")
+            raise Refused(
+                f"the service report of ticket {number} is approved: billing is "
+                "locked (--force changes it, recorded)"
+            )
         guard(ctx, "ticket.billable", number, billable=billable)
         value = None if billable is None else int(billable)
-        store.execute("UPDATE tickets SET billable_override = ?, updated_at = ? WHERE id = ?",
-                      (value, now_iso(), ticket["id"]))
+        store.execute(
+            "UPDATE tickets SET billable_override = ?, updated_at = ? WHERE id = ?",
+            (value, now_iso(), ticket["id"]),
+        )
         ticket["billable_override"] = value
         detail: dict[str, Any] = {"billable": billable}
         if report is not None:
-            built = build_report(ctx, ticket, status=report["status"],
-                                 created=report["created_at"])
+            built = build_report(ctx, ticket, status=report["status"], created=report["created_at"])
             store.execute(
                 "UPDATE service_reports SET billed_minutes = ?, billable = ?, amount = ? "
-                "WHERE id = ?", (built.charge.billed_minutes, int(built.charge.billable),
-                                 str(built.charge.amount), report["id"]))
+                "WHERE id = ?",
+                (
+                    built.charge.billed_minutes,
+                    int(built.charge.billable),
+                    str(built.charge.amount),
+                    report["id"],
+                ),
+            )
             detail.update(report=report["id"], amount=str(built.charge.amount))
             if report["status"] == "approved":
                 detail["forced"] = True
@@ -325,8 +403,15 @@ def set_billable(ctx: Context, number: str, billable: bool | None, *,
 REPORT_VIAS = ("mail", "fax", "phone")
 
 
-def decide_report(ctx: Context, number: str, status: str, *, by: str = "",
-                  via: str = "mail", reason: str | None = None) -> Row:
+def decide_report(
+    ctx: Context,
+    number: str,
+    status: str,
+    *,
+    by: str = "",
+    via: str = "mail",
+    reason: str | None = None,
+) -> Row:
     """Record the customer's answer to a ticket's (latest) service report: ``approved`` or
     ``disputed``, by whom and how. Returns the report row."""
     from hdcli.tickets import change as transaction
@@ -345,23 +430,35 @@ def decide_report(ctx: Context, number: str, status: str, *, by: str = "",
         return decide_report_in_tx(ctx, ticket, status, by=by, via=via, reason=reason)
 
 
-def decide_report_in_tx(ctx: Context, ticket: Row, status: str, *, by: str, via: str,
-                        reason: str | None = None) -> Row:
+def decide_report_in_tx(
+    ctx: Context, ticket: Row, status: str, *, by: str, via: str, reason: str | None = None
+) -> Row:
     """:func:`decide_report` inside the caller's transaction."""
     from hdcli.tickets import announce, guard, record
 
     store = ctx.store
     report = latest_report(store, int(ticket["id"]))
     if report is None:
-        raise NotFound(f"ticket {ticket['number']} has no service report (one is made when the "
-                       "ticket is closed)")
+        raise NotFound(
+            f"ticket {ticket['number']} has no service report (one is made when the "
+            "ticket is closed)"
+        )
     guard(ctx, f"report.{status}", ticket["number"], by=by, via=via)
     store.execute(
         "UPDATE service_reports SET status = ?, decided_by = ?, via = ?, reason = ?, "
         "decided_at = ? WHERE id = ?",
-        (status, by.strip() or None, via, reason, now_iso(), report["id"]))
-    record(ctx, ticket, f"service_report_{status}", report=report["id"], by=by or None, via=via,
-           reason=reason, previous=report["status"])
+        (status, by.strip() or None, via, reason, now_iso(), report["id"]),
+    )
+    record(
+        ctx,
+        ticket,
+        f"service_report_{status}",
+        report=report["id"],
+        by=by or None,
+        via=via,
+        reason=reason,
+        previous=report["status"],
+    )
     announce(ctx, f"ticket.report_{status}", ticket, by=by, via=via)
     row = latest_report(store, int(ticket["id"]))
     assert row is not None
@@ -392,10 +489,12 @@ def on_billing_mail(ctx: Context, mail: Any, ticket: Row | None) -> str | None:
         return None
     store = ctx.store
     sender = norm_email(str(getattr(mail, "from_addr", "") or ""))
-    known = store.query_one("SELECT id FROM contacts WHERE org_id = ? AND email = ?",
-                            (ticket["org_id"], sender))
-    contract = store.query_one("SELECT report_to FROM contracts WHERE id = ?",
-                               (ticket["contract_id"],))
+    known = store.query_one(
+        "SELECT id FROM contacts WHERE org_id = ? AND email = ?", (ticket["org_id"], sender)
+    )
+    contract = store.query_one(
+        "SELECT report_to FROM contracts WHERE id = ?", (ticket["contract_id"],)
+    )
     report_to = norm_email(contract["report_to"]) if contract and contract["report_to"] else ""
     if known is None and sender != report_to:
         return None
@@ -403,13 +502,24 @@ def on_billing_mail(ctx: Context, mail: Any, ticket: Row | None) -> str | None:
     if report is None:
         return None
     body = str(getattr(mail, "body_text", "") or "")
-    kept = [(a.filename, a.content_type, a.data) for a in getattr(mail, "attachments", [])
-            if a.content_type.startswith(_KEPT_TYPES)]
-    add_article(store, ticket, kind="mail", direction="in", sender=sender,
-                recipients=", ".join(getattr(mail, "to", []) or []),
-                subject=str(getattr(mail, "subject", "") or ""), body=body,
-                message_id=getattr(mail, "message_id", None), created_by=sender,
-                attachments=kept)
+    kept = [
+        (a.filename, a.content_type, a.data)
+        for a in getattr(mail, "attachments", [])
+        if a.content_type.startswith(_KEPT_TYPES)
+    ]
+    add_article(
+        store,
+        ticket,
+        kind="mail",
+        direction="in",
+        sender=sender,
+        recipients=", ".join(getattr(mail, "to", []) or []),
+        subject=str(getattr(mail, "subject", "") or ""),
+        body=body,
+        message_id=getattr(mail, "message_id", None),
+        created_by=sender,
+        attachments=kept,
+    )
     answer = decision_word(body)
     name = str(getattr(mail, "from_name", "") or "").strip()
     by = f"{name} <{sender}>" if name else sender
@@ -420,19 +530,45 @@ def on_billing_mail(ctx: Context, mail: Any, ticket: Row | None) -> str | None:
         first = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
         decide_report_in_tx(ctx, ticket, "disputed", by=by, via="mail", reason=first[:200])
         return f"service report disputed by {sender}"
-    record(ctx, ticket, "billing_mail_kept", report=report["id"], sender=sender,
-           attachments=[k[0] for k in kept])
+    record(
+        ctx,
+        ticket,
+        "billing_mail_kept",
+        report=report["id"],
+        sender=sender,
+        attachments=[k[0] for k in kept],
+    )
     if kept:
         return "signed copy kept on the ticket for review"
     return "kept on the ticket for review: no clear yes or no"
 
 
 # -- monthly billing ---------------------------------------------------------------------------
-BILLING_COLUMNS = ["organisation", "contract", "billing", "tickets", "hours_worked",
-                   "hours_billed", "included_hours", "included_hours_used", "hours_charged",
-                   "amount", "currency", "approved", "pending", "disputed"]
-DETAIL_COLUMNS = ["organisation", "contract", "billing", "ticket", "closed", "report",
-                  *BILLING_COLUMNS[3:]]
+BILLING_COLUMNS = [
+    "organisation",
+    "contract",
+    "billing",
+    "tickets",
+    "hours_worked",
+    "hours_billed",
+    "included_hours",
+    "included_hours_used",
+    "hours_charged",
+    "amount",
+    "currency",
+    "approved",
+    "pending",
+    "disputed",
+]
+DETAIL_COLUMNS = [
+    "organisation",
+    "contract",
+    "billing",
+    "ticket",
+    "closed",
+    "report",
+    *BILLING_COLUMNS[3:],
+]
 
 
 @dataclass
@@ -457,12 +593,16 @@ class _Sums:
         from hdcli.durations import format_hours
 
         return {
-            "tickets": self.tickets, "hours_worked": format_hours(self.worked),
+            "tickets": self.tickets,
+            "hours_worked": format_hours(self.worked),
             "hours_billed": format_hours(self.billed),
             "included_hours": format_hours(self.included),
             "included_hours_used": format_hours(self.included_used),
-            "hours_charged": format_hours(self.charged), "amount": format_money(self.amount),
-            "currency": currency, "approved": self.approved, "pending": self.pending,
+            "hours_charged": format_hours(self.charged),
+            "amount": format_money(self.amount),
+            "currency": currency,
+            "approved": self.approved,
+            "pending": self.pending,
             "disputed": self.disputed,
         }
 
@@ -476,8 +616,9 @@ def _status_counts(sums: _Sums, status: str | None) -> None:
         sums.pending += 1
 
 
-def billing_rows(ctx: Context, month: Month, *, org: str | None = None,
-                 detail: bool = False) -> Iterator[dict[str, Any]]:
+def billing_rows(
+    ctx: Context, month: Month, *, org: str | None = None, detail: bool = False
+) -> Iterator[dict[str, Any]]:
     """Stream the month's billing: one row per organisation and contract (preceded by one row
     per ticket with ``detail``), then a ``TOTAL`` row.
 
@@ -517,14 +658,17 @@ def billing_rows(ctx: Context, month: Month, *, org: str | None = None,
     for _, group in itertools.groupby(store.iterate(sql, params), key=lambda r: r["contract_id"]):
         first = next(group)
         terms = contract_terms(first)
-        head = {"organisation": first["organisation"], "contract": first["contract"],
-                "billing": first["billing"]}
-        sums = _Sums(included=terms.included_minutes if terms.billing == "included_hours"
-                     else 0)
+        head = {
+            "organisation": first["organisation"],
+            "contract": first["contract"],
+            "billing": first["billing"],
+        }
+        sums = _Sums(included=terms.included_minutes if terms.billing == "included_hours" else 0)
         current: list[Row] = []
 
-        def charges(rows: Iterator[Row], terms: ContractTerms = terms,
-                    current: list[Row] = current) -> Iterator[tuple[int, TicketCharge]]:
+        def charges(
+            rows: Iterator[Row], terms: ContractTerms = terms, current: list[Row] = current
+        ) -> Iterator[tuple[int, TicketCharge]]:
             # month_lines prices each pair as soon as it gets it: ``current`` holds its row.
             # A charge depends only on the summed minutes and the override under one
             # contract's terms, and few combinations repeat over thousands of tickets.
@@ -548,14 +692,30 @@ def billing_rows(ctx: Context, month: Month, *, org: str | None = None,
             sums.amount += line.amount
             _status_counts(sums, row["report_status"])
             if detail:
-                one = _Sums(tickets=1, worked=int(row["worked"]), billed=line.billed_minutes,
-                            included_used=line.included_used_minutes,
-                            charged=line.charged_minutes, amount=line.amount)
+                one = _Sums(
+                    tickets=1,
+                    worked=int(row["worked"]),
+                    billed=line.billed_minutes,
+                    included_used=line.included_used_minutes,
+                    charged=line.charged_minutes,
+                    amount=line.amount,
+                )
                 _status_counts(one, row["report_status"])
-                yield {**head, "ticket": row["number"],
-                       "closed": local_date(row["closed_at"], ctx.tz).isoformat(),
-                       "report": row["report_status"] or "none", **one.row(currency)}
+                yield {
+                    **head,
+                    "ticket": row["number"],
+                    "closed": local_date(row["closed_at"], ctx.tz).isoformat(),
+                    "report": row["report_status"] or "none",
+                    **one.row(currency),
+                }
         total.add(sums)
         yield {**head, "ticket": "", "closed": "", "report": "", **sums.row(currency)}
-    yield {"organisation": "TOTAL", "contract": "", "billing": "", "ticket": "", "closed": "",
-           "report": "", **total.row(currency)}
+    yield {
+        "organisation": "TOTAL",
+        "contract": "",
+        "billing": "",
+        "ticket": "",
+        "closed": "",
+        "report": "",
+        **total.row(currency),
+    }

@@ -58,16 +58,28 @@ def _make_app() -> "typer.Typer":
 
     @app.callback()
     def root(
-        config: Annotated[Path | None, typer.Option(
-            "--config", envvar="HDCLI_CONFIG", help="config file (default: user config dir)")
+        config: Annotated[
+            Path | None,
+            typer.Option(
+                "--config", envvar="HDCLI_CONFIG", help="config file (default: user config dir)"
+            ),
         ] = None,
-        profile: Annotated[str | None, typer.Option(
-            "--profile", envvar="HDCLI_PROFILE", help="config profile, e.g. staging")] = None,
-        actor: Annotated[str | None, typer.Option(
-            "--as", envvar="HDCLI_USER", help="the acting agent's login (recorded in the history)")
+        profile: Annotated[
+            str | None,
+            typer.Option("--profile", envvar="HDCLI_PROFILE", help="config profile, e.g. staging"),
         ] = None,
-        version: Annotated[bool, typer.Option(
-            "--version", callback=_version, is_eager=True, help="print the version")] = False,
+        actor: Annotated[
+            str | None,
+            typer.Option(
+                "--as",
+                envvar="HDCLI_USER",
+                help="the acting agent's login (recorded in the history)",
+            ),
+        ] = None,
+        version: Annotated[
+            bool,
+            typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+        ] = False,
     ) -> None:
         """A helpdesk ticket system driven from the command line.
 
@@ -153,8 +165,10 @@ def main(argv: list[str] | None = None) -> None:
     from hdcli.errors import EXIT_UNEXPECTED, HdcliError
 
     debug = os.environ.get("HDCLI_DEBUG", "") not in ("", "0")
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="hdcli: %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="hdcli: %(levelname)s: %(message)s",
+    )
     code = 0
     state = None
     try:
@@ -179,8 +193,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        sys.stderr.write(f"hdcli: error: unexpected {type(exc).__name__}: {exc} "
-                         "(HDCLI_DEBUG=1 shows the traceback)\n")
+        sys.stderr.write(
+            f"hdcli: error: unexpected {type(exc).__name__}: {exc} "
+            "(HDCLI_DEBUG=1 shows the traceback)\n"
+        )
         code = EXIT_UNEXPECTED
     finally:
         if state is not None and state._ctx is not None:

@@ -41,7 +41,9 @@ SCHEMA: dict[str, Key] = {
     "tickets.subject_hook": Key(str, "Ticket#", help="marker before the number in subjects"),
     "tickets.former_hooks": Key(list, [], help="hooks of a former setup still recognised"),
     "tickets.closed_policy": Key(
-        str, "new_ticket", ("new_ticket", "reject_with_notice", "reopen"),
+        str,
+        "new_ticket",
+        ("new_ticket", "reject_with_notice", "reopen"),
         "what a reply to a closed ticket does",
     ),
     "mail.from_address": Key(str, "helpdesk@localhost", help="sender of outbound mail"),

@@ -123,8 +123,12 @@ def _entry_points(group: str) -> list[EntryPointRow]:
         from importlib.metadata import entry_points
 
         rows = [
-            (ep.name, ep.value, ep.dist.name if ep.dist else "",
-             ep.dist.version if ep.dist else None)
+            (
+                ep.name,
+                ep.value,
+                ep.dist.name if ep.dist else "",
+                ep.dist.version if ep.dist else None,
+            )
             for ep in entry_points(group=group)
         ]
     return rows

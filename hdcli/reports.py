@@ -27,8 +27,15 @@ if TYPE_CHECKING:
     from hdcli.config import Config
     from hdcli.context import Context
 
-__all__ = ["ReportContext", "ReportResult", "billing_report", "render", "run", "send",
-           "tickets_report"]
+__all__ = [
+    "ReportContext",
+    "ReportResult",
+    "billing_report",
+    "render",
+    "run",
+    "send",
+    "tickets_report",
+]
 
 
 @dataclass
@@ -121,20 +128,29 @@ def render(result: ReportResult, fmt: str, write: Callable[[str], Any]) -> None:
         write(buf.getvalue())
     elif fmt == "jsonl":
         for row in result.rows:
-            write(json.dumps({c: row.get(c) for c in cols}, ensure_ascii=False, default=str)
-                  + "\n")
+            write(json.dumps({c: row.get(c) for c in cols}, ensure_ascii=False, default=str) + "\n")
     elif fmt == "json":
         write("[")
         for i, row in enumerate(result.rows):
-            write(("," if i else "") + "\n  " + json.dumps(
-                {c: row.get(c) for c in cols}, ensure_ascii=False, default=str))
+            write(
+                ("," if i else "")
+                + "\n  "
+                + json.dumps({c: row.get(c) for c in cols}, ensure_ascii=False, default=str)
+            )
         write("\n]\n")
     elif fmt in ("table", "md"):
         from tabulate import tabulate
 
         table = [[_cell(row.get(c)) for c in cols] for row in result.rows]
-        write(tabulate(table, headers=cols, tablefmt="github" if fmt == "md" else "simple",
-                       disable_numparse=True) + "\n")
+        write(
+            tabulate(
+                table,
+                headers=cols,
+                tablefmt="github" if fmt == "md" else "simple",
+                disable_numparse=True,
+            )
+            + "\n"
+        )
     else:
         raise UsageError(f"bad format {fmt!r} (allowed: table, md, csv, json, jsonl)")
 
@@ -157,16 +173,28 @@ def send(ctx: Context, result: ReportResult, to: str, *, language: str = "de") -
     csv_bytes = buf.getvalue().encode("utf-8")
     config = ctx.config
     tctx = {
-        "title": result.title, "summary": result.summary, "language": language,
-        "helpdesk": {"name": str(config.get("mail.from_name")),
-                     "address": str(config.get("mail.from_address"))},
+        "title": result.title,
+        "summary": result.summary,
+        "language": language,
+        "helpdesk": {
+            "name": str(config.get("mail.from_name")),
+            "address": str(config.get("mail.from_address")),
+        },
     }
     subject, body = render_template(config, "report", language, tctx)
     with ctx.store.transaction():
-        queued = queue(ctx, kind="report", ticket_id=None, ticket_number=None, to_name="",
-                       to_addr=address, subject=subject, body=body, automatic=False,
-                       attachments=[OutAttachment(f"{result.filename}.csv", "text/csv",
-                                                  csv_bytes)])
+        queued = queue(
+            ctx,
+            kind="report",
+            ticket_id=None,
+            ticket_number=None,
+            to_name="",
+            to_addr=address,
+            subject=subject,
+            body=body,
+            automatic=False,
+            attachments=[OutAttachment(f"{result.filename}.csv", "text/csv", csv_bytes)],
+        )
         assert queued is not None  # only automatic mail is capped
     finish(ctx)
     return queued.message_id
@@ -188,8 +216,11 @@ def billing_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportRes
     org = options.get("org") or None
     result = ReportResult(
         title=f"billing {month.label}" + (f" {org}" if org else ""),
-        columns=DETAIL_COLUMNS if detail else BILLING_COLUMNS, rows=(),
-        filename=f"billing-{month.label}", meta={"month": month.label})
+        columns=DETAIL_COLUMNS if detail else BILLING_COLUMNS,
+        rows=(),
+        filename=f"billing-{month.label}",
+        meta={"month": month.label},
+    )
 
     def rows() -> Iterable[Mapping[str, Any]]:
         for row in billing_rows(rctx.ctx, month, org=str(org) if org else None, detail=detail):
@@ -204,9 +235,11 @@ def billing_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportRes
 
 def billing_summary(t: Mapping[str, Any]) -> str:
     """One line of a billing report's totals row."""
-    return (f"{t['tickets']} tickets closed, {t['hours_worked']} h worked, {t['hours_billed']} h "
-            f"billed, {t['amount']} {t['currency']}; service reports approved {t['approved']}, "
-            f"pending {t['pending']}, disputed {t['disputed']}")
+    return (
+        f"{t['tickets']} tickets closed, {t['hours_worked']} h worked, {t['hours_billed']} h "
+        f"billed, {t['amount']} {t['currency']}; service reports approved {t['approved']}, "
+        f"pending {t['pending']}, disputed {t['disputed']}"
+    )
 
 
 _AGE_BUCKETS = ((1, "< 1 day"), (3, "1-3 days"), (7, "3-7 days"), (30, "7-30 days"))
@@ -222,8 +255,10 @@ def tickets_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportRes
         raise UsageError(f"bad --by {by!r} (allowed: {', '.join(TICKETS_BY)})")
     store = rctx.store
     if by == "status":
-        key = "CASE WHEN t.status = 'waiting' AND t.waiting_for IS NOT NULL " \
-              "THEN 'waiting (' || t.waiting_for || ')' ELSE t.status END"
+        key = (
+            "CASE WHEN t.status = 'waiting' AND t.waiting_for IS NOT NULL "
+            "THEN 'waiting (' || t.waiting_for || ')' ELSE t.status END"
+        )
     elif by == "agent":
         key = "coalesce(a.login, '(unassigned)')"
     elif by == "org":
@@ -244,16 +279,26 @@ def tickets_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportRes
             created = datetime.fromisoformat(str(row["oldest"]).replace("Z", "+00:00"))
             days = (now - created).total_seconds() / 86400
             group = next((label for limit, label in _AGE_BUCKETS if days < limit), "> 30 days")
-        g = groups.setdefault(group, {"group": group, "tickets": 0,
-                                      **dict.fromkeys(_OPEN_STATUSES, 0), "oldest": None})
+        g = groups.setdefault(
+            group,
+            {"group": group, "tickets": 0, **dict.fromkeys(_OPEN_STATUSES, 0), "oldest": None},
+        )
         g["tickets"] += int(row["n"])
         g[row["status"]] = g.get(row["status"], 0) + int(row["n"])
         if g["oldest"] is None or row["oldest"] < g["oldest"]:
             g["oldest"] = row["oldest"]
     order = [label for _, label in _AGE_BUCKETS] + ["> 30 days"]
-    ordered = sorted(groups.values(), key=(lambda g: order.index(g["group"])) if by == "age"
-                     else (lambda g: (-g["tickets"], g["group"])))
+    ordered = sorted(
+        groups.values(),
+        key=(lambda g: order.index(g["group"]))
+        if by == "age"
+        else (lambda g: (-g["tickets"], g["group"])),
+    )
     total = sum(g["tickets"] for g in ordered)
     return ReportResult(
-        title=f"open tickets by {by}", columns=["group", "tickets", *_OPEN_STATUSES, "oldest"],
-        rows=ordered, summary=f"{total} open tickets", filename=f"tickets-by-{by}")
+        title=f"open tickets by {by}",
+        columns=["group", "tickets", *_OPEN_STATUSES, "oldest"],
+        rows=ordered,
+        summary=f"{total} open tickets",
+        filename=f"tickets-by-{by}",
+    )

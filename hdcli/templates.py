@@ -176,8 +176,9 @@ def _find(search: tuple[str, ...], name: str, language: str) -> Path | None:
     return None
 
 
-def _render_jinja(search: tuple[str, ...], name: str, language: str,
-                  context: dict[str, Any]) -> str:
+def _render_jinja(
+    search: tuple[str, ...], name: str, language: str, context: dict[str, Any]
+) -> str:
     from jinja2 import TemplateError, TemplateNotFound
 
     env = _environment(search)

@@ -19,17 +19,32 @@ def test_suite_runs_every_workload_at_tiny_size(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HDCLI_", "XDG_"))}
     report = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--size", "tiny", "--json", str(report),
-         "--workdir", str(tmp_path / "work")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--size",
+            "tiny",
+            "--json",
+            str(report),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     print(done.stdout)
     print(done.stderr, file=sys.stderr)
     results = json.loads(report.read_text(encoding="utf-8"))["results"]
     workloads = {r["workload"] for r in results}
     assert workloads >= {"1 start", "2 bulk open", "3 batch ingest", "4 piped mail", "5 scale"}
-    failed = [f"{r['workload']} {r['name']}: {r['note']}" for r in results
-              if r["status"] == "failed"]
+    failed = [
+        f"{r['workload']} {r['name']}: {r['note']}" for r in results if r["status"] == "failed"
+    ]
     assert failed == []
     assert done.returncode == 0
     for r in results:

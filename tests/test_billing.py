@@ -42,8 +42,11 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def test_month_range_in_the_configured_time_zone() -> None:
     month = month_range("2026-11", date(2026, 12, 5), BERLIN)
-    assert (month.label, month.start, month.end) == \
-        ("2026-11", "2026-10-31T23:00:00Z", "2026-11-30T23:00:00Z")
+    assert (month.label, month.start, month.end) == (
+        "2026-11",
+        "2026-10-31T23:00:00Z",
+        "2026-11-30T23:00:00Z",
+    )
     summer = month_range("2026-07", date(2026, 12, 5), BERLIN)
     assert (summer.start, summer.end) == ("2026-06-30T22:00:00Z", "2026-07-31T22:00:00Z")
     assert month_range("last", date(2026, 1, 15), BERLIN).label == "2025-12"
@@ -57,21 +60,28 @@ def test_month_range_in_the_configured_time_zone() -> None:
 
 
 entries = st.lists(st.tuples(st.integers(1, 600), st.booleans()), max_size=8)
-terms = st.builds(ContractTerms, billing=st.sampled_from(["hourly", "included_hours", "free"]),
-                  rate=st.decimals(0, 300, places=2), increment=st.sampled_from([0, 1, 5, 15, 30]),
-                  minimum=st.sampled_from([0, 15, 30]), included_minutes=st.integers(0, 600))
+terms = st.builds(
+    ContractTerms,
+    billing=st.sampled_from(["hourly", "included_hours", "free"]),
+    rate=st.decimals(0, 300, places=2),
+    increment=st.sampled_from([0, 1, 5, 15, 30]),
+    minimum=st.sampled_from([0, 15, 30]),
+    included_minutes=st.integers(0, 600),
+)
 
 
 @given(entries, terms, st.sampled_from([None, False, True]))
-def test_sums_in_sql_price_like_the_entries(rows: list[tuple[int, bool]], t: ContractTerms,
-                                            override: bool | None) -> None:
+def test_sums_in_sql_price_like_the_entries(
+    rows: list[tuple[int, bool]], t: ContractTerms, override: bool | None
+) -> None:
     if t.billing == "free" and override:
         override = None
     lines = [TimeEntryLine(date(2026, 1, 1), "", m, "other", "", b) for m, b in rows]
     worked = sum(m for m, _ in rows)
     chargeable = sum(m for m, b in rows if b)
-    assert charge_from_minutes(worked, chargeable, t, billable_override=override) == \
-        ticket_charge(lines, t, billable_override=override)
+    assert charge_from_minutes(worked, chargeable, t, billable_override=override) == ticket_charge(
+        lines, t, billable_override=override
+    )
 
 
 @pytest.fixture
@@ -84,13 +94,28 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
     }
     context = Context(Config.load(tmp_path / "config.toml", env=env), "mmueller")
     customers.add_org(context, "Muster GmbH", "company", ["muster.example"])
-    customers.add_contract(context, "Muster GmbH", "RV-1", customers.ContractFields(
-        billing="hourly", rate="95", increment="15m"))
-    customers.add_contact(context, "Muster GmbH", "Anna Schmidt", "anna.schmidt@muster.example",
-                          roles=["main", "approver"])
+    customers.add_contract(
+        context,
+        "Muster GmbH",
+        "RV-1",
+        customers.ContractFields(billing="hourly", rate="95", increment="15m"),
+    )
+    customers.add_contact(
+        context,
+        "Muster GmbH",
+        "Anna Schmidt",
+        "anna.schmidt@muster.example",
+        roles=["main", "approver"],
+    )
     customers.add_org(context, "Beispiel AG", "company", ["beispiel.example"])
-    customers.add_contract(context, "Beispiel AG", "RV-2", customers.ContractFields(
-        billing="included_hours", rate="80", increment="15m", included="2h"))
+    customers.add_contract(
+        context,
+        "Beispiel AG",
+        "RV-2",
+        customers.ContractFields(
+            billing="included_hours", rate="80", increment="15m", included="2h"
+        ),
+    )
     customers.add_contact(context, "Beispiel AG", "Bea", "bea@beispiel.example", roles=["main"])
     customers.add_agent(context, "mmueller", "Max Müller", "max@smartwork.example")
     try:
@@ -99,8 +124,9 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
         context.close()
 
 
-def ticket_with(ctx: Context, contact: str, *minutes: int, close: bool = True,
-                no_charge: bool = False) -> str:
+def ticket_with(
+    ctx: Context, contact: str, *minutes: int, close: bool = True, no_charge: bool = False
+) -> str:
     opened = tickets.open_ticket(ctx, tickets.OpenRequest(contact, "Drucker", "x", notify=False))
     number = str(opened.ticket["number"])
     for m in minutes:
@@ -118,8 +144,11 @@ def test_included_hours_are_used_up_in_close_order(ctx: Context) -> None:
     a = ticket_with(ctx, "bea@beispiel.example", 60)
     b = ticket_with(ctx, "bea@beispiel.example", 90)
     c = ticket_with(ctx, "bea@beispiel.example", 20)
-    assert [report_amount(ctx, n) for n in (a, b, c)] == \
-        [Decimal("0.00"), Decimal("40.00"), Decimal("40.00")]  # 20m billed as 30m
+    assert [report_amount(ctx, n) for n in (a, b, c)] == [
+        Decimal("0.00"),
+        Decimal("40.00"),
+        Decimal("40.00"),
+    ]  # 20m billed as 30m
     stored = latest_report(ctx.store, int(tickets.get_ticket(ctx.store, b)["id"]))
     assert stored is not None and stored["amount"] == "40.00"
     # An open ticket's report is a preview as if it were closed now, after the others.
@@ -144,19 +173,31 @@ def test_billing_rows_match_a_recount(ctx: Context) -> None:
     month = month_range("this", ctx.today(), ctx.tz)
     for contract in ("RV-1", "RV-2"):
         c = customers.get_contract(ctx.store, contract)
-        t = ContractTerms(c["billing"], Decimal(c["rate"]), c["increment_minutes"],
-                          c["minimum_minutes"], c["included_minutes"])
-        closed = ctx.store.query("SELECT * FROM tickets WHERE contract_id = ? "
-                                 "ORDER BY closed_at, id", (c["id"],))
+        t = ContractTerms(
+            c["billing"],
+            Decimal(c["rate"]),
+            c["increment_minutes"],
+            c["minimum_minutes"],
+            c["included_minutes"],
+        )
+        closed = ctx.store.query(
+            "SELECT * FROM tickets WHERE contract_id = ? ORDER BY closed_at, id", (c["id"],)
+        )
         charges = []
         for row in closed:
-            lines = [TimeEntryLine(date(2026, 1, 1), "", e["minutes"], "other", "",
-                                   bool(e["billable"])) for e in ctx.store.query(
-                "SELECT minutes, billable FROM time_entries WHERE ticket_id = ?", (row["id"],))]
+            lines = [
+                TimeEntryLine(date(2026, 1, 1), "", e["minutes"], "other", "", bool(e["billable"]))
+                for e in ctx.store.query(
+                    "SELECT minutes, billable FROM time_entries WHERE ticket_id = ?", (row["id"],)
+                )
+            ]
             charges.append((row["id"], ticket_charge(lines, t)))
         expected[contract] = [month_charges(charges, t).amount]
-    rows = {r["contract"] or r["organisation"]: r for r in billing_rows(ctx, month, detail=True)
-            if not r["ticket"]}
+    rows = {
+        r["contract"] or r["organisation"]: r
+        for r in billing_rows(ctx, month, detail=True)
+        if not r["ticket"]
+    }
     for contract, (amount,) in expected.items():
         assert rows[contract]["amount"] == f"{amount:.2f}"
     assert rows["TOTAL"]["tickets"] == 40
@@ -191,8 +232,9 @@ def billing_mail(number: str, sender: str, body: str, pdf: bool = False) -> byte
     msg["Message-ID"] = f"<{number}.{len(body)}@muster.example>"
     msg.set_content(body)
     if pdf:
-        msg.add_attachment(b"%PDF-1.4 signed", maintype="application", subtype="pdf",
-                           filename="scan.pdf")
+        msg.add_attachment(
+            b"%PDF-1.4 signed", maintype="application", subtype="pdf", filename="scan.pdf"
+        )
     return bytes(msg)
 
 
@@ -213,8 +255,9 @@ def test_billing_mailbox(ctx: Context) -> None:
     shown = tickets.show(ctx.store, number)
     assert shown["articles"][-1]["attachments"][0]["filename"] == "scan.pdf"
 
-    yes = parse_message(billing_mail(number, "Anna Schmidt <anna.schmidt@muster.example>",
-                                     "Genehmigt.\n\nGruß"))
+    yes = parse_message(
+        billing_mail(number, "Anna Schmidt <anna.schmidt@muster.example>", "Genehmigt.\n\nGruß")
+    )
     with ctx.store.transaction():
         assert "approved" in str(on_billing_mail(ctx, yes, ticket))
     row = latest_report(ctx.store, int(ticket["id"]))
@@ -222,8 +265,9 @@ def test_billing_mailbox(ctx: Context) -> None:
     assert (row["status"], row["via"]) == ("approved", "mail")
     assert "anna.schmidt@muster.example" in row["decided_by"]
 
-    no = parse_message(billing_mail(number, "anna.schmidt@muster.example",
-                                    "Nein, es waren nur 15 Minuten."))
+    no = parse_message(
+        billing_mail(number, "anna.schmidt@muster.example", "Nein, es waren nur 15 Minuten.")
+    )
     with ctx.store.transaction():
         assert "disputed" in str(on_billing_mail(ctx, no, ticket))
     row = latest_report(ctx.store, int(ticket["id"]))

@@ -339,6 +339,7 @@ def test_close_of_a_ticket_with_an_umlaut_subject_sends_its_report(hd: Helpdesk)
     hd.ok("--as", "mmueller", "log", number, "20m")
     hd.ok("--as", "mmueller", "close", number)
     report = hd.mails()[-1]
-    assert str(report["subject"]).startswith(f"[Ticket#{number}] Servicebericht: Ticket 0 – Drucker")
+    expected = f"[Ticket#{number}] Servicebericht: Ticket 0 – Drucker"
+    assert str(report["subject"]).startswith(expected)
     assert report["to"].addresses[0].display_name == "Änne Schmidt-Größ"
     assert any(p.get_content_type() == "application/pdf" for p in report.iter_attachments())

@@ -22,14 +22,43 @@ def billing_csv(hd: Helpdesk, *args: str) -> dict[str, dict[str, str]]:
 
 def add_included_customer(hd: Helpdesk) -> None:
     hd.ok("org", "add", "Beispiel AG", "--kind", "company", "--domain", "beispiel.example")
-    hd.ok("contract", "add", "Beispiel AG", "--number", "RV-2", "--billing", "included_hours",
-          "--included", "2h", "--rate", "80", "--increment", "15m")
-    hd.ok("contact", "add", "Beispiel AG", "--name", "Bea Beispiel", "--email",
-          "bea@beispiel.example", "--role", "main", "--role", "approver")
+    hd.ok(
+        "contract",
+        "add",
+        "Beispiel AG",
+        "--number",
+        "RV-2",
+        "--billing",
+        "included_hours",
+        "--included",
+        "2h",
+        "--rate",
+        "80",
+        "--increment",
+        "15m",
+    )
+    hd.ok(
+        "contact",
+        "add",
+        "Beispiel AG",
+        "--name",
+        "Bea Beispiel",
+        "--email",
+        "bea@beispiel.example",
+        "--role",
+        "main",
+        "--role",
+        "approver",
+    )
 
 
-def worked(hd: Helpdesk, *durations: str, contact: str = "anna.schmidt@muster.example",
-           no_charge: bool = False, subject: str = "Drucker druckt nicht") -> str:
+def worked(
+    hd: Helpdesk,
+    *durations: str,
+    contact: str = "anna.schmidt@muster.example",
+    no_charge: bool = False,
+    subject: str = "Drucker druckt nicht",
+) -> str:
     number = hd.open(subject, contact)
     for d in durations:
         hd.ok("log", number, d, *(["--no-charge"] if no_charge else []))
@@ -69,8 +98,13 @@ def test_worked_example_service_report_and_billing_csv(seeded: Helpdesk) -> None
     assert json.loads(hd.ok("report", "service", other, "--format", "json"))["amount"] == "40.00"
     assert json.loads(hd.ok("report", "service", one, "--format", "json"))["amount"] == "0.00"
 
-    detail = list(csv.DictReader(io.StringIO(
-        hd.ok("report", "billing", "--month", "this", "--format", "csv", "--detail"))))
+    detail = list(
+        csv.DictReader(
+            io.StringIO(
+                hd.ok("report", "billing", "--month", "this", "--format", "csv", "--detail")
+            )
+        )
+    )
     by_ticket = {r["ticket"]: r for r in detail if r["ticket"]}
     assert by_ticket[goodwill]["amount"] == "0.00"
     assert by_ticket[goodwill]["hours_worked"] == "0.5"
@@ -106,16 +140,22 @@ def test_billing_bad_month_is_a_usage_error(seeded: Helpdesk) -> None:
 def test_start_needs_approval_and_approver_by_phone(seeded: Helpdesk) -> None:
     hd = seeded
     hd.ok("contract", "edit", "RV-1", "--approval", "before_work")
-    hd.ok("contact", "add", "Muster GmbH", "--name", "Bernd Kurz", "--email",
-          "bernd.kurz@muster.example")
+    hd.ok(
+        "contact",
+        "add",
+        "Muster GmbH",
+        "--name",
+        "Bernd Kurz",
+        "--email",
+        "bernd.kurz@muster.example",
+    )
     number = hd.open()
 
     proc = hd("--as", "mmueller", "start", number)
     assert proc.returncode == 4
     assert "anna.schmidt@muster.example" in proc.stderr
 
-    refused = hd("approval", "grant", number, "--by", "bernd.kurz@muster.example", "--via",
-                 "phone")
+    refused = hd("approval", "grant", number, "--by", "bernd.kurz@muster.example", "--via", "phone")
     assert refused.returncode == 4
     assert "not an approver" in refused.stderr and "anna.schmidt@muster.example" in refused.stderr
 
@@ -148,8 +188,10 @@ def test_approval_request_mails_approvers_and_waits(seeded: Helpdesk) -> None:
     assert hd("--as", "mmueller", "start", number).returncode == 4
     hd.ok("--as", "mmueller", "start", number, "--override", "--reason", "Serverausfall")
     history = hd.json("show", number)["history"]
-    assert any(h["action"] == "approval_overridden" and h["detail"]["reason"] == "Serverausfall"
-               for h in history)
+    assert any(
+        h["action"] == "approval_overridden" and h["detail"]["reason"] == "Serverausfall"
+        for h in history
+    )
 
 
 def test_important_change_needs_a_granted_change_approval(seeded: Helpdesk) -> None:
@@ -184,10 +226,12 @@ def test_service_report_pdf_and_approval_by_fax_locks_time(seeded: Helpdesk) -> 
     rows = billing_csv(hd, "--month", "this")
     assert (rows["RV-1"]["approved"], rows["RV-1"]["pending"]) == ("1", "0")
     history = hd.json("show", number)["history"]
-    assert any(h["action"] == "service_report_approved" and h["detail"]["via"] == "fax"
-               for h in history)
-    assert json.loads(hd.ok("report", "service", number, "--format", "json"))["status"] == \
-        "approved"
+    assert any(
+        h["action"] == "service_report_approved" and h["detail"]["via"] == "fax" for h in history
+    )
+    assert (
+        json.loads(hd.ok("report", "service", number, "--format", "json"))["status"] == "approved"
+    )
 
     assert hd("log", number, "15m").returncode == 4  # closed
     hd.ok("reopen", number)

@@ -103,8 +103,12 @@ def test_plugins_command_lists_the_plugin_and_its_hooks(hd: Any, tmp_path: Path)
     plugin = rows["fixture"]
     assert plugin["builtin"] is False
     assert plugin["version"] == "0.0.1"
-    assert plugin["hooks"] == ["prepare_outbound", "register_commands", "register_storage",
-                               "register_transports"]
+    assert plugin["hooks"] == [
+        "prepare_outbound",
+        "register_commands",
+        "register_storage",
+        "register_transports",
+    ]
     assert "storage scheme:memtest" in plugin["provides"]
     assert "mail transport:fixture_jsonl" in plugin["provides"]
     builtin = rows["hdcli.default_plugins.storage"]
@@ -135,12 +139,20 @@ def test_broken_plugin_can_be_switched_off(hd: Any, tmp_path: Path) -> None:
 def test_guard_change_veto_refuses_and_stores_nothing(hd: Any, tmp_path: Path) -> None:
     hd.seed()
     with_plugins(hd, tmp_path, "fixture_veto", load="fixture_veto")
-    proc = hd("open", "--contact", "anna.schmidt@muster.example", "--subject", "Drucker",
-              "--body", "Hilfe")
+    proc = hd(
+        "open",
+        "--contact",
+        "anna.schmidt@muster.example",
+        "--subject",
+        "Drucker",
+        "--body",
+        "Hilfe",
+    )
 
     assert proc.returncode == 4
     assert "hdcli: error: ticket.open refused: the fixture plugin accepts no new tickets" in (
-        proc.stderr)
+        proc.stderr
+    )
     assert proc.stdout == ""
     assert hd.json("list") == []
     assert hd.mails() == []
@@ -149,8 +161,16 @@ def test_guard_change_veto_refuses_and_stores_nothing(hd: Any, tmp_path: Path) -
 def test_failing_ticket_event_is_logged_and_the_change_stands(hd: Any, tmp_path: Path) -> None:
     hd.seed()
     with_plugins(hd, tmp_path, "fixture_noisy", load="fixture_noisy")
-    proc = hd("open", "--contact", "anna.schmidt@muster.example", "--subject", "Drucker",
-              "--body", "Hilfe", "-q")
+    proc = hd(
+        "open",
+        "--contact",
+        "anna.schmidt@muster.example",
+        "--subject",
+        "Drucker",
+        "--body",
+        "Hilfe",
+        "-q",
+    )
 
     assert proc.returncode == 0, proc.stderr
     number = proc.stdout.strip()
@@ -189,8 +209,15 @@ def test_registering_a_backend_does_not_import_its_driver(tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items() if not k.startswith("HDCLI_")}
     env["PYTHONPATH"] = fixture_site(tmp_path, "fixture")
     env["HDCLI_LOAD_PLUGINS"] = "fixture"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=60, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=True,
+    )
     seen = json.loads(proc.stdout)
 
     assert {"sqlite", "postgresql", "memtest"} <= set(seen["names"])
@@ -236,7 +263,8 @@ PRINTER_MAIL = (
     b"Der Drucker im 2. OG druckt nicht.\r\n"
 )
 VPN_MAIL = PRINTER_MAIL.replace(b"Drucker druckt nicht", b"VPN geht nicht").replace(
-    b"printer-1", b"vpn-1")
+    b"printer-1", b"vpn-1"
+)
 
 
 class PrinterRouter:
@@ -252,8 +280,9 @@ def test_route_message_plugin_preselects_the_agent(tmp_path: Path) -> None:
     from hdcli.plugins import hooks
 
     # the configured rules would send everything from muster.example to someone else
-    config = config_in(tmp_path, '[[routing.rules]]\nagent = "jkrause"\n'
-                                 'sender_domain = "muster.example"\n')
+    config = config_in(
+        tmp_path, '[[routing.rules]]\nagent = "jkrause"\nsender_domain = "muster.example"\n'
+    )
     printer, vpn = parse_message(PRINTER_MAIL), parse_message(VPN_MAIL)
     assert hooks.route_message(printer, config) == "jkrause"
 
@@ -286,8 +315,10 @@ def test_guard_change_and_ticket_event_in_process(caplog: pytest.LogCaptureFixtu
         event = TicketEvent("ticket.closed", "1", "S", "closed", "mmueller", "2025-03-04T09:15:00Z")
         hooks.ticket_event(event, None)  # must not raise
     assert seen == ["ticket.closed"]
-    assert any("test-policy" in r.getMessage() and "listener down" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "test-policy" in r.getMessage() and "listener down" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_duplicate_registration_is_an_error() -> None:

@@ -22,14 +22,22 @@ def orgs_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportResult
 
     def rows() -> Iterator[dict[str, Any]]:
         for row in rctx.store.iterate(
-                "SELECT o.name, count(t.id) AS tickets FROM organisations o LEFT JOIN tickets t "
-                "ON t.org_id = o.id GROUP BY o.id, o.name ORDER BY o.name"):
+            "SELECT o.name, count(t.id) AS tickets FROM organisations o LEFT JOIN tickets t "
+            "ON t.org_id = o.id GROUP BY o.id, o.name ORDER BY o.name"
+        ):
             if row["name"].startswith(prefix):
-                yield {"organisation": row["name"], "tickets": row["tickets"],
-                       "day": rctx.today().isoformat()}
+                yield {
+                    "organisation": row["name"],
+                    "tickets": row["tickets"],
+                    "day": rctx.today().isoformat(),
+                }
 
-    return ReportResult(title="organisations", columns=["organisation", "tickets", "day"],
-                        rows=rows(), summary="organisations listed")
+    return ReportResult(
+        title="organisations",
+        columns=["organisation", "tickets", "day"],
+        rows=rows(),
+        summary="organisations listed",
+    )
 
 
 class OrgsPlugin:
@@ -88,11 +96,24 @@ def test_plugin_report_runs_through_the_registry(cli: Callable[..., Any]) -> Non
 
 def test_builtin_report_through_run(cli: Callable[..., Any]) -> None:
     out = cli("report", "run", "billing", "-o", "month=2026-01", "--format", "csv").stdout
-    assert list(csv.DictReader(io.StringIO(out))) == [{
-        "organisation": "TOTAL", "contract": "", "billing": "", "tickets": "0",
-        "hours_worked": "0", "hours_billed": "0", "included_hours": "0",
-        "included_hours_used": "0", "hours_charged": "0", "amount": "0.00", "currency": "EUR",
-        "approved": "0", "pending": "0", "disputed": "0"}]
+    assert list(csv.DictReader(io.StringIO(out))) == [
+        {
+            "organisation": "TOTAL",
+            "contract": "",
+            "billing": "",
+            "tickets": "0",
+            "hours_worked": "0",
+            "hours_billed": "0",
+            "included_hours": "0",
+            "included_hours_used": "0",
+            "hours_charged": "0",
+            "amount": "0.00",
+            "currency": "EUR",
+            "approved": "0",
+            "pending": "0",
+            "disputed": "0",
+        }
+    ]
 
 
 def test_render_streams_rows_as_they_come() -> None:
@@ -106,8 +127,9 @@ def test_render_streams_rows_as_they_come() -> None:
     render(ReportResult("t", ["n", "x"], rows()), "jsonl", chunks.append)
     assert [json.loads(c)["n"] for c in chunks] == [0, 1, 2]
     out: list[str] = []
-    render(ReportResult("t", ["n", "x"], ({"n": i, "x": None} for i in range(2))), "json",
-           out.append)
+    render(
+        ReportResult("t", ["n", "x"], ({"n": i, "x": None} for i in range(2))), "json", out.append
+    )
     assert json.loads("".join(out)) == [{"n": 0, "x": None}, {"n": 1, "x": None}]
     table: list[str] = []
     render(ReportResult("t", ["n", "x"], [{"n": 1, "x": [1, 2]}]), "md", table.append)

@@ -16,22 +16,38 @@ import pytest
 
 from hdcli import templates
 
-HEAVY = ("requests", "psycopg", "jinja2", "tabulate", "fpdf", "email.parser", "email.message",
-         "platformdirs", "importlib.metadata", "zoneinfo")
+HEAVY = (
+    "requests",
+    "psycopg",
+    "jinja2",
+    "tabulate",
+    "fpdf",
+    "email.parser",
+    "email.message",
+    "platformdirs",
+    "importlib.metadata",
+    "zoneinfo",
+)
 TEMPLATE_DIR = Path(templates.__file__).parent / "templates"
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HDCLI_")}
-    env.update(HDCLI_CONFIG=str(tmp_path / "config.toml"), XDG_DATA_HOME=str(tmp_path / "data"),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), HDCLI_LOAD_PLUGINS="", **extra)
+    env.update(
+        HDCLI_CONFIG=str(tmp_path / "config.toml"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        HDCLI_LOAD_PLUGINS="",
+        **extra,
+    )
     return env
 
 
 def imported_after(code: str, env: dict[str, str]) -> set[str]:
     probe = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))\n"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
@@ -53,28 +69,43 @@ def test_version_is_answered_without_typer_or_pluggy(tmp_path: Path) -> None:
     env = env_for(tmp_path)
     mods = imported_after(
         "import hdcli.cli\ntry:\n    hdcli.cli.main(['--version'])\nexcept SystemExit:\n    pass",
-        env)
+        env,
+    )
     assert "typer" not in mods and "pluggy" not in mods
-    done = subprocess.run([sys.executable, "-m", "hdcli", "--version"], capture_output=True,
-                          text=True, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "hdcli", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0 and done.stdout.startswith("hdcli ")
 
 
 def test_a_command_gives_the_same_answer_with_root_options(tmp_path: Path) -> None:
     env = env_for(tmp_path)
     run = [sys.executable, "-m", "hdcli"]
-    a = subprocess.run([*run, "list", "--limit", "1", "--json"], capture_output=True,
-                       text=True, env=env, check=False)
-    b = subprocess.run([*run, "--config", env["HDCLI_CONFIG"], "--as=mmueller", "list",
-                        "--limit", "1", "--json"], capture_output=True, text=True, env=env,
-                       check=False)
+    a = subprocess.run(
+        [*run, "list", "--limit", "1", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    b = subprocess.run(
+        [*run, "--config", env["HDCLI_CONFIG"], "--as=mmueller", "list", "--limit", "1", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert a.returncode == b.returncode == 0
     assert json.loads(a.stdout) == json.loads(b.stdout) == []
-    unknown = subprocess.run([*run, "nosuchcommand"], capture_output=True, text=True, env=env,
-                             check=False)
+    unknown = subprocess.run(
+        [*run, "nosuchcommand"], capture_output=True, text=True, env=env, check=False
+    )
     assert unknown.returncode == 2 and "No such command" in unknown.stderr
-    helped = subprocess.run([*run, "--help"], capture_output=True, text=True, env=env,
-                            check=False)
+    helped = subprocess.run([*run, "--help"], capture_output=True, text=True, env=env, check=False)
     assert helped.returncode == 0
     for name in ("open", "list", "show", "report", "mail", "doctor"):
         assert f"  {name} " in helped.stdout
@@ -116,14 +147,15 @@ def _paths(nodes: list[Any], found: dict[tuple[str, ...], bool]) -> None:
             _paths(node[3], found)
 
 
-def _context(paths: dict[tuple[str, ...], bool],
-             truth: dict[tuple[str, ...], bool]) -> dict[str, Any]:
+def _context(
+    paths: dict[tuple[str, ...], bool], truth: dict[tuple[str, ...], bool]
+) -> dict[str, Any]:
     ctx: dict[str, Any] = {}
     for path in paths:
         node = ctx
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = ("Jürgen Öztürk <ä@ß.example> {{ x }}" if truth.get(path, True) else "")
+        node[path[-1]] = "Jürgen Öztürk <ä@ß.example> {{ x }}" if truth.get(path, True) else ""
     return ctx
 
 
@@ -131,8 +163,13 @@ def _jinja(source: str, ctx: dict[str, Any]) -> str:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined,
-                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env = SandboxedEnvironment(
+        autoescape=False,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.from_string(source).render(**ctx)
 
 
@@ -146,10 +183,13 @@ SYNTHETIC = [
 ]
 
 
-@pytest.mark.parametrize("source", [
-    *(p.read_text(encoding="utf-8") for p in sorted(TEMPLATE_DIR.glob("*/*.txt"))),
-    *SYNTHETIC,
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        *(p.read_text(encoding="utf-8") for p in sorted(TEMPLATE_DIR.glob("*/*.txt"))),
+        *SYNTHETIC,
+    ],
+)
 def test_template_fast_path_renders_exactly_like_jinja(source: str) -> None:
     nodes = templates._parse_simple(source)
     assert nodes is not None, "a shipped template left the fast path (start-up cost)"
@@ -161,15 +201,19 @@ def test_template_fast_path_renders_exactly_like_jinja(source: str) -> None:
         assert templates.render_simple(source, ctx) == _jinja(source, ctx)
 
 
-@pytest.mark.parametrize(("source", "ctx"), [
-    ("{{ x|upper }}", {"x": "a"}),                 # filters: Jinja's
-    ("{% for a in x %}{{ a }}{% endfor %}", {"x": "ab"}),
-    ("{{ d.items }}", {"d": {"items": 1}}),          # a dict method name: Jinja's lookup order
-    ("{{ missing }}", {}),                          # undefined: Jinja raises
-    ("{{ o.real }}", {"o": 3}),                     # not a dict: the sandbox decides
-    ("{# comment #}{{ x }}", {"x": 1}),
-    ("{% if x %}open", {"x": 1}),
-])
-def test_template_fast_path_leaves_everything_else_to_jinja(source: str,
-                                                            ctx: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("source", "ctx"),
+    [
+        ("{{ x|upper }}", {"x": "a"}),  # filters: Jinja's
+        ("{% for a in x %}{{ a }}{% endfor %}", {"x": "ab"}),
+        ("{{ d.items }}", {"d": {"items": 1}}),  # a dict method name: Jinja's lookup order
+        ("{{ missing }}", {}),  # undefined: Jinja raises
+        ("{{ o.real }}", {"o": 3}),  # not a dict: the sandbox decides
+        ("{# comment #}{{ x }}", {"x": 1}),
+        ("{% if x %}open", {"x": 1}),
+    ],
+)
+def test_template_fast_path_leaves_everything_else_to_jinja(
+    source: str, ctx: dict[str, Any]
+) -> None:
     assert templates.render_simple(source, ctx) is None

@@ -39,8 +39,7 @@ def context() -> Context:
 
 FormatOpt = Annotated[
     str,
-    typer.Option("--format", "-f", help="table, json, jsonl, csv or md",
-                 show_default=True),
+    typer.Option("--format", "-f", help="table, json, jsonl, csv or md", show_default=True),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="short for --format json")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="print only ticket numbers")]
@@ -103,8 +102,14 @@ def numbers_from(args: Sequence[str]) -> Iterator[str]:
             yield arg
 
 
-def for_each(numbers: Iterable[str], action: Callable[[str], Any], *, dry_run: bool,
-             verb: str, quiet: bool = False) -> None:
+def for_each(
+    numbers: Iterable[str],
+    action: Callable[[str], Any],
+    *,
+    dry_run: bool,
+    verb: str,
+    quiet: bool = False,
+) -> None:
     """Run ``action`` per number; report each; exit with the first failure's code at the end."""
     from hdcli.tickets import DryRun
 
@@ -173,8 +178,9 @@ def listing(values: Any) -> list[str]:
     return [v.strip() for v in str(values).replace(";", ",").split(",") if v.strip()]
 
 
-def import_records(path: str, add: Callable[[dict[str, Any]], Any], what: str,
-                   dry_run: bool = False) -> None:
+def import_records(
+    path: str, add: Callable[[dict[str, Any]], Any], what: str, dry_run: bool = False
+) -> None:
     """Add one record per row; a bad row is reported and skipped; exit 4 if any failed."""
     done = failed = 0
     for line, rec in records_from(path):

@@ -8,14 +8,19 @@ import typer
 
 from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out, say
 
-app = typer.Typer(help="Approvals of work before it starts or before important changes.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Approvals of work before it starts or before important changes.", no_args_is_help=True
+)
 
 By = Annotated[str, typer.Option("--by", help="the approver's mail address")]
 Via = Annotated[str, typer.Option("--via", help="mail, phone or fax")]
 Note = Annotated[str | None, typer.Option("--note", help="what the approver said")]
-Kind = Annotated[str | None, typer.Option("--kind", help="before_work or change (default: what "
-                                                         "the contract's policy needs)")]
+Kind = Annotated[
+    str | None,
+    typer.Option(
+        "--kind", help="before_work or change (default: what the contract's policy needs)"
+    ),
+]
 Id = Annotated[int | None, typer.Option("--id", help="this approval, not the oldest pending")]
 
 
@@ -35,18 +40,33 @@ def request(
     say(f"approval {row['id']} ({row['kind']}) requested for {number}; ticket waits for approval")
 
 
-def _decide(number: str, decision: str, by: str, via: str, note: str | None,
-            kind: str | None, approval_id: int | None) -> None:
+def _decide(
+    number: str,
+    decision: str,
+    by: str,
+    via: str,
+    note: str | None,
+    kind: str | None,
+    approval_id: int | None,
+) -> None:
     from hdcli.approvals import decide
 
     row = decide(context(), number, decision, by, via, note, kind, approval_id)
-    say(f"approval {row['id']} ({row['kind']}) of {number} {decision} by {row['decided_by']} "
-        f"via {via}")
+    say(
+        f"approval {row['id']} ({row['kind']}) of {number} {decision} by {row['decided_by']} "
+        f"via {via}"
+    )
 
 
 @app.command("grant")
-def grant(number: Annotated[str, typer.Argument(help="ticket number")], by: By, via: Via,
-          note: Note = None, kind: Kind = None, approval_id: Id = None) -> None:
+def grant(
+    number: Annotated[str, typer.Argument(help="ticket number")],
+    by: By,
+    via: Via,
+    note: Note = None,
+    kind: Kind = None,
+    approval_id: Id = None,
+) -> None:
     """Record that an approver granted the approval (only approvers of the ticket's organisation).
 
     Example: hdcli approval grant 2026112710000127 --by anna.schmidt@muster.example --via phone
@@ -55,8 +75,14 @@ def grant(number: Annotated[str, typer.Argument(help="ticket number")], by: By, 
 
 
 @app.command("deny")
-def deny(number: Annotated[str, typer.Argument(help="ticket number")], by: By, via: Via,
-         note: Note = None, kind: Kind = None, approval_id: Id = None) -> None:
+def deny(
+    number: Annotated[str, typer.Argument(help="ticket number")],
+    by: By,
+    via: Via,
+    note: Note = None,
+    kind: Kind = None,
+    approval_id: Id = None,
+) -> None:
     """Record that an approver denied the approval.
 
     Example: hdcli approval deny 2026112710000127 --by anna.schmidt@muster.example --via fax

@@ -24,9 +24,18 @@ def status(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
     try:
         version = store.schema_version()
         pending = [f"{v:04d}_{n}" for v, n, _ in migrations() if v > version]
-        out(render_record({"url": mask_url(ctx.config.storage_url), "backend": store.dialect,
-                           "version": version, "latest": latest_version(),
-                           "pending": pending}, fmt_of(fmt, as_json)))
+        out(
+            render_record(
+                {
+                    "url": mask_url(ctx.config.storage_url),
+                    "backend": store.dialect,
+                    "version": version,
+                    "latest": latest_version(),
+                    "pending": pending,
+                },
+                fmt_of(fmt, as_json),
+            )
+        )
     finally:
         store.close()
 
@@ -45,8 +54,9 @@ def upgrade() -> None:
         applied = store.upgrade()
     finally:
         store.close()
-    say(f"applied migrations: {', '.join(map(str, applied))}" if applied
-        else "schema is up to date")
+    say(
+        f"applied migrations: {', '.join(map(str, applied))}" if applied else "schema is up to date"
+    )
 
 
 @app.command("copy")

@@ -60,8 +60,10 @@ def billable(
     if yes + no + contract != 1:
         raise UsageError("give exactly one of --yes, --no or --contract")
     set_billable(context(), number, True if yes else (False if no else None), force=force)
-    say(f"{number}: " + ("billable" if yes else "not billable" if no else "billable as the "
-                         "contract says"))
+    say(
+        f"{number}: "
+        + ("billable" if yes else "not billable" if no else "billable as the contract says")
+    )
 
 
 @app.command("approve")
@@ -111,10 +113,12 @@ def _emit(result: ReportResult, fmt: str, send_to: str | None, language: str) ->
         say(result.summary)
 
 
-FormatOptReport = Annotated[str, typer.Option("--format", "-f",
-                                              help="table, csv, json, jsonl or md")]
-SendTo = Annotated[str | None, typer.Option("--send-to",
-                                            help="mail it (CSV attached) instead of printing")]
+FormatOptReport = Annotated[
+    str, typer.Option("--format", "-f", help="table, csv, json, jsonl or md")
+]
+SendTo = Annotated[
+    str | None, typer.Option("--send-to", help="mail it (CSV attached) instead of printing")
+]
 Language = Annotated[str, typer.Option("--language", help="language of the mail: de or en")]
 
 
@@ -160,8 +164,9 @@ def tickets(
 @app.command("run")
 def run_report(
     name: Annotated[str, typer.Argument(help="a registered report (see `hdcli report list`)")],
-    option: Annotated[list[str] | None,
-                      typer.Option("--option", "-o", help="KEY=VALUE, repeatable")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE, repeatable")
+    ] = None,
     fmt: FormatOptReport = "table",
     as_json: JsonOpt = False,
     send_to: SendTo = None,

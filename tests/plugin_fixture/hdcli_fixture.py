@@ -50,8 +50,12 @@ class JsonlTransport:
         from email.parser import BytesParser
 
         msg = BytesParser(policy=policy.default).parsebytes(raw)
-        line = {"from": envelope_from, "to": list(recipients), "subject": str(msg["Subject"]),
-                "kind": str(msg["X-Fixture-Kind"])}
+        line = {
+            "from": envelope_from,
+            "to": list(recipients),
+            "subject": str(msg["Subject"]),
+            "kind": str(msg["X-Fixture-Kind"]),
+        }
         with self.file.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 

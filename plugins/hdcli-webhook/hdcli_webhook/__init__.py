@@ -169,7 +169,10 @@ def deliver(settings: Settings, payload: Mapping[str, Any]) -> Delivery:
     for attempt in range(1, attempts + 1):
         try:
             response = requests.post(
-                settings.url, data=body, headers=headers, timeout=settings.timeout,
+                settings.url,
+                data=body,
+                headers=headers,
+                timeout=settings.timeout,
                 allow_redirects=False,
             )
         except requests.exceptions.ConnectionError as exc:
@@ -219,7 +222,10 @@ def ticket_event(event: TicketEvent, config: Config) -> None:
     except Exception as exc:  # a receiver's failure must never fail a committed change
         log.warning(
             "webhook: %s %s not delivered to %s: %s",
-            event.event, event.ticket, settings.origin, exc,
+            event.event,
+            event.ticket,
+            settings.origin,
+            exc,
         )
 
 

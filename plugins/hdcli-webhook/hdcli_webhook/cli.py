@@ -13,8 +13,8 @@ from hdcli_webhook import TEST_EVENT, Settings, WebhookError, deliver, test_even
 
 
 def test(
-    event: Annotated[str, typer.Option(
-        "--event", help="event name to send (the events filter is not applied)")
+    event: Annotated[
+        str, typer.Option("--event", help="event name to send (the events filter is not applied)")
     ] = TEST_EVENT,
 ) -> None:
     """Post a test event to plugins.webhook.url and print the HTTP status.
@@ -37,13 +37,16 @@ def test(
     except WebhookError as exc:
         raise BackendUnavailable(f"webhook test to {settings.origin} failed: {exc}") from None
     plural = "s" if done.attempts > 1 else ""
-    out(f"delivered {event} to {settings.origin}: HTTP {done.status} "
-        f"({done.attempts} attempt{plural})")
+    out(
+        f"delivered {event} to {settings.origin}: HTTP {done.status} "
+        f"({done.attempts} attempt{plural})"
+    )
 
 
 def webhook_app() -> typer.Typer:
     """The ``webhook`` command group."""
-    group = typer.Typer(help="The webhook plugin: post ticket events as JSON.",
-                        no_args_is_help=True)
+    group = typer.Typer(
+        help="The webhook plugin: post ticket events as JSON.", no_args_is_help=True
+    )
     group.command("test")(test)
     return group

@@ -89,14 +89,16 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A threaded HTTP server on 127.0.0.1 (a free port), stopped after the test."""
+
     class Server(ThreadingHTTPServer):
         daemon_threads = True
 
     rec = Receiver(url="")
     server = Server(("127.0.0.1", 0), _handler(rec))
     rec.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/hdcli?token=s3cret"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield rec
@@ -126,22 +128,29 @@ class Helpdesk:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HDCLI_")}
-        self.env.update({
-            "HDCLI_CONFIG": str(root / "config" / "hdcli" / "config.toml"),
-            "XDG_CONFIG_HOME": str(root / "config"),
-            "XDG_DATA_HOME": str(root / "data"),
-            "HDCLI_STORAGE__URL": f"sqlite:///{root / 'hdcli.db'}",
-            "HDCLI_MAIL__OUTBOUND__PATH": str(root / "outbox"),
-            "HDCLI_MAIL__FROM_ADDRESS": "helpdesk@smartwork.example",
-            "HDCLI_USER": "mmueller",
-            "NO_COLOR": "1",
-        })
+        self.env.update(
+            {
+                "HDCLI_CONFIG": str(root / "config" / "hdcli" / "config.toml"),
+                "XDG_CONFIG_HOME": str(root / "config"),
+                "XDG_DATA_HOME": str(root / "data"),
+                "HDCLI_STORAGE__URL": f"sqlite:///{root / 'hdcli.db'}",
+                "HDCLI_MAIL__OUTBOUND__PATH": str(root / "outbox"),
+                "HDCLI_MAIL__FROM_ADDRESS": "helpdesk@smartwork.example",
+                "HDCLI_USER": "mmueller",
+                "NO_COLOR": "1",
+            }
+        )
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None
-                 ) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "hdcli", *args], capture_output=True, text=True,
-            env={**self.env, **(env or {})}, cwd=self.root, timeout=120,
+            [sys.executable, "-m", "hdcli", *args],
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            cwd=self.root,
+            timeout=120,
         )
 
     def ok(self, *args: str, env: dict[str, str] | None = None) -> str:
@@ -154,14 +163,52 @@ class Helpdesk:
     def seed(self) -> None:
         """An organisation with a contract and a contact allowed to open tickets."""
         quiet = {"HDCLI_LOAD_PLUGINS": ""}
-        self.ok("org", "add", "Muster GmbH", "--kind", "company", "--domain", "muster.example",
-                env=quiet)
-        self.ok("contract", "add", "Muster GmbH", "--number", "RV-1", "--billing", "hourly",
-                "--rate", "95", "--increment", "15m", env=quiet)
-        self.ok("contact", "add", "Muster GmbH", "--name", "Anna Schmidt", "--email",
-                "anna.schmidt@muster.example", "--role", "main", env=quiet)
-        self.ok("agent", "add", "mmueller", "--name", "Max Müller", "--email",
-                "max.mueller@smartwork.example", env=quiet)
+        self.ok(
+            "org",
+            "add",
+            "Muster GmbH",
+            "--kind",
+            "company",
+            "--domain",
+            "muster.example",
+            env=quiet,
+        )
+        self.ok(
+            "contract",
+            "add",
+            "Muster GmbH",
+            "--number",
+            "RV-1",
+            "--billing",
+            "hourly",
+            "--rate",
+            "95",
+            "--increment",
+            "15m",
+            env=quiet,
+        )
+        self.ok(
+            "contact",
+            "add",
+            "Muster GmbH",
+            "--name",
+            "Anna Schmidt",
+            "--email",
+            "anna.schmidt@muster.example",
+            "--role",
+            "main",
+            env=quiet,
+        )
+        self.ok(
+            "agent",
+            "add",
+            "mmueller",
+            "--name",
+            "Max Müller",
+            "--email",
+            "max.mueller@smartwork.example",
+            env=quiet,
+        )
 
 
 @pytest.fixture
@@ -180,4 +227,3 @@ def plugin_installed() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
-

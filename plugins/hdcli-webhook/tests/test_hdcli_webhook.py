@@ -22,18 +22,28 @@ def config(tmp_path: Path, **env: str) -> Config:
 
 
 def event(name: str = "ticket.opened") -> TicketEvent:
-    return TicketEvent(name, "2025030410000011", "Drucker druckt nicht – Büro 3", "new",
-                       "mmueller", "2025-03-04T09:15:00Z",
-                       {"requester": "anna.schmidt@muster.example", "channel": "email"})
+    return TicketEvent(
+        name,
+        "2025030410000011",
+        "Drucker druckt nicht – Büro 3",
+        "new",
+        "mmueller",
+        "2025-03-04T09:15:00Z",
+        {"requester": "anna.schmidt@muster.example", "channel": "email"},
+    )
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == "hdcli.webhook" and r.levelno == logging.WARNING]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "hdcli.webhook" and r.levelno == logging.WARNING
+    ]
 
 
-def test_delivers_the_event_as_json(tmp_path: Path, receiver: Any,
-                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_delivers_the_event_as_json(
+    tmp_path: Path, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url)
     hdcli_webhook.ticket_event(event(), cfg)
 
@@ -48,8 +58,9 @@ def test_delivers_the_event_as_json(tmp_path: Path, receiver: Any,
     assert warnings_of(caplog) == []
 
 
-def test_a_5xx_is_retried_once(tmp_path: Path, receiver: Any,
-                               caplog: pytest.LogCaptureFixture) -> None:
+def test_a_5xx_is_retried_once(
+    tmp_path: Path, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     receiver.statuses = [500]
     hdcli_webhook.ticket_event(event(), config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url))
 
@@ -58,8 +69,9 @@ def test_a_5xx_is_retried_once(tmp_path: Path, receiver: Any,
     assert warnings_of(caplog) == []
 
 
-def test_persistent_5xx_gives_one_log_line(tmp_path: Path, receiver: Any,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_persistent_5xx_gives_one_log_line(
+    tmp_path: Path, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     receiver.statuses = [503, 503, 503]
     hdcli_webhook.ticket_event(event(), config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url))
 
@@ -72,14 +84,16 @@ def test_persistent_5xx_gives_one_log_line(tmp_path: Path, receiver: Any,
 
 def test_retries_are_configurable(tmp_path: Path, receiver: Any) -> None:
     receiver.statuses = [500, 502]
-    cfg = config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url,
-                 HDCLI_PLUGINS__WEBHOOK__RETRIES="0")
+    cfg = config(
+        tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url, HDCLI_PLUGINS__WEBHOOK__RETRIES="0"
+    )
     hdcli_webhook.ticket_event(event(), cfg)
     assert len(receiver.requests) == 1
 
 
-def test_a_4xx_is_not_retried(tmp_path: Path, receiver: Any,
-                              caplog: pytest.LogCaptureFixture) -> None:
+def test_a_4xx_is_not_retried(
+    tmp_path: Path, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     receiver.statuses = [404]
     hdcli_webhook.ticket_event(event(), config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url))
     assert len(receiver.requests) == 1
@@ -87,22 +101,26 @@ def test_a_4xx_is_not_retried(tmp_path: Path, receiver: Any,
     assert "HTTP 404" in line
 
 
-def test_receiver_down_is_logged_not_raised(tmp_path: Path, dead_url: str,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_receiver_down_is_logged_not_raised(
+    tmp_path: Path, dead_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     hdcli_webhook.ticket_event(event(), config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=dead_url))
 
     [line] = warnings_of(caplog)
-    assert line.startswith("webhook: ticket.opened 2025030410000011 not delivered to "
-                           "http://127.0.0.1:")
+    assert line.startswith(
+        "webhook: ticket.opened 2025030410000011 not delivered to http://127.0.0.1:"
+    )
     assert "connection refused (2 attempts)" in line
 
 
-def test_a_read_timeout_is_not_retried(tmp_path: Path, receiver: Any,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_a_read_timeout_is_not_retried(
+    tmp_path: Path, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     # the receiver may have acted on the first request: a second copy would be worse
     receiver.statuses = ["slow"]
-    cfg = config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url,
-                 HDCLI_PLUGINS__WEBHOOK__TIMEOUT="0.3")
+    cfg = config(
+        tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url, HDCLI_PLUGINS__WEBHOOK__TIMEOUT="0.3"
+    )
     hdcli_webhook.ticket_event(event(), cfg)
     assert len(receiver.requests) == 1
     [line] = warnings_of(caplog)
@@ -110,8 +128,11 @@ def test_a_read_timeout_is_not_retried(tmp_path: Path, receiver: Any,
 
 
 def test_events_filter(tmp_path: Path, receiver: Any) -> None:
-    cfg = config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url,
-                 HDCLI_PLUGINS__WEBHOOK__EVENTS="ticket.closed, ticket.reopened")
+    cfg = config(
+        tmp_path,
+        HDCLI_PLUGINS__WEBHOOK__URL=receiver.url,
+        HDCLI_PLUGINS__WEBHOOK__EVENTS="ticket.closed, ticket.reopened",
+    )
     for name in ("ticket.opened", "ticket.assigned", "ticket.closed"):
         hdcli_webhook.ticket_event(event(name), cfg)
     assert receiver.events() == ["ticket.closed"]
@@ -119,10 +140,7 @@ def test_events_filter(tmp_path: Path, receiver: Any) -> None:
 
 def test_events_filter_from_the_config_file(tmp_path: Path, receiver: Any) -> None:
     (tmp_path / "config.toml").write_text(
-        "[plugins.webhook]\n"
-        f'url = "{receiver.url}"\n'
-        "timeout = 2\n"
-        'events = ["ticket.opened"]\n',
+        f'[plugins.webhook]\nurl = "{receiver.url}"\ntimeout = 2\nevents = ["ticket.opened"]\n',
         encoding="utf-8",
     )
     cfg = config(tmp_path)
@@ -131,11 +149,15 @@ def test_events_filter_from_the_config_file(tmp_path: Path, receiver: Any) -> No
     assert receiver.events() == ["ticket.opened"]
 
 
-def test_body_is_signed_with_the_secret(tmp_path: Path, receiver: Any,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_body_is_signed_with_the_secret(
+    tmp_path: Path, receiver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WEBHOOK_TEST_SECRET", "geheim")
-    cfg = config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url,
-                 HDCLI_PLUGINS__WEBHOOK__SECRET_ENV="WEBHOOK_TEST_SECRET")
+    cfg = config(
+        tmp_path,
+        HDCLI_PLUGINS__WEBHOOK__URL=receiver.url,
+        HDCLI_PLUGINS__WEBHOOK__SECRET_ENV="WEBHOOK_TEST_SECRET",
+    )
     hdcli_webhook.ticket_event(event(), cfg)
 
     got = receiver.requests[0]
@@ -143,26 +165,33 @@ def test_body_is_signed_with_the_secret(tmp_path: Path, receiver: Any,
     assert hmac.compare_digest(got.headers["X-Hdcli-Signature"], expected)
 
 
-def test_missing_secret_is_logged_and_nothing_sent(tmp_path: Path, receiver: Any,
-                                                   monkeypatch: pytest.MonkeyPatch,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_missing_secret_is_logged_and_nothing_sent(
+    tmp_path: Path, receiver: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     # sending unsigned would only be rejected by a receiver that expects a signature
     monkeypatch.delenv("WEBHOOK_TEST_SECRET", raising=False)
-    cfg = config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url,
-                 HDCLI_PLUGINS__WEBHOOK__SECRET_ENV="WEBHOOK_TEST_SECRET")
+    cfg = config(
+        tmp_path,
+        HDCLI_PLUGINS__WEBHOOK__URL=receiver.url,
+        HDCLI_PLUGINS__WEBHOOK__SECRET_ENV="WEBHOOK_TEST_SECRET",
+    )
     hdcli_webhook.ticket_event(event(), cfg)
     assert receiver.requests == []
     [line] = warnings_of(caplog)
     assert "WEBHOOK_TEST_SECRET" in line
 
 
-@pytest.mark.parametrize(("key", "value", "says"), [
-    ("URL", "ftp://example.org/x", "http(s) URL"),
-    ("TIMEOUT", "soon", "timeout must be a number"),
-    ("RETRIES", "99", "retries must be 0 to 5"),
-])
-def test_bad_settings_are_logged_not_raised(tmp_path: Path, receiver: Any, key: str, value: str,
-                                            says: str, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("URL", "ftp://example.org/x", "http(s) URL"),
+        ("TIMEOUT", "soon", "timeout must be a number"),
+        ("RETRIES", "99", "retries must be 0 to 5"),
+    ],
+)
+def test_bad_settings_are_logged_not_raised(
+    tmp_path: Path, receiver: Any, key: str, value: str, says: str, caplog: pytest.LogCaptureFixture
+) -> None:
     env = {"HDCLI_PLUGINS__WEBHOOK__URL": receiver.url, f"HDCLI_PLUGINS__WEBHOOK__{key}": value}
     hdcli_webhook.ticket_event(event(), config(tmp_path, **env))
     assert receiver.requests == []
@@ -170,8 +199,7 @@ def test_bad_settings_are_logged_not_raised(tmp_path: Path, receiver: Any, key: 
     assert says in line
 
 
-def test_without_a_url_the_plugin_is_idle(tmp_path: Path,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_without_a_url_the_plugin_is_idle(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     hdcli_webhook.ticket_event(event(), config(tmp_path))
     assert warnings_of(caplog) == []
 
@@ -184,8 +212,17 @@ def test_hdcli_open_posts_ticket_opened(helpdesk: Any, receiver: Any, load: str 
     env = {"HDCLI_PLUGINS__WEBHOOK__URL": receiver.url}
     if load is not None:
         env["HDCLI_LOAD_PLUGINS"] = load
-    number = helpdesk.ok("open", "--contact", "anna.schmidt@muster.example", "--subject",
-                         "Drucker druckt nicht", "--body", "Hilfe", "-q", env=env).strip()
+    number = helpdesk.ok(
+        "open",
+        "--contact",
+        "anna.schmidt@muster.example",
+        "--subject",
+        "Drucker druckt nicht",
+        "--body",
+        "Hilfe",
+        "-q",
+        env=env,
+    ).strip()
 
     assert receiver.events() == ["ticket.opened"]
     sent = receiver.requests[0].json()
@@ -200,8 +237,17 @@ def test_hdcli_open_posts_ticket_opened(helpdesk: Any, receiver: Any, load: str 
 def test_hdcli_open_succeeds_when_the_receiver_is_down(helpdesk: Any, dead_url: str) -> None:
     helpdesk.seed()
     env = {"HDCLI_PLUGINS__WEBHOOK__URL": dead_url, "HDCLI_LOAD_PLUGINS": "webhook"}
-    proc = helpdesk("open", "--contact", "anna.schmidt@muster.example", "--subject", "Test",
-                    "--body", "Hilfe", "-q", env=env)
+    proc = helpdesk(
+        "open",
+        "--contact",
+        "anna.schmidt@muster.example",
+        "--subject",
+        "Test",
+        "--body",
+        "Hilfe",
+        "-q",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     number = proc.stdout.strip()
     assert "webhook: ticket.opened" in proc.stderr
@@ -222,8 +268,11 @@ def test_webhook_test_command(helpdesk: Any, receiver: Any) -> None:
 
 @pytest.mark.usefixtures("plugin_installed")
 def test_webhook_test_command_reports_failure(helpdesk: Any, receiver: Any, dead_url: str) -> None:
-    down = helpdesk("webhook", "test",
-                    env={"HDCLI_PLUGINS__WEBHOOK__URL": dead_url, "HDCLI_LOAD_PLUGINS": "webhook"})
+    down = helpdesk(
+        "webhook",
+        "test",
+        env={"HDCLI_PLUGINS__WEBHOOK__URL": dead_url, "HDCLI_LOAD_PLUGINS": "webhook"},
+    )
     assert down.returncode == 5
     assert "hdcli: error: webhook test to http://127.0.0.1:" in down.stderr
     assert "connection refused" in down.stderr
