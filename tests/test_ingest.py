@@ -38,8 +38,8 @@ def mail(
     return "\r\n".join(lines).encode()
 
 
-def ingest(hd: Any, raw: bytes, *args: str) -> dict[str, Any]:
-    proc = hd("mail", "ingest", "-", "--format", "jsonl", *args, input=raw)
+def ingest(hd: Any, raw: bytes, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    proc = hd("mail", "ingest", "-", "--format", "jsonl", *args, input=raw, env=env)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 1, proc.stdout
@@ -299,21 +299,15 @@ def test_reply_to_a_closed_ticket_with_reject_with_notice(seeded: Any) -> None:
     number = new_ticket(seeded)
     seeded.ok("close", number)
     before = len(mails_to(seeded, ANNA))
-    proc = seeded(
-        "mail",
-        "ingest",
-        "-",
-        "--format",
-        "jsonl",
-        input=mail(
+    result = ingest(
+        seeded,
+        mail(
             subject=f"Re: [Ticket#{number}] Drucker",
             message_id="<late@muster.example>",
             body="Noch was.",
         ),
         env={"HDCLI_TICKETS__CLOSED_POLICY": "reject_with_notice"},
     )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
     assert result["outcome"] == "rejected"
     assert "closed" in result["reason"]
     old = show(seeded, number)
@@ -328,21 +322,15 @@ def test_reply_to_a_closed_ticket_with_reject_with_notice(seeded: Any) -> None:
 def test_reply_to_a_closed_ticket_with_reopen(seeded: Any) -> None:
     number = new_ticket(seeded)
     seeded.ok("close", number)
-    proc = seeded(
-        "mail",
-        "ingest",
-        "-",
-        "--format",
-        "jsonl",
-        input=mail(
+    result = ingest(
+        seeded,
+        mail(
             subject=f"Re: [Ticket#{number}] Drucker",
             message_id="<late@muster.example>",
             body="Bitte nochmal.",
         ),
         env={"HDCLI_TICKETS__CLOSED_POLICY": "reopen"},
     )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
     assert result["outcome"] == "followup"
     assert result["ticket"] == number
     ticket = show(seeded, number)
