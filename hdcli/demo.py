@@ -89,7 +89,9 @@ def run_demo(directory: Path | None = None) -> None:
         from email import policy
         from email.parser import BytesHeaderParser
 
-        for path in sorted((outbox / "new").iterdir()):
+        for path in sorted(
+            (outbox / "new").iterdir(), key=lambda p: (p.stat().st_mtime_ns, p.name)
+        ):
             with path.open("rb") as fh:
                 headers = BytesHeaderParser(policy=policy.default).parse(fh)
             sys.stdout.write(f"  {path.name}: {headers['subject']}\n")
