@@ -19,93 +19,34 @@ Approval rows: ``kind`` is ``before_work`` or ``change``; ``status`` is ``pendin
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
+from hdcli.articles import add_article, send_mail
 from hdcli.errors import NotFound, Refused, UsageError
+from hdcli.mail.answers import decision_word
+from hdcli.models import APPROVAL_KINDS as KINDS
+from hdcli.models import VIAS
+from hdcli.tickets import (
+    OPEN,
+    followup_in_tx,
+    has_started,
+    queue_status,
+    resume_in_tx,
+    wait_in_tx,
+)
+from hdcli.unit import announce, guard, record, require, touch
+from hdcli.unit import change as transaction
+from hdcli.util import norm_email, now_iso
+from hdcli.views import get_ticket
 
 if TYPE_CHECKING:
-    from hdcli.backends.base import Row, SqlStorage
+    from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
+    from hdcli.events import Handled
+    from hdcli.mail.parse import ParsedMail
+    from hdcli.models import Row, TicketStatus
 
-KINDS = ("before_work", "change")
-VIAS = ("mail", "phone", "fax")
 DECISIONS = ("granted", "denied")
-
-YES_WORDS = frozenset({"genehmigt", "freigegeben", "ja", "approved", "yes"})
-NO_WORDS = frozenset({"abgelehnt", "nein", "denied", "no"})
-# A yes followed by one of these in the same sentence is not a clear answer
-# ("Ja, aber erst morgen", "Yes, but not the admin rights").
-_HEDGES = frozenset(
-    {
-        "nicht",
-        "kein",
-        "keine",
-        "keinen",
-        "aber",
-        "jedoch",
-        "erst",
-        "not",
-        "but",
-        "unless",
-        "however",
-        "only",
-        "nur",
-        "falls",
-        "wenn",
-        "if",
-    }
-)
-# "No problem" and "kein Problem" mean yes, but are not the clear words the request asked for.
-_NO_IDIOMS = frozenset({"problem", "problemo", "worries", "thanks", "danke"})
-_SALUTATION = re.compile(
-    r"^(hallo|hello|hi|hey|dear|guten\s+(tag|morgen|abend)|sehr\s+geehrte[rs]?|liebe[rs]?|moin|"
-    r"servus|good\s+(morning|afternoon|evening))\b[^.!?]*[,!]?$",
-    re.IGNORECASE,
-)
-_QUOTE_INTRO = re.compile(
-    r"^(am|on)\b.*\b(schrieb|wrote)\b.*:$|^-+\s*(original|ursprüngliche)", re.IGNORECASE
-)
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-
-
-def decision_word(body: str) -> bool | None:
-    """Read a clear yes (True) or no (False) from the start of a mail body; None if unclear.
-
-    Quoted lines (``>``) and a quote introduction (``Am … schrieb …:``) end the reply; a leading
-    one-line salutation (``Hallo Herr Meier,``) is skipped. The first word must be one of
-    :data:`YES_WORDS` or :data:`NO_WORDS` (any case); a yes must not be hedged in the rest of its
-    sentence (``aber``, ``nicht``, ``but``, ``not`` …), while a hedged no stays a no.
-    """
-    lines: list[str] = []
-    for raw in body.replace("\r\n", "\n").split("\n"):
-        line = raw.strip()
-        if line.startswith(">") or _QUOTE_INTRO.match(line):
-            break
-        if line:
-            lines.append(line)
-    if lines and _SALUTATION.match(lines[0]) and len(lines[0]) <= 60:
-        lines = lines[1:]
-    if not lines:
-        return None
-    text = " ".join(lines)
-    sentence = re.split(r"[.!?;:\n]", text, maxsplit=1)[0]
-    words = [w.lower() for w in _WORD.findall(sentence)]
-    if not words:
-        return None
-    first, rest = words[0], words[1:]
-    if first in YES_WORDS:
-        answer = True
-    elif first in NO_WORDS:
-        if rest and rest[0] in _NO_IDIOMS:
-            return None
-        answer = False
-    else:
-        return None
-    # Only a yes can be hedged into something else; a hedged no is still no approval.
-    if answer and any(w in _HEDGES for w in rest):
-        return None
-    return answer
 
 
 def approvers(store: SqlStorage, org_id: int) -> list[Row]:
@@ -154,7 +95,6 @@ def check_start(
 ) -> None:
     """Refuse to start a ticket whose contract demands approval before work, until an approver
     approved it; ``override`` with a reason lets it start and is recorded."""
-    from hdcli.tickets import record
 
     store = ctx.store
     if policy(store, ticket) != "before_work":
@@ -182,7 +122,6 @@ def check_change(
     ``override`` with a reason was given, which is recorded). Raises Refused (exit 4) naming the
     approvers otherwise.
     """
-    from hdcli.tickets import record
 
     store = ctx.store
     if policy(store, ticket) != "changes":
@@ -215,30 +154,10 @@ def check_change(
     )
 
 
-def check_time_change(ctx: Context, ticket: Row, *, force: bool = False) -> None:
-    """Time on a ticket whose service report is approved is locked; ``force`` changes it anyway
-    and records that in the history."""
-    from hdcli.tickets import record
-
-    row = ctx.store.query_one(
-        "SELECT id, status FROM service_reports WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
-        (ticket["id"],),
-    )
-    if row and row["status"] == "approved":
-        if force:
-            record(ctx, ticket, "locked_time_changed", report=row["id"])
-            return
-        raise Refused(
-            f"the service report of ticket {ticket['number']} is approved: "
-            "its time entries are locked (--force changes them, recorded)"
-        )
-
-
 # -- requests and decisions -------------------------------------------------------------------
 def request(ctx: Context, number: str, change: str, kind: str | None = None) -> Row:
     """Ask every approver of the ticket's organisation (one mail each, the number in the
     subject); the ticket waits for the approval. Returns the approval row."""
-    from hdcli.tickets import change as transaction
 
     if not change.strip():
         raise UsageError("an approval request needs --change TEXT: what is to be approved")
@@ -249,17 +168,6 @@ def request(ctx: Context, number: str, change: str, kind: str | None = None) -> 
 
 
 def request_in_tx(ctx: Context, number: str, change: str, kind: str | None = None) -> Row:
-    from hdcli.tickets import (
-        OPEN,
-        announce,
-        get_ticket,
-        guard,
-        record,
-        require,
-        send_mail,
-        set_status,
-    )
-    from hdcli.util import now_iso
 
     store = ctx.store
     ticket = get_ticket(store, number)
@@ -271,7 +179,7 @@ def request_in_tx(ctx: Context, number: str, change: str, kind: str | None = Non
             "(add a contact with --role approver)"
         )
     kind = kind or default_kind(store, ticket)
-    guard(ctx, "approval.request", number, kind=kind, change=change)
+    guard(ctx, "approval.request", ticket, kind=kind, change=change)
     approval_id = store.insert(
         "approvals",
         {
@@ -300,7 +208,7 @@ def request_in_tx(ctx: Context, number: str, change: str, kind: str | None = Non
     store.execute(
         "UPDATE approvals SET request_message_id = ? WHERE id = ?", (" ".join(ids), approval_id)
     )
-    set_status(store, ticket, "waiting", waiting_for="approval")
+    wait_in_tx(ctx, ticket, "approval")
     record(
         ctx,
         ticket,
@@ -332,8 +240,6 @@ def decide(
 
     Refused (exit 4) unless ``by`` is an approver of the ticket's organisation.
     """
-    from hdcli.tickets import change as transaction
-    from hdcli.tickets import get_ticket
 
     if decision not in DECISIONS:
         raise UsageError(f"bad decision {decision!r}")
@@ -379,8 +285,6 @@ def decide_in_tx(
     kind: str | None = None,
 ) -> Row:
     """Record the decision inside the caller's transaction (see :func:`decide`)."""
-    from hdcli.tickets import announce, guard, record, set_status
-    from hdcli.util import norm_email, now_iso
 
     store = ctx.store
     who = approvers(store, ticket["org_id"])
@@ -390,7 +294,7 @@ def decide_in_tx(
         raise Refused(
             f"{by} is not an approver of this ticket's organisation; who can approve: {_names(who)}"
         )
-    guard(ctx, f"approval.{decision}", ticket["number"], by=address, via=via)
+    guard(ctx, f"approval.{decision}", ticket, by=address, via=via)
     now = now_iso()
     if row is None:
         approval_id = store.insert(
@@ -428,21 +332,15 @@ def decide_in_tx(
         and ticket["waiting_for"] == "approval"
         and _pending(store, int(ticket["id"])) is None
     ):
-        set_status(store, ticket, _resumed_status(store, ticket), waiting_for=None)
+        resume_in_tx(ctx, ticket, _resumed_status(store, ticket), "approvals decided")
     announce(ctx, f"ticket.approval_{decision}", ticket, by=address, via=via, kind=decided["kind"])
     return decided
 
 
-def _resumed_status(store: SqlStorage, ticket: Row) -> str:
+def _resumed_status(store: SqlStorage, ticket: Row) -> TicketStatus:
     """Where a ticket goes when it stops waiting for approval: back to work if work had
     started, else to its assignee's queue (or new)."""
-    started = store.query_one(
-        "SELECT 1 AS x FROM history WHERE ticket_id = ? AND action = 'started' LIMIT 1",
-        (ticket["id"],),
-    )
-    if started:
-        return "in_progress"
-    return "assigned" if ticket["assignee_id"] is not None else "new"
+    return "in_progress" if has_started(store, ticket) else queue_status(ticket)
 
 
 def apply_change(
@@ -453,17 +351,6 @@ def apply_change(
     Under a ``changes`` contract it needs a granted ``change`` approval, which it uses up
     (status ``applied``), or ``override`` with a reason (recorded). Returns the ticket.
     """
-    from hdcli.tickets import (
-        OPEN,
-        add_article,
-        announce,
-        get_ticket,
-        guard,
-        record,
-        require,
-        set_status,
-    )
-    from hdcli.tickets import change as transaction
 
     if not text.strip():
         raise UsageError("say what was changed (-m TEXT)")
@@ -471,7 +358,7 @@ def apply_change(
         ticket = get_ticket(store, number)
         require(ticket, "an important change", OPEN, " (use `hdcli reopen` first)")
         approval = check_change(ctx, ticket, override=override, reason=reason)
-        guard(ctx, "approval.apply", number, text=text)
+        guard(ctx, "approval.apply", ticket, text=text)
         add_article(
             store,
             ticket,
@@ -483,7 +370,7 @@ def apply_change(
         )
         if approval is not None:
             store.execute("UPDATE approvals SET status = 'applied' WHERE id = ?", (approval["id"],))
-        set_status(store, ticket, ticket["status"])
+        touch(store, ticket)
         record(
             ctx,
             ticket,
@@ -533,27 +420,31 @@ def list_approvals(
     )
 
 
-def on_followup(ctx: Context, ticket: Row, mail: Any) -> bool:
-    """Called by mail ingest for a follow-up from an allowed sender, inside its transaction.
+def on_followup(ctx: Context, ticket: Row | None, mail: ParsedMail) -> Handled | None:
+    """An approver's answer by mail (the ``handle_inbound_mail`` of the approvals plugin).
 
-    ``mail`` is a :class:`hdcli.mail.parse.ParsedMail`. When the sender is an approver of the
-    ticket's organisation, an approval of the ticket is pending and the body starts with a clear
-    yes or no, the decision is recorded (via mail) and True returned; the caller still keeps the
-    mail as an article. Anything else returns False and changes nothing.
+    When the sender is an approver of the open ticket's organisation, an approval of the
+    ticket is pending and the body starts with a clear yes or no, the mail joins the ticket as
+    a follow-up (a ticket waiting for approval keeps waiting until the decision says
+    otherwise) and the decision is recorded (via mail). Anything else returns None and
+    changes nothing: the core's rules apply.
     """
+    from hdcli.events import Handled
+
+    if ticket is None or ticket["status"] == "closed":
+        return None
     store = ctx.store
-    if ticket["status"] == "closed":
-        return False
-    sender = str(getattr(mail, "from_addr", "") or "").lower()
+    sender = norm_email(mail.from_addr or "")
     if not any(p["email"].lower() == sender for p in approvers(store, ticket["org_id"])):
-        return False
+        return None
     row = _pending(store, int(ticket["id"]))
     if row is None:
-        return False
-    answer = decision_word(str(getattr(mail, "body_text", "") or ""))
+        return None
+    answer = decision_word(mail.body_text or "")
     if answer is None:
-        return False
+        return None
     first = next((ln.strip() for ln in str(mail.body_text).splitlines() if ln.strip()), "")
+    followup_in_tx(ctx, ticket, mail, resume=False)
     decide_in_tx(
         ctx,
         ticket,
@@ -563,4 +454,4 @@ def on_followup(ctx: Context, ticket: Row, mail: Any) -> bool:
         "mail",
         note=first[:200] or None,
     )
-    return True
+    return Handled("followup", ticket, "approval decision")

@@ -23,7 +23,7 @@ class Context:
         self.config = config
         self._actor = actor
         self._system_user: str | None = None
-        self.dry_run = False  # changes are checked, then rolled back (see tickets.change)
+        self.dry_run = False  # changes are checked, then rolled back (see hdcli.unit.change)
         self.after_commit: list[Any] = []  # events to announce, outbound ids to deliver
 
     @cached_property

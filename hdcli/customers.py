@@ -6,7 +6,6 @@ Every change writes a history event. Lookups accept a name, number, login or e-m
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -14,49 +13,22 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import NotFound, Refused, UsageError
+from hdcli.models import (
+    APPROVAL_POLICIES,
+    BILLING_MODES,
+    CLOSED_POLICIES,
+    LANGUAGES,
+    ORG_KINDS,
+    ROLES,
+)
+from hdcli.models import choice as _choice
+from hdcli.unit import history
 from hdcli.util import norm_email, now_iso, one_line, valid_email
 
 if TYPE_CHECKING:
-    from hdcli.backends.base import Row, SqlStorage
+    from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
-
-ORG_KINDS = ("company", "public_body")
-LANGUAGES = ("de", "en")
-BILLING_MODES = ("hourly", "included_hours", "free")
-APPROVAL_POLICIES = ("none", "before_work", "changes")
-CLOSED_POLICIES = ("new_ticket", "reject_with_notice", "reopen")
-ROLES = ("main", "approver", "billing")
-
-
-def history(
-    store: SqlStorage,
-    actor: str,
-    entity: str,
-    key: str,
-    action: str,
-    detail: Mapping[str, Any] | None = None,
-    ticket_id: int | None = None,
-) -> None:
-    """Record who did what, when (every change calls this inside its transaction)."""
-    store.execute(
-        "INSERT INTO history (ticket_id, entity, entity_key, actor, action, detail, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            ticket_id,
-            entity,
-            key,
-            actor,
-            action,
-            json.dumps(dict(detail or {}), ensure_ascii=False, default=str),
-            now_iso(),
-        ),
-    )
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise UsageError(f"bad {what} {value!r} (allowed: {', '.join(allowed)})")
-    return value
+    from hdcli.models import Row
 
 
 def _email(value: str) -> str:

@@ -10,7 +10,7 @@ from hdcli.config import Config, default_data_dir
 
 
 def run_demo(directory: Path | None = None) -> None:
-    from hdcli import customers, tickets
+    from hdcli import customers, tickets, views
     from hdcli.context import Context
     from hdcli.customers import ContractFields
 
@@ -79,7 +79,7 @@ def run_demo(directory: Path | None = None) -> None:
         step("logged 1h30m remote session")
         tickets.close(ctx, number, "erledigt")
         step("closed; service report (1.5 h, 142.50 EUR) mailed with a PDF to sign")
-        data = tickets.show(ctx.store, number, history=False)
+        data = views.show(ctx.store, number, history=False)
         sys.stdout.write(
             f"\nticket {number}: status {data['status']}, "
             f"{len(data['articles'])} articles, {data['total_minutes']} minutes\n"

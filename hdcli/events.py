@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,14 @@ class TicketEvent:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (stable keys: event, ticket, subject, status, actor, at, data)."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a ``handle_inbound_mail`` implementation made of a mail: the ``outcome`` of its
+    result line (``followup``, ``ignored``, ``rejected`` …), the ticket row it went to (or
+    None) and a short ``reason``."""
+
+    outcome: Literal["new", "followup", "ignored", "rejected"]
+    ticket: dict[str, Any] | None
+    reason: str = ""

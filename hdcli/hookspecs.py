@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     import typer
 
     from hdcli.config import Config
-    from hdcli.events import Change, TicketEvent
+    from hdcli.context import Context
+    from hdcli.events import Change, Handled, TicketEvent
     from hdcli.mail.parse import ParsedMail
 
 hookspec = pluggy.HookspecMarker("hdcli")
@@ -125,4 +126,50 @@ def ticket_event(event: TicketEvent, config: Config) -> None:
 
     Called once per event. An exception raised here is logged and never rolls back the
     change or fails the command.
+    """
+
+
+@hookspec(firstresult=True)
+def ticket_changing(change: Change, ticket: dict[str, Any] | None, ctx: Context) -> str | None:
+    """Check a change inside its transaction, before it is written (after ``guard_change``).
+
+    ``ticket`` is the ticket row as it is now (None while a ticket is being opened); ``ctx``
+    the run's :class:`hdcli.context.Context` (its ``store`` is in the change's transaction).
+    Return a reason (or raise :class:`hdcli.errors.Refused`) to veto the change: the command
+    fails with exit code 4 and nothing of it is written. Return ``None`` to allow it; what an
+    implementation records (say, an override in the history) commits with the change. The
+    built-in approvals plugin gates ``ticket.start`` here, the billing plugin locks the time of
+    an approved service report (``ticket.log``). First non-``None`` result wins.
+    """
+
+
+@hookspec
+def ticket_changed(event: TicketEvent, ticket: dict[str, Any], ctx: Context) -> None:
+    """Add to a change inside its transaction, right after it was written.
+
+    Called once per event (the same events ``ticket_event`` gets after the commit), with the
+    ticket row as changed. What an implementation writes through ``ctx.store`` commits or
+    rolls back with the change; an exception rolls the whole change back and fails the
+    command. The built-in billing plugin makes the service report of a closed ticket here.
+    """
+
+
+@hookspec(firstresult=True)
+def handle_inbound_mail(
+    mail: ParsedMail,
+    ticket: dict[str, Any] | None,
+    ctx: Context,
+    candidates: list[dict[str, Any]],
+    mailbox: str,
+) -> Handled | None:
+    """Take an inbound mail of a person before the core's rules (follow-up, new ticket, the
+    closed-ticket policy) apply, inside the message's transaction.
+
+    ``ticket`` is the ticket the mail answers and its sender may write to (None when there is
+    none); ``candidates`` every ticket the mail refers to (numbers in its subject, then
+    In-Reply-To/References), whoever sent it; ``mailbox`` is ``"billing"`` for mail of a source
+    marked ``billing = true``, else ``""``. Return a :class:`hdcli.events.Handled` (outcome,
+    ticket, reason) when the mail is taken care of; ``None`` lets the next implementation and
+    finally the core decide. The built-in approvals plugin records an approver's yes or no
+    here, the billing plugin the customer's answer to a service report. First result wins.
     """

@@ -34,6 +34,8 @@ DEFAULT_PLUGINS = (
     "hdcli.default_plugins.reports",
     "hdcli.default_plugins.templates",
     "hdcli.default_plugins.routing",
+    "hdcli.default_plugins.approvals",
+    "hdcli.default_plugins.billing",
 )
 
 pm = pluggy.PluginManager("hdcli")
@@ -273,6 +275,26 @@ class Hooks:
         load_plugins()
         result: str | None = pm.hook.guard_change(change=change)
         return result
+
+    @staticmethod
+    def ticket_changing(change: Any, ticket: Any, ctx: Any) -> str | None:
+        load_plugins()
+        result: str | None = pm.hook.ticket_changing(change=change, ticket=ticket, ctx=ctx)
+        return result
+
+    @staticmethod
+    def ticket_changed(event: Any, ticket: Any, ctx: Any) -> None:
+        load_plugins()
+        pm.hook.ticket_changed(event=event, ticket=ticket, ctx=ctx)
+
+    @staticmethod
+    def handle_inbound_mail(
+        mail: Any, ticket: Any, ctx: Any, candidates: list[Any], mailbox: str
+    ) -> Any:
+        load_plugins()
+        return pm.hook.handle_inbound_mail(
+            mail=mail, ticket=ticket, ctx=ctx, candidates=candidates, mailbox=mailbox
+        )
 
     @staticmethod
     def ticket_event(event: Any, config: Any) -> None:

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ReportContext",
     "ReportResult",
-    "billing_report",
     "render",
     "run",
     "send",
@@ -162,7 +161,7 @@ def send(ctx: Context, result: ReportResult, to: str, *, language: str = "de") -
 
     from hdcli.mail.outbound import OutAttachment, queue
     from hdcli.templates import render as render_template
-    from hdcli.tickets import finish
+    from hdcli.unit import finish
     from hdcli.util import norm_email, valid_email
 
     address = norm_email(to)
@@ -200,46 +199,10 @@ def send(ctx: Context, result: ReportResult, to: str, *, language: str = "de") -
     return queued.message_id
 
 
-def _flag(value: Any) -> bool:
+def flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def billing_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportResult:
-    """A month's billing per organisation and contract. Options: ``month`` (YYYY-MM, this,
-    last; default last), ``org``, ``detail`` (one row per ticket too)."""
-    from hdcli.billing import BILLING_COLUMNS, DETAIL_COLUMNS, billing_rows, month_range
-
-    month = month_range(str(options.get("month") or "last"), rctx.today(), rctx.tz)
-    detail = _flag(options.get("detail", False))
-    org = options.get("org") or None
-    result = ReportResult(
-        title=f"billing {month.label}" + (f" {org}" if org else ""),
-        columns=DETAIL_COLUMNS if detail else BILLING_COLUMNS,
-        rows=(),
-        filename=f"billing-{month.label}",
-        meta={"month": month.label},
-    )
-
-    def rows() -> Iterable[Mapping[str, Any]]:
-        for row in billing_rows(rctx.ctx, month, org=str(org) if org else None, detail=detail):
-            if row["organisation"] == "TOTAL":
-                result.meta["totals"] = row
-                result.summary = f"{result.title}: {billing_summary(row)}"
-            yield row
-
-    result.rows = rows()
-    return result
-
-
-def billing_summary(t: Mapping[str, Any]) -> str:
-    """One line of a billing report's totals row."""
-    return (
-        f"{t['tickets']} tickets closed, {t['hours_worked']} h worked, {t['hours_billed']} h "
-        f"billed, {t['amount']} {t['currency']}; service reports approved {t['approved']}, "
-        f"pending {t['pending']}, disputed {t['disputed']}"
-    )
 
 
 _AGE_BUCKETS = ((1, "< 1 day"), (3, "1-3 days"), (7, "3-7 days"), (30, "7-30 days"))

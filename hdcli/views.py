@@ -36,10 +36,10 @@ def get_ticket(store: SqlStorage, number: str) -> Row:
     Inside a transaction on PostgreSQL the row is locked until the transaction ends."""
     number = number.strip()
     sql = "SELECT * FROM tickets WHERE number = ?"
-    if store.dialect == "postgresql" and store.in_transaction:
+    if store.in_transaction:
         # a change reads the ticket it is about to write: lock its row so that concurrent
         # changes of one ticket serialise (SQLite's write transactions already do)
-        sql += " FOR UPDATE"
+        sql += store.row_lock
     row = store.query_one(sql, (number,))
     if row is None:
         raise NotFound(f"no ticket {number} (see `hdcli list`)")

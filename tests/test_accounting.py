@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hdcli.accounting import (
+from hdcli.billing.accounting import (
     ContractTerms,
     InvalidAmount,
     TicketCharge,

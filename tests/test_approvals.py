@@ -8,7 +8,7 @@ from email.utils import make_msgid
 import pytest
 from helpdesk import Helpdesk
 
-from hdcli.approvals import decision_word
+from hdcli.mail.answers import decision_word
 
 
 @pytest.mark.parametrize(

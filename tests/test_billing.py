@@ -14,22 +14,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hdcli import customers, tickets
-from hdcli.accounting import (
+from hdcli import customers, tickets, views
+from hdcli.billing.accounting import (
     ContractTerms,
     TimeEntryLine,
     charge_from_minutes,
     month_charges,
     ticket_charge,
 )
-from hdcli.approvals import check_time_change
-from hdcli.billing import (
-    billing_rows,
+from hdcli.billing.monthly import billing_rows, local_date, month_range
+from hdcli.billing.servicereports import (
     build_report,
+    check_time_change,
     decide_report,
     latest_report,
-    local_date,
-    month_range,
     on_billing_mail,
 )
 from hdcli.config import Config
@@ -137,7 +135,7 @@ def ticket_with(
 
 
 def report_amount(ctx: Context, number: str) -> Decimal:
-    return build_report(ctx, tickets.get_ticket(ctx.store, number)).charge.amount
+    return build_report(ctx, views.get_ticket(ctx.store, number)).charge.amount
 
 
 def test_included_hours_are_used_up_in_close_order(ctx: Context) -> None:
@@ -149,12 +147,12 @@ def test_included_hours_are_used_up_in_close_order(ctx: Context) -> None:
         Decimal("40.00"),
         Decimal("40.00"),
     ]  # 20m billed as 30m
-    stored = latest_report(ctx.store, int(tickets.get_ticket(ctx.store, b)["id"]))
+    stored = latest_report(ctx.store, int(views.get_ticket(ctx.store, b)["id"]))
     assert stored is not None and stored["amount"] == "40.00"
     # An open ticket's report is a preview as if it were closed now, after the others.
     d = ticket_with(ctx, "bea@beispiel.example", 15, close=False)
     assert report_amount(ctx, d) == Decimal("20.00")
-    report = build_report(ctx, tickets.get_ticket(ctx.store, a))
+    report = build_report(ctx, views.get_ticket(ctx.store, a))
     assert report.included_used_minutes == 60
 
     month = month_range("this", ctx.today(), ctx.tz)
@@ -215,10 +213,10 @@ def test_approved_report_locks_time_unless_forced(ctx: Context) -> None:
     tickets.reopen(ctx, number)
     with pytest.raises(Refused, match="locked"):
         tickets.log_time(ctx, number, 15)
-    ticket = tickets.get_ticket(ctx.store, number)
+    ticket = views.get_ticket(ctx.store, number)
     with ctx.store.transaction():
         check_time_change(ctx, ticket, force=True)
-    history = tickets.show(ctx.store, number)["history"]
+    history = views.show(ctx.store, number)["history"]
     assert history[-1]["action"] == "locked_time_changed"
 
 
@@ -240,7 +238,7 @@ def billing_mail(number: str, sender: str, body: str, pdf: bool = False) -> byte
 
 def test_billing_mailbox(ctx: Context) -> None:
     number = ticket_with(ctx, "anna.schmidt@muster.example", 30)
-    ticket = tickets.get_ticket(ctx.store, number)
+    ticket = views.get_ticket(ctx.store, number)
     stranger = parse_message(billing_mail(number, "eve@evil.example", "Genehmigt"))
     with ctx.store.transaction():
         assert on_billing_mail(ctx, stranger, ticket) is None
@@ -252,7 +250,7 @@ def test_billing_mailbox(ctx: Context) -> None:
     assert reason is not None and "kept" in reason
     row = latest_report(ctx.store, int(ticket["id"]))
     assert row is not None and row["status"] == "pending"
-    shown = tickets.show(ctx.store, number)
+    shown = views.show(ctx.store, number)
     assert shown["articles"][-1]["attachments"][0]["filename"] == "scan.pdf"
 
     yes = parse_message(
@@ -276,4 +274,4 @@ def test_billing_mailbox(ctx: Context) -> None:
 
     open_one = ticket_with(ctx, "anna.schmidt@muster.example", 10, close=False)
     with ctx.store.transaction():
-        assert on_billing_mail(ctx, yes, tickets.get_ticket(ctx.store, open_one)) is None
+        assert on_billing_mail(ctx, yes, views.get_ticket(ctx.store, open_one)) is None

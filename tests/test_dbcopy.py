@@ -22,10 +22,11 @@ def pg_url(postgres_url: str) -> Iterator[str]:
 def build_helpdesk(hd) -> list[str]:  # type: ignore[no-untyped-def]
     """Customers, four tickets with replies, time, a close with its report, a follow-up
     link, an attachment, queued mail and a quarantined message, made with the CLI."""
+    from hdcli.articles import add_article
     from hdcli.backends import open_storage
     from hdcli.config import Config
     from hdcli.context import Context
-    from hdcli.tickets import add_article, get_ticket
+    from hdcli.views import get_ticket
 
     hd.seed()
     numbers = [hd.open(f"Ticket {i} – Drucker") for i in range(3)]

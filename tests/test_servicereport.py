@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from hdcli.accounting import ContractTerms, TimeEntryLine, ticket_charge
-from hdcli.errors import UsageError
-from hdcli.servicereport import (
+from hdcli.billing.accounting import ContractTerms, TimeEntryLine, ticket_charge
+from hdcli.billing.document import (
     ServiceReport,
     render_json,
     render_markdown,
     render_pdf,
     render_text,
 )
+from hdcli.errors import UsageError
 
 NUMBER = "2026112710000127"
 HOURLY = ContractTerms("hourly", Decimal("95"), increment=15)

@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from hdcli.errors import Refused
-
-Row = dict[str, Any]
-
+from hdcli.models import Row as Row
 
 _MIGRATION = re.compile(r"(\d{4})_(\w+)\.sql")
 
@@ -167,6 +165,9 @@ class SqlStorage(Storage):
     """Shared SQL implementation; subclasses fill in the dialect points."""
 
     ddl: ClassVar[dict[str, str]] = {}
+    #: appended to a ``SELECT`` of one row that a change is about to write, inside its
+    #: transaction: PostgreSQL's ``FOR UPDATE`` (SQLite's write transaction already serialises)
+    row_lock: ClassVar[str] = ""
     #: tables in dependency order (``hdcli db copy`` fills them in this order): a migration
     #: that adds a table adds it here too
     tables = (

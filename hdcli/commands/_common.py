@@ -111,7 +111,7 @@ def for_each(
     quiet: bool = False,
 ) -> None:
     """Run ``action`` per number; report each; exit with the first failure's code at the end."""
-    from hdcli.tickets import DryRun
+    from hdcli.unit import DryRun
 
     first_error: HdcliError | None = None
     count = 0

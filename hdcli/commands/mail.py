@@ -55,24 +55,11 @@ def queue(
 
     Example: hdcli mail queue --status failed --json
     """
+    from hdcli.mail.outbound import queue_rows
     from hdcli.output import render_rows
 
-    store = context().store
-    where, params = [], []
-    if status:
-        where.append("o.status = ?")
-        params.append(status)
-    elif not all_:
-        where.append("o.status <> 'sent'")
-    sql = (
-        "SELECT o.id, o.status, o.kind, o.recipient, t.number AS ticket, o.subject, "
-        "o.attempts, o.next_attempt_at, o.last_error, o.created_at FROM outbound o "
-        "LEFT JOIN tickets t ON t.id = o.ticket_id"
-    )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY o.id DESC LIMIT {int(limit)}"
-    out(render_rows(store.query(sql, params), fmt_of(fmt, as_json)))
+    rows = queue_rows(context().store, status=status, everything=all_, limit=limit)
+    out(render_rows(rows, fmt_of(fmt, as_json)))
 
 
 @app.command("retry")
@@ -149,7 +136,7 @@ def ingest(
     """
     from hdcli.errors import BackendUnavailable, HdcliError, TransientError
     from hdcli.mail.ingest import read_messages
-    from hdcli.tickets import finish
+    from hdcli.unit import finish
 
     fmt = fmt_of(fmt, as_json)
     names = paths or ["-"]

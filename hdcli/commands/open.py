@@ -48,7 +48,8 @@ def open_(
 
         raise typer.Exit(open_from_file(ctx, from_file, notify=notify, quiet=quiet))
     from hdcli.errors import UsageError
-    from hdcli.tickets import OpenRequest, open_ticket, show
+    from hdcli.tickets import OpenRequest, open_ticket
+    from hdcli.views import show
 
     if not contact or not subject:
         raise UsageError("open needs --contact and --subject (or --from-file)")

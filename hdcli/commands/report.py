@@ -26,7 +26,7 @@ def service(
 
     Example: hdcli report service 2026112710000127 --format pdf -o bericht.pdf
     """
-    from hdcli.billing import service_report_output
+    from hdcli.billing.servicereports import service_report_output
 
     data = service_report_output(context(), number, fmt)
     if output:
@@ -54,7 +54,7 @@ def billable(
 
     Example: hdcli report billable 2026112710000127 --no
     """
-    from hdcli.billing import set_billable
+    from hdcli.billing.servicereports import set_billable
     from hdcli.errors import UsageError
 
     if yes + no + contract != 1:
@@ -76,7 +76,7 @@ def approve(
 
     Example: hdcli report approve 2026112710000127 --by "A. Schmidt" --via fax
     """
-    from hdcli.billing import decide_report
+    from hdcli.billing.servicereports import decide_report
 
     decide_report(context(), number, "approved", by=by, via=via)
     say(f"service report of {number} approved by {by} via {via}")
@@ -93,7 +93,7 @@ def dispute(
 
     Example: hdcli report dispute 2026112710000127 --reason "nur 1 h vereinbart"
     """
-    from hdcli.billing import decide_report
+    from hdcli.billing.servicereports import decide_report
 
     decide_report(context(), number, "disputed", by=by, via=via, reason=reason)
     say(f"service report of {number} disputed")

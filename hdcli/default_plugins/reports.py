@@ -1,4 +1,5 @@
-"""Built-in reports for ``hdcli report NAME``."""
+"""Built-in reports for ``hdcli report NAME`` (the ``billing`` report comes with the billing
+plugin)."""
 
 from __future__ import annotations
 
@@ -10,5 +11,4 @@ from hdcli import hookimpl
 
 @hookimpl(trylast=True)
 def register_reports(register: Callable[[str, Any], None]) -> None:
-    register("billing", "hdcli.reports:billing_report")
     register("tickets", "hdcli.reports:tickets_report")

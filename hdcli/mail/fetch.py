@@ -81,7 +81,7 @@ def fetch(
     unreachable (BackendUnavailable) stops the run at once, leaving the message at its source.
     """
     from hdcli.mail.ingest import ingest_one
-    from hdcli.tickets import finish
+    from hdcli.unit import finish
 
     all_settings = source_settings(ctx.config)
     if only is not None:

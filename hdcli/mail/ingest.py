@@ -5,7 +5,7 @@ of it: a new ticket, a follow-up on an existing one, a duplicate of a message se
 ignored automatic mail (auto-reply, bounce, loop), a rejected message (no contract: nothing of
 it is stored), or a quarantined one (unreadable, or it failed inside hdcli). The inbound log
 row, the ticket changes, the articles and the mail it causes commit together; mail delivery
-and plugin events follow the commit (:func:`hdcli.tickets.finish`). :func:`ingest_many` does the
+and plugin events follow the commit (:func:`hdcli.unit.finish`). :func:`ingest_many` does the
 same for a stream of messages, many to a transaction, each message in a savepoint of its own
 (a failing message is undone and quarantined alone; a result is reported only once committed).
 
@@ -17,7 +17,7 @@ address) is not stored either, nor shown in its result (``message_id`` is None t
 
 A reply to a closed ticket's pending service report (to the report mail, or with its subject
 from whom reports go to) is the report's answer, not a new request: it goes to
-:func:`hdcli.billing.on_billing_mail` before the closed-ticket policy applies.
+the ``handle_inbound_mail`` hook (the billing plugin) before the closed-ticket policy applies.
 
 Transient failures (the store is locked or unreachable: :class:`BackendUnavailable`,
 :class:`TransientError`) and configuration errors are raised, never quarantined: the MTA
@@ -32,7 +32,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hdcli.articles import add_inbound_mail, inbound_attachments, may_write, send_mail
 from hdcli.errors import BackendUnavailable, ConfigError, Refused, TransientError
+from hdcli.models import OUTCOMES as OUTCOMES
+from hdcli.tickets import OpenRequest, followup_in_tx, open_in_tx, reopen_in_tx
+from hdcli.unit import finish, record
 from hdcli.util import norm_email, now_iso, one_line
 
 if TYPE_CHECKING:
@@ -41,7 +45,6 @@ if TYPE_CHECKING:
     from hdcli.mail.classify import Classification
     from hdcli.mail.parse import ParsedMail
 
-OUTCOMES = ("new", "followup", "duplicate", "ignored", "rejected", "quarantined")
 FIELDS = ("source", "message_id", "outcome", "ticket", "reason")
 NO_SUBJECT = "(no subject)"
 #: Errors that mean "try again later": never quarantined, always raised.
@@ -136,7 +139,7 @@ def ingest_one(
     ``source`` labels the result (a file name or a configured source); ``billing`` marks mail
     of the billing mailbox (approvals of service reports). With ``deliver`` (the default) the
     mail it queued is delivered and its events announced right after the commit; batch callers
-    pass False and call :func:`hdcli.tickets.finish` themselves now and then.
+    pass False and call :func:`hdcli.unit.finish` themselves now and then.
 
     Never raises for a bad message (it is quarantined with the reason); raises
     BackendUnavailable / TransientError when the store is locked or unreachable and ConfigError
@@ -152,8 +155,6 @@ def ingest_one(
         del ctx.after_commit[mark:]  # mail and events of the rolled-back transaction
         raise
     if deliver:
-        from hdcli.tickets import finish
-
         finish(ctx)
     return result
 
@@ -275,7 +276,7 @@ def _ingest_parsed(
         if kind.automatic:
             outcome, ticket, reason = _automatic(ctx, settings, mail, kind)
         elif billing and (numbers := _subject_numbers(settings, mail)):
-            outcome, ticket, reason = _billing(ctx, mail, numbers)
+            outcome, ticket, reason = _billing(ctx, settings, mail, numbers)
         else:
             outcome, ticket, reason = _person(ctx, settings, mail)
         _log(store, lkey, outcome, ticket["id"] if ticket else None, reason)
@@ -305,26 +306,6 @@ def _subject_numbers(settings: _Settings, mail: ParsedMail) -> list[str]:
     return find_numbers(mail.subject, settings.hooks, settings.formats)
 
 
-def _belongs(store: SqlStorage, ticket: Row, sender: str) -> bool:
-    """Whether ``sender`` takes part in ``ticket`` or belongs to the ticket's organisation."""
-    if not sender:
-        return False
-    row = store.query_one(
-        "SELECT 1 AS x FROM ticket_participants WHERE ticket_id = ? AND email = ? "
-        "UNION ALL SELECT 1 AS x FROM contacts WHERE email = ? AND org_id = ? "
-        "UNION ALL SELECT 1 AS x FROM org_domains WHERE domain = ? AND org_id = ? LIMIT 1",
-        (
-            ticket["id"],
-            sender,
-            sender,
-            ticket["org_id"],
-            sender.rpartition("@")[2],
-            ticket["org_id"],
-        ),
-    )
-    return row is not None
-
-
 def _find_ticket(
     store: SqlStorage, settings: _Settings, mail: ParsedMail, check_sender: bool = True
 ) -> Row | None:
@@ -338,21 +319,25 @@ def _writable(
 ) -> Row | None:
     """The first of ``candidates`` the sender may write to (see :func:`_belongs`)."""
     for ticket in candidates:
-        if not check_sender or _belongs(store, ticket, mail.from_addr):
+        if not check_sender or may_write(store, ticket, mail.from_addr):
             return ticket
     return None
+
+
+def _numbered(store: SqlStorage, numbers: list[str]) -> list[Row]:
+    """The tickets with these numbers, in their order."""
+    if not numbers:
+        return []
+    marks = ",".join("?" * len(numbers))
+    rows = store.query(f"SELECT * FROM tickets WHERE number IN ({marks})", numbers)
+    order = {n: i for i, n in enumerate(numbers)}
+    return sorted(rows, key=lambda r: order[r["number"]])
 
 
 def _candidates(store: SqlStorage, settings: _Settings, mail: ParsedMail) -> list[Row]:
     """The tickets a message may answer, best first, whoever sent it: the numbers in its
     subject, then the tickets of the Message-IDs in In-Reply-To/References."""
-    numbers = _subject_numbers(settings, mail)
-    candidates: list[Row] = []
-    if numbers:
-        marks = ",".join("?" * len(numbers))
-        rows = store.query(f"SELECT * FROM tickets WHERE number IN ({marks})", numbers)
-        order = {n: i for i, n in enumerate(numbers)}
-        candidates.extend(sorted(rows, key=lambda r: order[r["number"]]))
+    candidates = _numbered(store, _subject_numbers(settings, mail))
     ids = list(dict.fromkeys([*mail.in_reply_to, *reversed(mail.references)]))[:20]
     if ids:
         marks = ",".join("?" * len(ids))
@@ -372,8 +357,6 @@ def _automatic(
 ) -> Decision:
     """Auto-replies and bounces: recorded where they belong, never answered."""
     store = ctx.store
-    from hdcli.tickets import add_article, record
-
     if kind.kind == "bounce" and kind.bounced_message_ids:
         ids = kind.bounced_message_ids[:20]
         marks = ",".join("?" * len(ids))
@@ -390,65 +373,48 @@ def _automatic(
                     "UPDATE outbound SET last_error = ? WHERE message_id = ?",
                     (f"bounced: {kind.reason}", row["message_id"]),
                 )
-                add_article(
-                    store,
-                    ticket,
-                    kind="bounce",
-                    direction="in",
-                    sender=mail.from_addr,
-                    subject=mail.subject,
-                    body=mail.body_text,
-                    message_id=mail.message_id,
-                    created_by=ctx.actor,
-                )
+                add_inbound_mail(ctx, ticket, mail, kind="bounce", attachments=())
                 record(ctx, ticket, "bounce", message_id=row["message_id"], reason=kind.reason)
                 return "ignored", ticket, f"bounce of our mail recorded ({kind.reason})"
         return "ignored", None, f"bounce: {kind.reason}"
     if kind.kind == "auto_reply":
         ticket = _find_ticket(store, settings, mail)
         if ticket is not None and ticket["status"] != "closed":
-            add_article(
-                store,
-                ticket,
-                kind="auto_reply",
-                direction="in",
-                sender=mail.from_addr,
-                subject=mail.subject,
-                body=mail.body_text,
-                message_id=mail.message_id,
-                created_by=ctx.actor,
-            )
+            add_inbound_mail(ctx, ticket, mail, kind="auto_reply", attachments=())
             record(ctx, ticket, "auto_reply", sender=mail.from_addr, reason=kind.reason)
             return "ignored", ticket, f"auto-reply recorded, nothing sent ({kind.reason})"
     return "ignored", None, f"{kind.kind.replace('_', '-')}: {kind.reason}"
 
 
-def _billing(ctx: Context, mail: ParsedMail, numbers: list[str]) -> Decision:
-    from hdcli.billing import on_billing_mail
+def _billing(ctx: Context, settings: _Settings, mail: ParsedMail, numbers: list[str]) -> Decision:
+    """Mail of the billing mailbox with ticket numbers in its subject: the plugins' business
+    (the billing plugin records answers to service reports); ignored when none took it."""
+    from hdcli.plugins import hooks
 
-    marks = ",".join("?" * len(numbers))
-    ticket = ctx.store.query_one(
-        f"SELECT * FROM tickets WHERE number IN ({marks}) LIMIT 1", numbers
+    candidates = _numbered(ctx.store, numbers)
+    handled = hooks.handle_inbound_mail(mail, None, ctx, candidates, "billing")
+    if handled is not None:
+        return handled.outcome, handled.ticket, handled.reason
+    return (
+        "ignored",
+        candidates[0] if candidates else None,
+        "billing mail: no service report matched",
     )
-    reason = on_billing_mail(ctx, mail, ticket)
-    if reason:
-        return "followup", ticket, one_line(reason)
-    return "ignored", ticket, "billing mail: no service report matched"
 
 
 def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
-    """Mail a person wrote: follow-up of a ticket, or a new ticket if the sender is served."""
+    """Mail a person wrote: first the plugins' (``handle_inbound_mail``), then a follow-up of
+    the ticket it answers, the closed-ticket policy, or a new ticket if the sender is served."""
+    from hdcli.plugins import hooks
+
     store = ctx.store
     if not mail.from_addr or "@" not in mail.from_addr:
         return "rejected", None, "no sender address"
     candidates = _candidates(store, settings, mail)
     ticket = _writable(store, candidates, mail)
-    if candidates and (ticket is None or ticket["status"] == "closed"):
-        # An answer to a pending service report is the report's business, not a new request:
-        # checked before the closed-ticket policy (the report mail asks for such replies).
-        answered = _report_answer(ctx, settings, candidates, mail)
-        if answered is not None:
-            return answered
+    handled = hooks.handle_inbound_mail(mail, ticket, ctx, candidates, "")
+    if handled is not None:
+        return handled.outcome, handled.ticket, handled.reason
     if ticket is None:
         return _new_ticket(ctx, settings, mail)
     if ticket["status"] != "closed":
@@ -460,16 +426,10 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
     if contract and contract.get("closed_policy"):
         policy = str(contract["closed_policy"])
     if policy == "reopen":
-        from hdcli.tickets import announce, record, set_status
-
-        set_status(store, ticket, "assigned" if ticket["assignee_id"] else "new", closed_at=None)
-        record(ctx, ticket, "reopened", reason="reply by mail")
-        announce(ctx, "ticket.reopened", ticket, reason="reply by mail")
+        reopen_in_tx(ctx, ticket, "reply by mail")
         outcome, t, reason = _followup(ctx, ticket, mail)
-        return outcome, t, f"ticket was closed: reopened; {reason}"
+        return outcome, t, f"ticket was closed: reopened; {reason}".rstrip("; ")
     if policy == "reject_with_notice":
-        from hdcli.tickets import send_mail
-
         send_mail(
             ctx,
             ticket,
@@ -490,146 +450,9 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
     return outcome, t, reason
 
 
-def _report_answer(
-    ctx: Context, settings: _Settings, candidates: list[Row], mail: ParsedMail
-) -> Decision | None:
-    """A reply to the service report of a closed ticket, handed to
-    :func:`hdcli.billing.on_billing_mail`; None when the message is no such reply.
-
-    A candidate counts when it is closed, its latest service report is pending, and the
-    message answers that report's mail: its In-Reply-To/References hold the report mail's
-    Message-ID (and the sender may write to the ticket, or is the contract's report address),
-    or its subject is the report mail's subject with the number (prefixes such as ``AW:``
-    aside) and the sender is whom reports go to: the contract's report address or a contact of
-    the organisation with the role main or billing. The subject must be the report's, not just
-    carry the number: a main contact's ``Re: [Ticket#N] …`` to the acknowledgement is a new
-    request and follows the closed-ticket policy.
-
-    ``on_billing_mail`` keeps the message on the ticket and records a clear yes or no;
-    anything else waits there for a human. Outcome ``followup`` either way.
-    """
-    from hdcli.billing import latest_report, on_billing_mail
-
-    store = ctx.store
-    sender = norm_email(mail.from_addr)
-    ids = list(dict.fromkeys([*mail.in_reply_to, *reversed(mail.references)]))[:20]
-    numbers = set(_subject_numbers(settings, mail))
-    for ticket in candidates:
-        if ticket["status"] != "closed":
-            continue
-        report = latest_report(store, int(ticket["id"]))
-        if report is None or report["status"] != "pending":
-            continue
-        sent = _report_mails(store, ticket, str(report["created_at"]))
-        if not sent:
-            continue
-        addressee = _report_addressee(store, ticket, sender)
-        replies = (
-            bool(ids)
-            and any(m in ids for m in sent)
-            and (addressee or _belongs(store, ticket, sender))
-        )
-        if not replies and not (
-            addressee
-            and ticket["number"] in numbers
-            and _subject_key(settings, mail.subject)
-            in {_subject_key(settings, subject) for subject in sent.values()}
-        ):
-            continue
-        reason = on_billing_mail(ctx, mail, ticket)
-        if reason is None:  # not one of the organisation's contacts: the usual rules apply
-            continue
-        return "followup", ticket, one_line(f"reply to the service report: {reason}")
-    return None
-
-
-def _report_mails(store: SqlStorage, ticket: Row, since: str) -> dict[str, str]:
-    """Message-ID → subject of the service report mails of ``ticket`` sent from ``since`` on
-    (the latest report's; an older report's mail answers a report already replaced)."""
-    rows = store.query(
-        "SELECT message_id FROM articles WHERE ticket_id = ? AND direction = 'out' "
-        "AND message_id IS NOT NULL AND created_at >= ?",
-        (ticket["id"], since),
-    )
-    ids = [str(r["message_id"]) for r in rows][-50:]
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    # The ticket's outbound articles are few; the queue is looked up by its indexed Message-ID.
-    found = store.query(
-        f"SELECT message_id, subject FROM outbound WHERE message_id IN ({marks}) "
-        "AND ticket_id = ? AND kind = 'service_report'",
-        [*ids, ticket["id"]],
-    )
-    return {str(r["message_id"]): str(r["subject"] or "") for r in found}
-
-
-def _subject_key(settings: _Settings, subject: str | None) -> str:
-    """A subject compared without ticket markers, reply prefixes, case and spacing."""
-    from hdcli.numbers import strip_numbers, strip_prefixes
-
-    text = strip_prefixes(strip_numbers(one_line(subject or ""), settings.hooks))
-    return " ".join(text.split()).casefold()
-
-
-def _report_addressee(store: SqlStorage, ticket: Row, sender: str) -> bool:
-    """Whether ``sender`` is whom service reports of ``ticket`` are for: the contract's
-    report address, or a contact of the organisation with the role main or billing."""
-    if not sender:
-        return False
-    row = store.query_one(
-        "SELECT 1 AS x FROM contracts WHERE id = ? AND lower(report_to) = ? "
-        "UNION ALL SELECT 1 AS x FROM contacts WHERE org_id = ? AND email = ? "
-        "AND ((',' || roles || ',') LIKE ? OR (',' || roles || ',') LIKE ?) LIMIT 1",
-        (ticket["contract_id"], sender, ticket["org_id"], sender, "%,main,%", "%,billing,%"),
-    )
-    return row is not None
-
-
 def _followup(ctx: Context, ticket: Row, mail: ParsedMail) -> Decision:
-    from hdcli.approvals import on_followup
-    from hdcli.tickets import add_article, add_participant, announce, record, set_status
-
-    store = ctx.store
-    add_article(
-        store,
-        ticket,
-        kind="mail",
-        direction="in",
-        sender=mail.from_addr,
-        recipients=", ".join(mail.to),
-        cc=", ".join(mail.cc),
-        subject=mail.subject,
-        body=mail.body_text,
-        body_html=mail.body_html,
-        message_id=mail.message_id,
-        in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
-        refs=" ".join(mail.references) or None,
-        created_by=ctx.actor,
-        attachments=_attachments(mail),
-    )
-    add_participant(store, int(ticket["id"]), mail.from_addr, "participant")
-    decision = on_followup(ctx, ticket, mail)
-    if not decision and ticket["status"] == "waiting" and ticket.get("waiting_for") != "approval":
-        # The customer answered: work goes on (or waits for an agent again).
-        set_status(
-            store, ticket, "in_progress" if ticket["assignee_id"] else "new", waiting_for=None
-        )
-    else:
-        set_status(store, ticket, ticket["status"])
-    record(
-        ctx,
-        ticket,
-        "mail_followup",
-        sender=mail.from_addr,
-        **({"skipped_attachments": mail.skipped_attachments} if mail.skipped_attachments else {}),
-    )
-    announce(ctx, "mail.followup", ticket, sender=mail.from_addr)
-    return "followup", ticket, "approval decision" if decision else ""
-
-
-def _attachments(mail: ParsedMail) -> list[tuple[str, str, bytes]]:
-    return [(a.filename, a.content_type, a.data) for a in mail.attachments]
+    followup_in_tx(ctx, ticket, mail)
+    return "followup", ticket, ""
 
 
 def _new_ticket(
@@ -638,7 +461,6 @@ def _new_ticket(
     from hdcli import customers
     from hdcli.numbers import strip_numbers, strip_prefixes
     from hdcli.plugins import hooks
-    from hdcli.tickets import OpenRequest, open_in_tx, record
 
     store = ctx.store
     sender = norm_email(mail.from_addr)
@@ -663,7 +485,7 @@ def _new_ticket(
         name=mail.from_name,
         message_id=mail.message_id,
         cc=mail.cc,
-        attachments=_attachments(mail),
+        attachments=inbound_attachments(mail),
         body_html=mail.body_html,
         assignee=assignee,
         linked_from=linked_from,
@@ -691,8 +513,6 @@ def ingest_many(
     the open batch (none of its results were yielded) and propagates after the mail of the
     committed batches was handed on; running again ingests the rest.
     """
-    from hdcli.tickets import finish
-
     settings = _settings(ctx)
     store = ctx.store
     batch = max(int(batch), 1)

@@ -23,6 +23,7 @@ from hdcli.errors import Refused, UsageError
 from hdcli.util import now_iso, one_line
 
 if TYPE_CHECKING:
+    from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
 
 log = logging.getLogger("hdcli.mail")
@@ -460,3 +461,25 @@ def retry(ctx: Context, ids: Sequence[int] | None = None) -> int:
                 (now, *ids),
             )
     return int(cur.rowcount)
+
+
+def queue_rows(
+    store: SqlStorage, *, status: str | None = None, everything: bool = False, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The outbound queue, newest first: rows of ``status``, else all but those sent (or,
+    with ``everything``, all), at most ``limit``."""
+    where, params = [], []
+    if status:
+        where.append("o.status = ?")
+        params.append(status)
+    elif not everything:
+        where.append("o.status <> 'sent'")
+    sql = (
+        "SELECT o.id, o.status, o.kind, o.recipient, t.number AS ticket, o.subject, "
+        "o.attempts, o.next_attempt_at, o.last_error, o.created_at FROM outbound o "
+        "LEFT JOIN tickets t ON t.id = o.ticket_id"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY o.id DESC LIMIT {int(limit)}"
+    return store.query(sql, params)

@@ -20,9 +20,13 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from hdcli.errors import Refused, UsageError
+from hdcli.models import BILLING_MODES
+
+if TYPE_CHECKING:
+    from hdcli.models import Row
 
 __all__ = [
     "BILLING_MODES",
@@ -35,6 +39,7 @@ __all__ = [
     "TimeEntryLine",
     "billed_minutes",
     "charge_from_minutes",
+    "contract_terms",
     "format_money",
     "minutes_amount",
     "money",
@@ -46,7 +51,6 @@ __all__ = [
 ]
 
 CURRENCY = "EUR"
-BILLING_MODES = ("hourly", "included_hours", "free")
 _CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
 
@@ -306,4 +310,15 @@ def month_charges(
         charged_minutes=sum(line.charged_minutes for line in lines),
         amount=money(sum((line.amount for line in lines), _ZERO)),
         tickets=lines,
+    )
+
+
+def contract_terms(contract: Row) -> ContractTerms:
+    """The terms of a contract row (or a row holding a contract's columns)."""
+    return ContractTerms(
+        billing=contract["billing"],
+        rate=Decimal(str(contract["rate"] or "0")),
+        increment=int(contract["increment_minutes"]),
+        minimum=int(contract["minimum_minutes"]),
+        included_minutes=int(contract["included_minutes"]),
     )

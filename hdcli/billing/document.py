@@ -24,9 +24,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hdcli.accounting import CURRENCY, TicketCharge, TimeEntryLine, format_money
+from hdcli.billing.accounting import CURRENCY, TicketCharge, TimeEntryLine, format_money
 from hdcli.durations import format_hours, format_minutes
 from hdcli.errors import UsageError
+from hdcli.models import LANGUAGES, REPORT_STATUSES
 
 __all__ = [
     "LANGUAGES",
@@ -38,9 +39,8 @@ __all__ = [
     "render_text",
 ]
 
-STATUSES = ("pending", "approved", "disputed")
-LANGUAGES = ("de", "en")
-FONT_DIR = Path(__file__).with_name("fonts")
+STATUSES = REPORT_STATUSES
+FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
 
 
 @dataclass

@@ -1,0 +1,259 @@
+"""Articles and outbound mail of a ticket: what was written, by whom, and the thread it makes.
+
+The second layer of the workflow, above :mod:`hdcli.unit`: an article is a ticket's mail in or
+out, phone or fax note, or internal note (with its attachments); participants are the
+addresses that take part in a ticket; :func:`send_mail` renders a template for a ticket and
+queues the mail in the outbound table inside the change's transaction, recording it as an
+outbound article so that answers thread by In-Reply-To. Outbound mail goes only to its one
+recipient (never reply-all); the daily cap of automatic answers to inbound mail is applied
+here, for every caller alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from hdcli.unit import record
+from hdcli.util import norm_email, now_iso
+
+if TYPE_CHECKING:
+    from hdcli.backends.base import SqlStorage
+    from hdcli.context import Context
+    from hdcli.mail.outbound import OutAttachment
+    from hdcli.mail.parse import ParsedMail
+    from hdcli.models import ArticleKind, Direction, Row
+
+
+def template_context(ctx: Context, ticket: Row, **extra: Any) -> dict[str, Any]:
+    from hdcli.numbers import subject_tag
+
+    hook = str(ctx.config.get("tickets.subject_hook"))
+    requester = (
+        ctx.store.query_one(
+            "SELECT name, email FROM contacts WHERE id = ?", (ticket["requester_id"],)
+        )
+        or {}
+    )
+    org = (
+        ctx.store.query_one(
+            "SELECT name, language FROM organisations WHERE id = ?", (ticket["org_id"],)
+        )
+        or {}
+    )
+    billing = str(ctx.config.get("mail.billing_address") or ctx.config.get("mail.from_address"))
+    return {
+        "ticket": {
+            "number": ticket["number"],
+            "subject": ticket["subject"],
+            "tag": subject_tag(hook, ticket["number"]),
+            "impact": ticket["impact"],
+            "status": ticket["status"],
+        },
+        "requester": {"name": requester.get("name", ""), "email": requester.get("email", "")},
+        "org": {"name": org.get("name", "")},
+        "language": org.get("language", "de"),
+        "helpdesk": {
+            "name": str(ctx.config.get("mail.from_name")),
+            "address": str(ctx.config.get("mail.from_address")),
+            "billing_address": billing,
+            "fax": str(ctx.config.get("mail.fax_number")),
+        },
+        **extra,
+    }
+
+
+def send_mail(
+    ctx: Context,
+    ticket: Row,
+    template: str,
+    *,
+    to_name: str | None = None,
+    to_addr: str | None = None,
+    automatic: bool = True,
+    reply_to_customer: bool = False,
+    attachments: Iterable[OutAttachment] = (),
+    article: bool = True,
+    reply_to: str | None = None,
+    **extra: Any,
+) -> str | None:
+    """Render ``template`` for ``ticket`` and queue it (to the requester unless told otherwise).
+
+    Records an outbound article (so replies thread by In-Reply-To). Returns the Message-ID,
+    or None when the daily cap of automatic mails suppressed it.
+    """
+    from hdcli.mail.outbound import queue
+    from hdcli.templates import render
+
+    tctx = template_context(ctx, ticket, **extra)
+    to_addr = to_addr or tctx["requester"]["email"]
+    to_name = tctx["requester"]["name"] if to_name is None else to_name
+    subject, body = render(ctx.config, template, tctx["language"], tctx)
+    in_reply_to, refs = thread_headers(ctx.store, ticket) if reply_to_customer else (None, [])
+    queued = queue(
+        ctx,
+        kind=template,
+        ticket_id=int(ticket["id"]),
+        ticket_number=ticket["number"],
+        to_name=to_name,
+        to_addr=to_addr,
+        subject=subject,
+        body=body,
+        automatic=automatic,
+        in_reply_to=in_reply_to,
+        references=refs,
+        attachments=attachments,
+        reply_to=reply_to,
+        # only automatic answers to inbound mail count against the daily cap
+        capped=automatic
+        and (template == "closed_notice" or (template == "acknowledgement" and bool(in_reply_to))),
+    )
+    if queued is None:
+        record(
+            ctx,
+            ticket,
+            "mail_suppressed",
+            template=template,
+            to=to_addr,
+            reason="daily limit of automatic mails reached",
+        )
+        return None
+    if article:
+        add_article(
+            ctx.store,
+            ticket,
+            kind="mail",
+            direction="out",
+            sender=str(ctx.config.get("mail.from_address")),
+            recipients=to_addr,
+            subject=subject,
+            body=body,
+            message_id=queued.message_id,
+            in_reply_to=in_reply_to,
+            refs=" ".join(refs),
+            created_by=ctx.actor,
+            attachments=[(a.filename, a.content_type, a.data) for a in attachments],
+        )
+    return queued.message_id
+
+
+def thread_headers(store: SqlStorage, ticket: Row) -> tuple[str | None, list[str]]:
+    """In-Reply-To (the customer's last mail) and References (the ticket's mails) for a reply."""
+    rows = store.query(
+        "SELECT message_id, direction FROM articles WHERE ticket_id = ? AND message_id IS NOT NULL "
+        "ORDER BY id",
+        (ticket["id"],),
+    )
+    refs = [r["message_id"] for r in rows]
+    inbound = [r["message_id"] for r in rows if r["direction"] == "in"]
+    return (inbound[-1] if inbound else (refs[-1] if refs else None)), refs
+
+
+def add_article(
+    store: SqlStorage,
+    ticket: Row,
+    *,
+    kind: ArticleKind,
+    direction: Direction,
+    sender: str = "",
+    recipients: str = "",
+    cc: str = "",
+    subject: str = "",
+    body: str = "",
+    body_html: str | None = None,
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    refs: str | None = None,
+    created_by: str = "",
+    attachments: Iterable[tuple[str, str, bytes]] = (),
+) -> int:
+    article_id = store.insert(
+        "articles",
+        {
+            "ticket_id": ticket["id"],
+            "kind": kind,
+            "direction": direction,
+            "sender": sender,
+            "recipients": recipients,
+            "cc": cc,
+            "subject": subject,
+            "body": body,
+            "body_html": body_html,
+            "message_id": message_id,
+            "in_reply_to": in_reply_to,
+            "refs": refs,
+            "created_by": created_by,
+            "created_at": now_iso(),
+        },
+    )
+    atts = [(article_id, name, ctype, len(data), data) for name, ctype, data in attachments]
+    if atts:
+        store.executemany(
+            "INSERT INTO attachments (article_id, filename, content_type, size, content) "
+            "VALUES (?, ?, ?, ?, ?)",
+            atts,
+        )
+    return article_id
+
+
+def add_participant(store: SqlStorage, ticket_id: int, email: str, role: str) -> None:
+    store.execute(
+        "INSERT INTO ticket_participants (ticket_id, email, role) VALUES (?, ?, ?) "
+        "ON CONFLICT (ticket_id, email) DO NOTHING",
+        (ticket_id, norm_email(email), role),
+    )
+
+
+def may_write(store: SqlStorage, ticket: Row, sender: str) -> bool:
+    """Whether ``sender`` takes part in ``ticket`` or belongs to the ticket's organisation:
+    only then does a mail of theirs join the ticket."""
+    if not sender:
+        return False
+    row = store.query_one(
+        "SELECT 1 AS x FROM ticket_participants WHERE ticket_id = ? AND email = ? "
+        "UNION ALL SELECT 1 AS x FROM contacts WHERE email = ? AND org_id = ? "
+        "UNION ALL SELECT 1 AS x FROM org_domains WHERE domain = ? AND org_id = ? LIMIT 1",
+        (
+            ticket["id"],
+            sender,
+            sender,
+            ticket["org_id"],
+            sender.rpartition("@")[2],
+            ticket["org_id"],
+        ),
+    )
+    return row is not None
+
+
+def inbound_attachments(mail: ParsedMail) -> list[tuple[str, str, bytes]]:
+    """``(filename, content type, bytes)`` of a parsed mail's kept attachments."""
+    return [(a.filename, a.content_type, a.data) for a in mail.attachments]
+
+
+def add_inbound_mail(
+    ctx: Context,
+    ticket: Row,
+    mail: ParsedMail,
+    *,
+    kind: ArticleKind = "mail",
+    attachments: Iterable[tuple[str, str, bytes]] | None = None,
+    created_by: str | None = None,
+) -> int:
+    """Keep an inbound mail as an article of ``ticket`` (its attachments unless given)."""
+    return add_article(
+        ctx.store,
+        ticket,
+        kind=kind,
+        direction="in",
+        sender=mail.from_addr,
+        recipients=", ".join(mail.to),
+        cc=", ".join(mail.cc),
+        subject=mail.subject,
+        body=mail.body_text,
+        body_html=mail.body_html,
+        message_id=mail.message_id,
+        in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
+        refs=" ".join(mail.references) or None,
+        created_by=ctx.actor if created_by is None else created_by,
+        attachments=inbound_attachments(mail) if attachments is None else attachments,
+    )

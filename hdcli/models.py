@@ -1,0 +1,101 @@
+"""The words of the domain, defined once: statuses, channels, roles, policies, outcomes.
+
+Each vocabulary is a ``Literal`` type (what mypy checks) and a tuple of its values (what
+input is validated against and what ``--help`` and errors list), kept equal by
+:func:`typing.get_args`. Rows read from storage stay plain mappings (:data:`Row`); where a row
+crosses a module boundary with a fixed shape it is typed here.
+
+This module imports only :mod:`hdcli.errors`: every layer may use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from hdcli.errors import UsageError
+
+Row = dict[str, Any]
+"""A row read from storage: column name to value."""
+
+# -- tickets ---------------------------------------------------------------------------------------
+TicketStatus = Literal["new", "assigned", "in_progress", "waiting", "closed"]
+STATUSES: tuple[TicketStatus, ...] = get_args(TicketStatus)
+OPEN_STATUSES: tuple[TicketStatus, ...] = ("new", "assigned", "in_progress", "waiting")
+
+WaitingFor = Literal["customer", "approval"]
+WAITING_FOR: tuple[WaitingFor, ...] = get_args(WaitingFor)
+
+#: Which status may follow which: every status change goes through
+#: :func:`hdcli.tickets.transition`, which refuses anything else (exit 4). ``waiting`` may
+#: follow ``waiting`` (a ticket waiting for the customer may start waiting for an approval).
+TRANSITIONS: dict[TicketStatus, tuple[TicketStatus, ...]] = {
+    "new": ("assigned", "in_progress", "waiting", "closed"),
+    "assigned": ("in_progress", "waiting", "closed", "new"),
+    "in_progress": ("waiting", "closed", "assigned"),
+    "waiting": ("in_progress", "assigned", "new", "waiting", "closed"),
+    "closed": ("new", "assigned"),
+}
+
+Channel = Literal["email", "phone", "fax", "web"]
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
+
+Impact = Literal["single_user", "several_users", "everyone"]
+IMPACTS: tuple[Impact, ...] = get_args(Impact)
+
+Activity = Literal["remote", "onsite", "phone", "other"]
+ACTIVITIES: tuple[Activity, ...] = get_args(Activity)
+
+ArticleKind = Literal["mail", "phone", "fax", "web", "note", "bounce", "auto_reply"]
+ARTICLE_KINDS: tuple[ArticleKind, ...] = get_args(ArticleKind)
+#: The kind of a ticket's first article, by the channel it came in on.
+ARTICLE_OF_CHANNEL: dict[str, ArticleKind] = {
+    "email": "mail",
+    "phone": "phone",
+    "fax": "fax",
+    "web": "web",
+}
+
+Direction = Literal["in", "out", "internal"]
+
+# -- customers -------------------------------------------------------------------------------------
+OrgKind = Literal["company", "public_body"]
+ORG_KINDS: tuple[OrgKind, ...] = get_args(OrgKind)
+
+Language = Literal["de", "en"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+
+ContactRole = Literal["main", "approver", "billing"]
+ROLES: tuple[ContactRole, ...] = get_args(ContactRole)
+
+BillingMode = Literal["hourly", "included_hours", "free"]
+BILLING_MODES: tuple[BillingMode, ...] = get_args(BillingMode)
+
+ApprovalPolicy = Literal["none", "before_work", "changes"]
+APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = get_args(ApprovalPolicy)
+
+ClosedPolicy = Literal["new_ticket", "reject_with_notice", "reopen"]
+CLOSED_POLICIES: tuple[ClosedPolicy, ...] = get_args(ClosedPolicy)
+
+# -- approvals and service reports -----------------------------------------------------------------
+ApprovalKind = Literal["before_work", "change"]
+APPROVAL_KINDS: tuple[ApprovalKind, ...] = get_args(ApprovalKind)
+
+ApprovalStatus = Literal["pending", "granted", "denied", "overridden", "applied"]
+APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
+
+Via = Literal["mail", "phone", "fax"]
+VIAS: tuple[Via, ...] = get_args(Via)
+
+ReportStatus = Literal["pending", "approved", "disputed"]
+REPORT_STATUSES: tuple[ReportStatus, ...] = get_args(ReportStatus)
+
+# -- mail ------------------------------------------------------------------------------------------
+Outcome = Literal["new", "followup", "duplicate", "ignored", "rejected", "quarantined"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
+def choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """``value`` when it is one of ``allowed``, else UsageError (exit 2) listing them."""
+    if value not in allowed:
+        raise UsageError(f"bad {what} {value!r} (allowed: {', '.join(allowed)})")
+    return value
