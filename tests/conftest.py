@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["servers", "helpdesk"]
+pytest_plugins = ["servers", "helpdesk", "workflow"]
 
 
 @pytest.fixture(autouse=True)

@@ -181,6 +181,10 @@ def _process(
         del ctx.after_commit[mark:]
         settings.forget()
         raise
+    except Refused as exc:  # a plugin vetoed what the message asked for (a reopen, say)
+        del ctx.after_commit[mark:]
+        settings.forget()
+        return _quarantine(ctx, raw, mail.key, mail.message_id, source, one_line(str(exc))[:500])
     except Exception as exc:  # one bad message never stops the rest: keep it for a human
         del ctx.after_commit[mark:]
         settings.forget()
