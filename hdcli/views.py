@@ -2,8 +2,8 @@
 
 ``hdcli list`` and ``hdcli show`` run in every shell loop, so this module imports nothing but
 the errors: not the write side (:mod:`hdcli.tickets`, :mod:`hdcli.customers`, events, mail),
-not ``json`` (only a ticket's history needs it) and not ``logging``. :mod:`hdcli.tickets`
-re-exports these functions for the workflow code.
+not ``json`` (only a ticket's history needs it) and not ``logging``. The workflow code reads
+tickets through these functions too.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import NotFound, UsageError
+from hdcli.models import STATUSES
 
 if TYPE_CHECKING:
     from hdcli.backends.base import Row, SqlStorage
-
-STATUSES = ("new", "assigned", "in_progress", "waiting", "closed")
 
 _COLUMNS = (
     "t.number, t.status, t.subject, o.name AS organisation, c.email AS requester, "
