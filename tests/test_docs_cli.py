@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,3 +41,24 @@ def test_every_command_has_an_example_or_is_documented() -> None:
         "list",
     ):
         assert f"### `hdcli {verb}`" in text
+
+
+#: ``Example: hdcli …``, or ``Example (cron): * * * * * hdcli …`` with a word on where it goes.
+EXAMPLE = re.compile(r"^\s*Example( \([^)\n]*\))?: .*\bhdcli\b", re.M)
+
+
+def _commands(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield f"{path} {name}", sub
+        yield from _commands(sub, f"{path} {name}")
+
+
+def test_every_command_and_sub_command_has_an_example_in_its_help() -> None:
+    import typer
+
+    from hdcli.cli import build
+
+    commands = dict(_commands(typer.main.get_command(build()), "hdcli"))
+    assert {"hdcli org", "hdcli org list", "hdcli mail flush"} <= commands.keys()
+    missing = [path for path, cmd in commands.items() if not EXAMPLE.search(cmd.help or "")]
+    assert missing == [], "no 'Example: hdcli …' in the --help of: " + ", ".join(missing)

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hdcli.commands._common import (
-    DryRunOpt,
-    FormatOpt,
-    JsonOpt,
-    context,
-    fmt_of,
-    import_records,
-    out,
-    say,
-)
+from hdcli.commands._common import context, say
+from hdcli.commands._records import Records, group, workflow
 
-app = typer.Typer(help="Agents (staff who work on tickets).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from hdcli.context import Context
+    from hdcli.models import Row
 
 
-@app.command("add")
 def add(
     login: Annotated[str, typer.Argument(help="login, used with --as and --to")],
     name: Annotated[str, typer.Option("--name", help="full name, shown to customers")],
@@ -36,61 +29,52 @@ def add(
     say(f"added agent {row['login']}")
 
 
-@app.command("list")
-def list_(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
-    """List agents."""
-    from hdcli.customers import list_agents
-    from hdcli.output import render_rows
-
-    out(render_rows(list_agents(context().store), fmt_of(fmt, as_json)))
-
-
-@app.command("show")
-def show(login: str, fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
-    """Show an agent."""
-    from hdcli.customers import get_agent
-    from hdcli.output import render_record
-
-    out(render_record(get_agent(context().store, login), fmt_of(fmt, as_json)))
-
-
-@app.command("edit")
 def edit(
     login: str,
     name: Annotated[str | None, typer.Option("--name")] = None,
     email: Annotated[str | None, typer.Option("--email")] = None,
     active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
 ) -> None:
-    """Change an agent."""
+    """Change an agent.
+
+    Example: hdcli agent edit mmueller --inactive
+    """
     from hdcli.customers import edit_agent
 
     edit_agent(context(), login, name=name, email=email, active=active)
     say(f"changed agent {login}")
 
 
-@app.command("remove")
-def remove(login: str) -> None:
-    """Remove an agent (one with work on record is deactivated instead)."""
-    from hdcli.customers import remove_agent
-
-    row = remove_agent(context(), login)
-    say(f"{'deactivated' if row['active'] == 0 and row.get('id') else 'removed'} agent {login}")
-
-
-@app.command("import")
-def import_(
-    path: Annotated[str, typer.Argument(help="CSV or JSONL file, - = stdin (JSONL)")],
-    dry_run: DryRunOpt = False,
-) -> None:
-    """Import agents: fields login, name, email."""
+def _import_one(ctx: Context, rec: dict[str, Any]) -> None:
     from hdcli.customers import add_agent
 
-    ctx = context()
+    add_agent(ctx, str(rec["login"]), str(rec.get("name") or ""), str(rec["email"]))
 
-    def one(rec: dict[str, Any]) -> None:
-        add_agent(ctx, str(rec["login"]), str(rec.get("name") or ""), str(rec["email"]))
 
-    import_records(path, one, "agent", dry_run)
+def _removed(row: Row) -> str:
+    return "deactivated" if row["active"] == 0 and row.get("id") else "removed"
+
+
+app = group(
+    Records(
+        group="agent",
+        help="Agents (staff who work on tickets).",
+        noun="agent",
+        one="an agent",
+        key="login",
+        key_help="the agent's login",
+        example="mmueller",
+        rows=workflow("list_agents"),
+        get=workflow("get_agent"),
+        remove=workflow("remove_agent"),
+        import_one=_import_one,
+        import_fields="login, name, email",
+        remove_help="Remove an agent (one with work on record is deactivated instead).",
+        removed=_removed,
+    ),
+    add=add,
+    edit=edit,
+)
 
 
 def register(root: typer.Typer) -> None:

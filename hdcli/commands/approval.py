@@ -9,7 +9,9 @@ import typer
 from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out, say
 
 app = typer.Typer(
-    help="Approvals of work before it starts or before important changes.", no_args_is_help=True
+    help="Approvals of work before it starts or before important changes.\n\n"
+    "Example: hdcli approval list --pending",
+    no_args_is_help=True,
 )
 
 By = Annotated[str, typer.Option("--by", help="the approver's mail address")]

@@ -9,7 +9,9 @@ import typer
 from hdcli.commands._common import STATE, FormatOpt, JsonOpt, fmt_of, out, say
 
 app = typer.Typer(
-    help="Show and change the configuration (comments in the file are kept).", no_args_is_help=True
+    help="Show and change the configuration (comments in the file are kept).\n\n"
+    "Example: hdcli config get storage.url",
+    no_args_is_help=True,
 )
 if TYPE_CHECKING:
     from hdcli.config import Config
@@ -25,7 +27,10 @@ def _load() -> Config:
 
 @app.command("path")
 def path() -> None:
-    """Print the config file's path (it need not exist)."""
+    """Print the config file's path (it need not exist).
+
+    Example: hdcli config path
+    """
     out(str(_load().path))
 
 
@@ -107,7 +112,10 @@ def set_(key: str, value: str, profile: Profile = None) -> None:
 
 @app.command("unset")
 def unset(key: str, profile: Profile = None) -> None:
-    """Remove a key from the config file (its default applies again)."""
+    """Remove a key from the config file (its default applies again).
+
+    Example: hdcli config unset mail.outbound.port --profile staging
+    """
     from hdcli.config import unset_value
 
     path = _load().path

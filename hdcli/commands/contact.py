@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hdcli.commands._common import (
-    DryRunOpt,
-    FormatOpt,
-    JsonOpt,
-    context,
-    fmt_of,
-    import_records,
-    listing,
-    out,
-    say,
-)
+from hdcli.commands._common import context, listing, say
+from hdcli.commands._records import Records, group, workflow
 
-app = typer.Typer(help="Contacts of customer organisations.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from hdcli.context import Context
+
 Role = Annotated[
     list[str] | None, typer.Option("--role", help="main, approver or billing (repeatable)")
 ]
 
 
-@app.command("add")
 def add(
     org: Annotated[str, typer.Argument(help="organisation name")],
     name: Annotated[str, typer.Option("--name", help="full name")],
@@ -43,29 +35,6 @@ def add(
     say(f"added contact {row['email']} to {row['organisation']}")
 
 
-@app.command("list")
-def list_(
-    org: Annotated[str | None, typer.Option(help="only this organisation's")] = None,
-    fmt: FormatOpt = "table",
-    as_json: JsonOpt = False,
-) -> None:
-    """List contacts."""
-    from hdcli.customers import list_contacts
-    from hdcli.output import render_rows
-
-    out(render_rows(list_contacts(context().store, org), fmt_of(fmt, as_json)))
-
-
-@app.command("show")
-def show(email: str, fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
-    """Show a contact."""
-    from hdcli.customers import get_contact
-    from hdcli.output import render_record
-
-    out(render_record(get_contact(context().store, email), fmt_of(fmt, as_json)))
-
-
-@app.command("edit")
 def edit(
     email: str,
     name: Annotated[str | None, typer.Option("--name")] = None,
@@ -86,36 +55,33 @@ def edit(
     say(f"changed contact {row['email']}")
 
 
-@app.command("remove")
-def remove(email: str) -> None:
-    """Remove a contact without tickets."""
-    from hdcli.customers import remove_contact
-
-    row = remove_contact(context(), email)
-    say(f"removed contact {row['email']}")
-
-
-@app.command("import")
-def import_(
-    path: Annotated[str, typer.Argument(help="CSV or JSONL file, - = stdin (JSONL)")],
-    dry_run: DryRunOpt = False,
-) -> None:
-    """Import contacts: fields org, name, email, phone, roles (a;b)."""
+def _import_one(ctx: Context, rec: dict[str, Any]) -> None:
     from hdcli.customers import add_contact
 
-    ctx = context()
+    phone = str(rec["phone"]) if rec.get("phone") else None
+    roles = listing(rec.get("roles") or rec.get("role"))
+    add_contact(ctx, str(rec["org"]), str(rec.get("name") or ""), str(rec["email"]), phone, roles)
 
-    def one(rec: dict[str, Any]) -> None:
-        add_contact(
-            ctx,
-            str(rec["org"]),
-            str(rec.get("name") or ""),
-            str(rec["email"]),
-            str(rec["phone"]) if rec.get("phone") else None,
-            listing(rec.get("roles") or rec.get("role")),
-        )
 
-    import_records(path, one, "contact", dry_run)
+app = group(
+    Records(
+        group="contact",
+        help="Contacts of customer organisations.",
+        noun="contact",
+        one="a contact",
+        key="email",
+        key_help="the contact's mail address or id",
+        example="anna@muster.de",
+        rows=workflow("list_contacts"),
+        get=workflow("get_contact"),
+        remove=workflow("remove_contact"),
+        import_one=_import_one,
+        import_fields="org, name, email, phone, roles (a;b)",
+        by_org=True,
+    ),
+    add=add,
+    edit=edit,
+)
 
 
 def register(root: typer.Typer) -> None:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hdcli.commands._common import (
-    DryRunOpt,
-    FormatOpt,
-    JsonOpt,
-    context,
-    fmt_of,
-    import_records,
-    out,
-    say,
-)
+from hdcli.commands._common import context, say
+from hdcli.commands._records import Records, group, workflow
 
-app = typer.Typer(
-    help="Framework contracts (billing, approval policy, validity).", no_args_is_help=True
-)
+if TYPE_CHECKING:
+    from hdcli.context import Context
 
 Billing = Annotated[str | None, typer.Option("--billing", help="hourly, included_hours or free")]
 Rate = Annotated[str | None, typer.Option("--rate", help="EUR per hour, e.g. 95")]
@@ -40,9 +31,21 @@ ClosedPolicy = Annotated[
 ReportTo = Annotated[str | None, typer.Option("--report-to", help="address for service reports")]
 ValidFrom = Annotated[str | None, typer.Option("--valid-from", help="YYYY-MM-DD")]
 ValidTo = Annotated[str | None, typer.Option("--valid-to", help="YYYY-MM-DD")]
+#: The fields of hdcli.customers.ContractFields, as an import file names them.
+FIELDS = (
+    "billing",
+    "rate",
+    "increment",
+    "minimum",
+    "included",
+    "approval",
+    "closed_policy",
+    "report_to",
+    "valid_from",
+    "valid_to",
+)
 
 
-@app.command("add")
 def add(
     org: Annotated[str, typer.Argument(help="organisation name")],
     number: Annotated[str, typer.Option("--number", help="contract number")],
@@ -83,29 +86,6 @@ def add(
     say(f"added contract {row['number']} for {row['organisation']}")
 
 
-@app.command("list")
-def list_(
-    org: Annotated[str | None, typer.Option(help="only this organisation's")] = None,
-    fmt: FormatOpt = "table",
-    as_json: JsonOpt = False,
-) -> None:
-    """List contracts."""
-    from hdcli.customers import list_contracts
-    from hdcli.output import render_rows
-
-    out(render_rows(list_contracts(context().store, org), fmt_of(fmt, as_json)))
-
-
-@app.command("show")
-def show(number: str, fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
-    """Show a contract."""
-    from hdcli.customers import get_contract
-    from hdcli.output import render_record
-
-    out(render_record(get_contract(context().store, number), fmt_of(fmt, as_json)))
-
-
-@app.command("edit")
 def edit(
     number: str,
     billing: Billing = None,
@@ -144,49 +124,35 @@ def edit(
     say(f"changed contract {number}")
 
 
-@app.command("remove")
-def remove(number: str) -> None:
-    """Remove a contract without tickets."""
-    from hdcli.customers import remove_contract
-
-    remove_contract(context(), number)
-    say(f"removed contract {number}")
-
-
-@app.command("import")
-def import_(
-    path: Annotated[str, typer.Argument(help="CSV or JSONL file, - = stdin (JSONL)")],
-    dry_run: DryRunOpt = False,
-) -> None:
-    """Import contracts: fields org, number, billing, rate, increment, minimum, included,
-    approval, closed_policy, report_to, valid_from, valid_to."""
+def _import_one(ctx: Context, rec: dict[str, Any]) -> None:
     from hdcli.customers import ContractFields, add_contract
 
-    ctx = context()
+    def s(key: str) -> str | None:
+        return None if rec.get(key) in (None, "") else str(rec[key])
 
-    def one(rec: dict[str, Any]) -> None:
-        def s(key: str) -> str | None:
-            return None if rec.get(key) in (None, "") else str(rec[key])
+    fields = ContractFields(**{name: s(name) for name in FIELDS})
+    add_contract(ctx, str(rec["org"]), str(rec["number"]), fields)
 
-        add_contract(
-            ctx,
-            str(rec["org"]),
-            str(rec["number"]),
-            ContractFields(
-                s("billing"),
-                s("rate"),
-                s("increment"),
-                s("minimum"),
-                s("included"),
-                s("approval"),
-                s("closed_policy"),
-                s("report_to"),
-                s("valid_from"),
-                s("valid_to"),
-            ),
-        )
 
-    import_records(path, one, "contract", dry_run)
+app = group(
+    Records(
+        group="contract",
+        help="Framework contracts (billing, approval policy, validity).",
+        noun="contract",
+        one="a contract",
+        key="number",
+        key_help="the contract number",
+        example="RV-2026-001",
+        rows=workflow("list_contracts"),
+        get=workflow("get_contract"),
+        remove=workflow("remove_contract"),
+        import_one=_import_one,
+        import_fields=f"org, number, {', '.join(FIELDS)}",
+        by_org=True,
+    ),
+    add=add,
+    edit=edit,
+)
 
 
 def register(root: typer.Typer) -> None:

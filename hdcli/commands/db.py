@@ -8,12 +8,17 @@ import typer
 
 from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out, say
 
-app = typer.Typer(help="Storage: schema status and upgrades.", no_args_is_help=True)
+app = typer.Typer(
+    help="Storage: schema status and upgrades.\n\nExample: hdcli db status", no_args_is_help=True
+)
 
 
 @app.command("status")
 def status(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
-    """The store's URL, schema version and pending migrations."""
+    """The store's URL, schema version and pending migrations.
+
+    Example: hdcli db status --json
+    """
     from hdcli.backends import open_storage
     from hdcli.backends.base import latest_version, migrations
     from hdcli.config import mask_url

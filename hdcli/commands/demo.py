@@ -19,6 +19,8 @@ def demo(
 ) -> None:
     """Run a whole ticket's life (customer, contract, ticket, assignment, reply, time, close)
     on a fresh demo helpdesk, and show where its outbox is. Your own helpdesk is not touched.
+
+    Example: hdcli demo --dir /tmp/hdcli-demo
     """
     from hdcli.demo import run_demo
 

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 FIELDS = ("source", "message_id", "outcome", "ticket", "reason")
 
 app = typer.Typer(
-    help="Mail: deliver the outbound queue, ingest and fetch inbound mail.", no_args_is_help=True
+    help="Mail: deliver the outbound queue, ingest and fetch inbound mail.\n\n"
+    "Example: hdcli mail queue --status failed",
+    no_args_is_help=True,
 )
 
 

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hdcli.commands._common import (
-    DryRunOpt,
-    FormatOpt,
-    JsonOpt,
-    context,
-    fmt_of,
-    import_records,
-    listing,
-    out,
-    say,
-)
+from hdcli.commands._common import context, listing, say
+from hdcli.commands._records import Records, group, workflow
 
-app = typer.Typer(
-    help="Customer organisations (companies and public bodies).", no_args_is_help=True
-)
+if TYPE_CHECKING:
+    from hdcli.backends.base import SqlStorage
+    from hdcli.context import Context
+    from hdcli.models import Row
 
 
-@app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="the organisation's name")],
     kind: Annotated[str, typer.Option(help="company or public_body")] = "company",
@@ -42,29 +33,6 @@ def add(
     say(f"added organisation {org['name']}")
 
 
-@app.command("list")
-def list_(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
-    """List organisations."""
-    from hdcli.customers import list_orgs
-    from hdcli.output import render_rows
-
-    out(render_rows(list_orgs(context().store), fmt_of(fmt, as_json)))
-
-
-@app.command("show")
-def show(name: str, fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
-    """Show an organisation with its contracts and contacts."""
-    from hdcli.customers import get_org, list_contacts, list_contracts
-    from hdcli.output import render_record
-
-    store = context().store
-    org = get_org(store, name)
-    org["contracts"] = [c["number"] for c in list_contracts(store, str(org["id"]))]
-    org["contacts"] = [c["email"] for c in list_contacts(store, str(org["id"]))]
-    out(render_record(org, fmt_of(fmt, as_json)))
-
-
-@app.command("edit")
 def edit(
     name: str,
     new_name: Annotated[str | None, typer.Option("--name", help="rename")] = None,
@@ -91,35 +59,42 @@ def edit(
     say(f"changed organisation {org['name']}")
 
 
-@app.command("remove")
-def remove(name: str) -> None:
-    """Remove an organisation without tickets."""
-    from hdcli.customers import remove_org
+def _with_links(store: SqlStorage, name: str) -> Row:
+    from hdcli.customers import get_org, list_contacts, list_contracts
 
-    org = remove_org(context(), name)
-    say(f"removed organisation {org['name']}")
+    org = get_org(store, name)
+    org["contracts"] = [c["number"] for c in list_contracts(store, str(org["id"]))]
+    org["contacts"] = [c["email"] for c in list_contacts(store, str(org["id"]))]
+    return org
 
 
-@app.command("import")
-def import_(
-    path: Annotated[str, typer.Argument(help="CSV or JSONL file, - = stdin (JSONL)")],
-    dry_run: DryRunOpt = False,
-) -> None:
-    """Import organisations: fields name, kind, domains (a;b), language."""
+def _import_one(ctx: Context, rec: dict[str, Any]) -> None:
     from hdcli.customers import add_org
 
-    ctx = context()
+    kind = str(rec.get("kind") or "company")
+    domains = listing(rec.get("domains") or rec.get("domain"))
+    add_org(ctx, str(rec["name"]), kind, domains, str(rec.get("language") or "de"))
 
-    def one(rec: dict[str, Any]) -> None:
-        add_org(
-            ctx,
-            str(rec["name"]),
-            str(rec.get("kind") or "company"),
-            listing(rec.get("domains") or rec.get("domain")),
-            str(rec.get("language") or "de"),
-        )
 
-    import_records(path, one, "organisation", dry_run)
+app = group(
+    Records(
+        group="org",
+        help="Customer organisations (companies and public bodies).",
+        noun="organisation",
+        one="an organisation",
+        key="name",
+        key_help="the organisation's name or id",
+        example='"Muster GmbH"',
+        rows=workflow("list_orgs"),
+        get=_with_links,
+        remove=workflow("remove_org"),
+        import_one=_import_one,
+        import_fields="name, kind, domains (a;b), language",
+        show_help="Show an organisation with its contracts and contacts.",
+    ),
+    add=add,
+    edit=edit,
+)
 
 
 def register(root: typer.Typer) -> None:

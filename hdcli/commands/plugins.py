@@ -11,6 +11,8 @@ def plugins(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
     """List loaded plugins (built-in and installed) with their hooks and registrations.
 
     HDCLI_LOAD_PLUGINS='' loads no installed plugin; HDCLI_LOAD_PLUGINS=a,b only those.
+
+    Example: hdcli plugins --json
     """
     from hdcli.output import render_rows
     from hdcli.plugins import REGISTRIES, plugin_table

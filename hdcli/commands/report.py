@@ -11,7 +11,10 @@ from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out, say
 if TYPE_CHECKING:
     from hdcli.reports import ReportResult
 
-app = typer.Typer(help="Service reports and billing reports.", no_args_is_help=True)
+app = typer.Typer(
+    help="Service reports and billing reports.\n\nExample: hdcli report billing --month last",
+    no_args_is_help=True,
+)
 
 Number = Annotated[str, typer.Argument(help="ticket number")]
 
