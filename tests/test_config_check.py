@@ -159,3 +159,38 @@ def test_config_check_reports_a_toml_syntax_error_with_its_line(hd: Helpdesk) ->
 )
 def test_key_lines(text: str, key: str, line: int) -> None:
     assert key_lines(text)[key] == line
+
+
+def _documented() -> dict[str, dict[str, str]]:
+    """The key tables of docs/configuration.md: section heading -> key -> type column."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    tables: dict[str, dict[str, str]] = {}
+    heading = ""
+    for line in docs.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("# ").strip()
+        elif line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            tables.setdefault(heading, {})[cells[0].strip("`")] = cells[1]
+    return tables
+
+
+def test_every_key_is_documented_with_its_type() -> None:
+    from hdcli.config_schema import RULE_KEYS, SCHEMA, SOURCE_KEYS, SOURCE_TYPES, Key
+
+    words = {str: "text", int: "whole number", float: "number", bool: "true/false", list: "list"}
+    tables = _documented()
+
+    def same(section: str, keys: dict[str, Key]) -> None:
+        documented = tables[section]
+        assert set(keys) <= set(documented), (section, set(keys) - set(documented))
+        for key, spec in keys.items():
+            assert documented[key] == words[spec.type], (section, key)
+
+    same("Keys", SCHEMA)
+    same("Mail sources", SOURCE_KEYS)
+    for kind, keys in SOURCE_TYPES.items():
+        same(f'`type = "{kind}"`', keys)
+    same("Routing", RULE_KEYS)
+    known = {*SCHEMA, "mail.sources.NAME.*", "routing.rules", "plugins.NAME.*"}
+    assert set(tables["Keys"]) == known  # and no key that does not exist
