@@ -4,133 +4,58 @@ Precedence, lowest first: built-in defaults, the file's top level, the chosen pr
 (``[profiles.NAME]``), then environment variables ``HDCLI_<SECTION>__<KEY>`` (double underscore
 for nesting). The file is read with :mod:`tomllib` (fast, at every start) and written with
 tomlkit (``hdcli config set`` keeps comments and order).
+
+Every value is checked against the schema (:mod:`hdcli.config_schema`) when the configuration
+is loaded: a bad one raises ConfigError naming where it is and the key
+(``config.toml:12: billing.timezone: unknown time zone 'Mars/Base' …``). :func:`check` lists
+every problem of a file, its profiles included (``hdcli config check``); :func:`set_value`
+refuses a value that would add one. The file hdcli writes is private to its user (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from hdcli.config_schema import (
+    OPEN_TABLES,
+    SCHEMA,
+    SECRET_KEYS,
+    SOURCE_KEYS,
+    SOURCE_TYPES,
+    TABLES,
+    Checked,
+    Invalid,
+    Issue,
+    Key,
+    convert,
+    unknown,
+    unregistered,
+    validate,
+)
 from hdcli.errors import ConfigError
 
+__all__ = [
+    "SCHEMA",
+    "Config",
+    "Key",
+    "Problem",
+    "Written",
+    "check",
+    "config_path",
+    "mask_url",
+    "resolve_secret",
+    "set_value",
+    "unset_value",
+    "write_private",
+]
+
 APP = "hdcli"
-
-
-@dataclass(frozen=True)
-class Key:
-    """One configuration key: its type, default and allowed values."""
-
-    type: type
-    default: Any = None
-    choices: tuple[str, ...] = ()
-    help: str = ""
-
-
-# Every known key. Tables of free-form keys: FREE_TABLES.
-SCHEMA: dict[str, Key] = {
-    "user": Key(str, "", help="acting agent login when --as and HDCLI_USER are not given"),
-    "storage.url": Key(str, "", help="storage URL; default sqlite:///<data dir>/hdcli.db"),
-    "storage.password_env": Key(str, "", help="environment variable with the database password"),
-    "storage.password_cmd": Key(str, "", help="command printing the database password"),
-    "tickets.number_format": Key(str, "date_checksum", help="ticket number format"),
-    "tickets.system_id": Key(str, "10", help="two-digit system id inside ticket numbers"),
-    "tickets.subject_hook": Key(str, "Ticket#", help="marker before the number in subjects"),
-    "tickets.former_hooks": Key(list, [], help="hooks of a former setup still recognised"),
-    "tickets.closed_policy": Key(
-        str,
-        "new_ticket",
-        ("new_ticket", "reject_with_notice", "reopen"),
-        "what a reply to a closed ticket does",
-    ),
-    "mail.from_address": Key(str, "helpdesk@localhost", help="sender of outbound mail"),
-    "mail.from_name": Key(str, "Helpdesk", help="display name of the sender"),
-    "mail.domain": Key(str, "", help="domain of Message-IDs; default the sender's domain"),
-    "mail.addresses": Key(list, [], help="further addresses of the helpdesk (loop check)"),
-    "mail.loop_header": Key(str, "X-hdcli-Loop", help="header marking our own automatic mail"),
-    "mail.auto_reply_limit": Key(int, 10, help="automatic mails per address per day"),
-    "mail.max_attachment_size": Key(int, 10 * 1024 * 1024, help="bytes per attachment"),
-    "mail.billing_address": Key(str, "", help="where approved service reports go back"),
-    "mail.fax_number": Key(str, "", help="fax number for signed service reports"),
-    "mail.outbound.transport": Key(str, "maildir", help="smtp, sendmail, maildir or file"),
-    "mail.outbound.path": Key(str, "", help="folder of the maildir/file transport"),
-    "mail.outbound.host": Key(str, "localhost"),
-    "mail.outbound.port": Key(int, 0, help="0 = 465 for ssl, 587 for starttls, 25 otherwise"),
-    "mail.outbound.security": Key(str, "starttls", ("ssl", "starttls", "none")),
-    "mail.outbound.username": Key(str, ""),
-    "mail.outbound.password": Key(str, "", help="better: password_env or password_cmd"),
-    "mail.outbound.password_env": Key(str, "", help="environment variable with the password"),
-    "mail.outbound.password_cmd": Key(str, "", help="command printing the password"),
-    "mail.outbound.timeout": Key(float, 30.0),
-    "mail.outbound.command": Key(str, "/usr/sbin/sendmail -oi"),
-    "mail.outbound.retry_base": Key(int, 60, help="seconds before the first retry"),
-    "mail.outbound.max_attempts": Key(int, 12, help="attempts before a mail is failed"),
-    "mail.outbound.send_now": Key(bool, True, help="deliver right after a change"),
-    "billing.timezone": Key(str, "Europe/Berlin"),
-    "billing.currency": Key(str, "EUR"),
-    "templates.dir": Key(str, "", help="folder of template overrides"),
-}
-
-# Tables whose content is free-form (validated by whoever uses them).
-FREE_TABLES = ("mail.sources", "plugins", "routing")
-
-
-def _coerce(key: str, spec: Key, value: Any, *, from_text: bool = False) -> Any:
-    """Check (and, for text from the environment or the CLI, convert) one value."""
-    try:
-        if from_text and isinstance(value, str):
-            if spec.type is bool:
-                low = value.strip().lower()
-                if low in ("1", "true", "yes", "on"):
-                    value = True
-                elif low in ("0", "false", "no", "off"):
-                    value = False
-                else:
-                    raise ValueError("expected true or false")
-            elif spec.type is int:
-                value = int(value)
-            elif spec.type is float:
-                value = float(value)
-            elif spec.type is list:
-                value = [v.strip() for v in value.split(",") if v.strip()]
-        if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, spec.type) or (spec.type is int and isinstance(value, bool)):
-            raise ValueError(f"expected {spec.type.__name__}, got {type(value).__name__}")
-    except ValueError as exc:
-        raise ConfigError(f"bad value for {key}: {exc}") from None
-    if spec.choices and value not in spec.choices:
-        raise ConfigError(f"bad value for {key}: {value!r} (allowed: {', '.join(spec.choices)})")
-    return value
-
-
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        dotted = f"{prefix}{k}"
-        if dotted in FREE_TABLES or dotted == "profiles":
-            out[dotted] = v
-        elif isinstance(v, Mapping) and dotted not in SCHEMA:
-            out.update(_flatten(v, dotted + "."))
-        else:
-            out[dotted] = v
-    return out
-
-
-def _merge_free(target: dict[str, Any], dotted: str, value: Any) -> None:
-    """Put a value at ``dotted`` inside a nested dict, creating tables on the way."""
-    parts = dotted.split(".")
-    node = target
-    for part in parts[:-1]:
-        nxt = node.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            node[part] = nxt
-        node = nxt
-    node[parts[-1]] = value
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path:
@@ -156,6 +81,169 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP))
 
 
+def config_path(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """The config file: ``path``, else ``HDCLI_CONFIG``, else the user config dir's."""
+    env = os.environ if env is None else env
+    if path is None:
+        path = env.get("HDCLI_CONFIG") or default_config_path()
+    return Path(path).expanduser()
+
+
+# -- where a problem is ------------------------------------------------------------------------
+class Problem(NamedTuple):
+    """A problem of the configuration, located: the file and line of the key as it is written
+    there (``profiles.staging.billing.timezone`` inside a profile), or the environment variable
+    it came from."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+    variable: str | None = None
+    missing: bool = False  # a key that a source or rule needs is not there
+
+    def __str__(self) -> str:
+        where = self.variable or (f"{self.file}:{self.line}" if self.line else self.file)
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        shown = self._asdict()
+        del shown["missing"]
+        return shown
+
+
+class _Layers:
+    """Layers merged into one tree, remembering which layer set each leaf (and from which
+    environment variable)."""
+
+    def __init__(self, path: Path, text: str, profile: str | None = None) -> None:
+        self.path = path
+        self.text = text
+        self.profile = profile
+        self.tree: dict[str, Any] = {}
+        self.origin: dict[str, str] = {}  # dotted leaf -> file | profile | env
+        self.variables: dict[str, str] = {}  # dotted leaf -> HDCLI_… variable
+        self._lines: dict[str, int] | None = None
+
+    def add(self, name: str, layer: Mapping[str, Any]) -> None:
+        _merge(self.tree, layer, name, self.origin)
+
+    def add_env(self, env: Mapping[str, str]) -> None:
+        layer: dict[str, Any] = {}
+        for var, text in env.items():
+            key = env_key(var)
+            if key is not None:
+                _put(layer, key, text)
+                self.variables[key] = var
+        self.add("env", layer)
+
+    def from_env(self, key: str) -> bool:
+        return self.origin.get(key) == "env"
+
+    def validate(self) -> Checked:
+        return validate(self.tree, self.from_env)
+
+    def layer_of(self, key: str) -> str:
+        """The layer that set ``key`` (or, for a table, the latest one below it)."""
+        base = re.sub(r"\[\d+\].*$", "", key)
+        if base in self.origin:
+            return self.origin[base]
+        below = {v for k, v in self.origin.items() if k.startswith(base + ".")}
+        for name in ("env", "profile", "file"):
+            if name in below:
+                return name
+        while "." in base:
+            base = base.rpartition(".")[0]
+            if base in self.origin:
+                return self.origin[base]
+        return "file"
+
+    def locate(self, issue: Issue) -> Problem:
+        layer = self.layer_of(issue.key)
+        if layer == "env":
+            base = re.sub(r"\[\d+\].*$", "", issue.key)
+            var = self.variables.get(base) or next(
+                (v for k, v in self.variables.items() if k.startswith(base + ".")), "environment"
+            )
+            return Problem(str(self.path), None, issue.key, issue.message, var, issue.missing)
+        written = issue.key if layer == "file" else f"profiles.{self.profile}.{issue.key}"
+        if self._lines is None:
+            self._lines = key_lines(self.text)
+        line = line_of(self._lines, written)
+        return Problem(str(self.path), line, written, issue.message, None, issue.missing)
+
+
+def env_key(var: str) -> str | None:
+    """The dotted key an ``HDCLI_…`` environment variable sets, or None for other variables."""
+    if not var.startswith("HDCLI_"):
+        return None
+    rest = var[6:]
+    if "__" not in rest and rest != "USER":
+        return None  # HDCLI_CONFIG, HDCLI_PROFILE, HDCLI_DEBUG … are not keys
+    return ".".join(p.lower() for p in rest.split("__"))
+
+
+def _merge(
+    target: dict[str, Any],
+    layer: Mapping[str, Any],
+    name: str,
+    origin: dict[str, str],
+    prefix: str = "",
+) -> None:
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            _merge(target[key], value, name, origin, dotted + ".")
+        else:
+            target[key] = value  # a list replaces the list below it, as a value does
+            origin[dotted] = name
+
+
+def _put(target: dict[str, Any], dotted: str, value: Any) -> None:
+    """Put a value at ``dotted`` inside a nested dict, creating tables on the way."""
+    parts = dotted.split(".")
+    node = target
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            node[part] = nxt
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {path}: not UTF-8 ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _toml(text: str) -> tuple[dict[str, Any] | None, int | None, str]:
+    """The parsed text, or None with the line and message of the syntax error."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text), None, ""
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        return None, int(found.group(1)) if found else None, f"not valid TOML: {exc}"
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
+    raw, line, message = _toml(text)
+    if raw is None:
+        raise ConfigError(f"{Problem(str(path), line, '', message)}")
+    return raw
+
+
+# -- loading ----------------------------------------------------------------------------------
 class Config:
     """The resolved configuration of one run. ``get("storage.url")`` reads a key."""
 
@@ -180,57 +268,36 @@ class Config:
         profile: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Config:
+        """Read, merge and check the configuration; ConfigError names the first bad key."""
         env = os.environ if env is None else env
-        if path is None:
-            path = env.get("HDCLI_CONFIG") or default_config_path()
-        path = Path(path).expanduser()
+        path = config_path(path, env)
         profile = profile or env.get("HDCLI_PROFILE") or None
-        raw: dict[str, Any] = {}
-        if path.exists():
-            import tomllib
-
-            try:
-                raw = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"cannot read {path}: {exc}") from None
-            except OSError as exc:
-                raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        text = _read(path)
+        raw = _parse(path, text)
         profiles = raw.pop("profiles", {})
-        layers: list[tuple[str, Mapping[str, Any]]] = [("file", raw)]
+        if not isinstance(profiles, Mapping):
+            raise ConfigError(f"{path}: profiles: expected [profiles.NAME] tables")
+        layers = _Layers(path, text, profile)
+        layers.add("file", raw)
         if profile:
             if profile not in profiles:
                 known = ", ".join(sorted(profiles)) or "none"
                 raise ConfigError(f"unknown profile {profile!r} in {path} (known: {known})")
-            layers.append(("profile", profiles[profile]))
+            if not isinstance(profiles[profile], Mapping):
+                raise ConfigError(f"{path}: profiles.{profile}: expected a table")
+            layers.add("profile", profiles[profile])
+        layers.add_env(env)
+        checked = layers.validate()
+        if checked.issues:
+            first = layers.locate(checked.issues[0])
+            more = len(checked.issues) - 1
+            tail = f" ({more} more: hdcli config check)" if more else ""
+            raise ConfigError(f"{first}{tail}")
         values = {k: v.default for k, v in SCHEMA.items()}
+        values.update(checked.values)
         origin = dict.fromkeys(SCHEMA, "default")
-        free: dict[str, Any] = {}
-        for name, layer in layers:
-            for key, value in _flatten(layer).items():
-                if key in FREE_TABLES:
-                    if not isinstance(value, Mapping | list):
-                        raise ConfigError(f"{key} must be a table")
-                    _deep_update(free, key, value)
-                    continue
-                if key not in SCHEMA:
-                    raise ConfigError(f"unknown configuration key {key!r} in {path}")
-                values[key] = _coerce(key, SCHEMA[key], value)
-                origin[key] = name
-        for var, text in env.items():
-            if not var.startswith("HDCLI_"):
-                continue
-            rest = var[6:]
-            if "__" not in rest and rest != "USER":
-                continue
-            key = ".".join(p.lower() for p in rest.split("__"))
-            if key in SCHEMA:
-                values[key] = _coerce(key, SCHEMA[key], text, from_text=True)
-                origin[key] = "env"
-            elif any(key.startswith(t + ".") for t in FREE_TABLES):
-                _merge_free(free, key, text)
-            else:
-                raise ConfigError(f"unknown configuration key {key!r} (from {var})")
-        return cls(path, values, free, profile, origin)
+        origin.update({k: layers.origin.get(k, "file") for k in checked.values})
+        return cls(path, values, checked.free, profile, origin)
 
     # -- reading -------------------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
@@ -249,7 +316,7 @@ class Config:
         out: dict[str, Any] = {}
         for k, v in self._values.items():
             if k.startswith(prefix):
-                _merge_free(out, k[len(prefix) :], v)
+                _put(out, k[len(prefix) :], v)
         extra = self.get(key)
         if isinstance(extra, Mapping):
             for k, v in extra.items():
@@ -296,12 +363,173 @@ class Config:
         return shown
 
 
-def _deep_update(target: dict[str, Any], dotted: str, value: Any) -> None:
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            _deep_update(target, f"{dotted}.{k}", v)
+# -- checking a whole file (hdcli config check) --------------------------------------------------
+def check(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None, *, text: str | None = None
+) -> list[Problem]:
+    """Every problem of the config file, each profile's and the environment's, in file order.
+
+    Names that plugins register are checked against the loaded plugins too. ``text`` checks
+    that text as if it were the file's. An empty list: all is well.
+    """
+    env = os.environ if env is None else env
+    path = config_path(path, env)
+    if text is None:
+        text = _read(path)
+    raw, line, message = _toml(text)
+    if raw is None:
+        return [Problem(str(path), line, "", message)]
+    profiles = raw.pop("profiles", {})
+    problems: list[Problem] = []
+    runs: list[_Layers] = []
+    base = _Layers(path, text)
+    base.add("file", raw)
+    runs.append(base)
+    if isinstance(profiles, Mapping):
+        for name, layer in profiles.items():
+            run = _Layers(path, text, str(name))
+            run.add("file", raw)
+            if isinstance(layer, Mapping):
+                run.add("profile", layer)
+                runs.append(run)
+            else:
+                problems.append(run.locate(Issue(f"profiles.{name}", "expected a table")))
     else:
-        _merge_free(target, dotted, value)
+        problems.append(base.locate(Issue("profiles", "expected [profiles.NAME] tables")))
+    if any(env_key(var) is not None for var in env):
+        run = _Layers(path, text)
+        run.add("file", raw)
+        run.add_env(env)
+        runs.append(run)
+    seen: set[tuple[Any, ...]] = set()
+    for run in runs:
+        checked = run.validate()
+        for issue in [*checked.issues, *unregistered(checked)]:
+            problem = run.locate(issue)
+            ident = (problem.line, problem.key, problem.message, problem.variable)
+            if ident not in seen:
+                seen.add(ident)
+                problems.append(problem)
+    problems.sort(key=lambda p: (p.variable is not None, p.line or 0))
+    return problems
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The line of every key and table header of a TOML text, by dotted path (elements of an
+    array of tables as ``name[0]``, ``name[1]`` …). For messages only: tomllib keeps no
+    positions, and this reads just enough TOML to find them."""
+    found: dict[str, int] = {}
+    table = ""
+    counts: dict[str, int] = {}
+    closing = ""  # the delimiter of an open multi-line string
+    depth = 0  # brackets still open of a multi-line array or inline table
+    for number, line in enumerate(text.splitlines(), start=1):
+        if closing:
+            if closing not in line:
+                continue
+            line = line.split(closing, 1)[1]
+            closing = ""
+            depth, closing = _scan(line, depth)
+            continue
+        if depth:
+            depth, closing = _scan(line, depth)
+            continue
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("[["):
+            name = ".".join(_key_parts(stripped[2:].split("]]", 1)[0]))
+            index = counts.get(name, 0)
+            counts[name] = index + 1
+            table = f"{name}[{index}]"
+            found.setdefault(name, number)
+            found[table] = number
+        elif stripped.startswith("["):
+            table = ".".join(_key_parts(stripped[1:].split("]", 1)[0]))
+            found.setdefault(table, number)
+        else:
+            key, rest = _split_key(stripped)
+            if rest is None:
+                continue
+            parts = _key_parts(key)
+            for n in range(1, len(parts) + 1):
+                dotted = ".".join(parts[:n])
+                found.setdefault(f"{table}.{dotted}" if table else dotted, number)
+            depth, closing = _scan(rest, 0)
+    return found
+
+
+def line_of(lines: Mapping[str, int], key: str) -> int | None:
+    """The line of ``key``, else of the nearest table or list around it."""
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[: max(cut, 0)]
+    return None
+
+
+def _split_key(line: str) -> tuple[str, str | None]:
+    """``key = rest`` split at the first ``=`` outside quotes; rest None when there is none."""
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "=":
+            return line[:i], line[i + 1 :]
+    return line, None
+
+
+def _key_parts(key: str) -> list[str]:
+    """The parts of a dotted TOML key (``a."b.c".d`` → a, b.c, d)."""
+    parts: list[str] = []
+    current = ""
+    quote = ""
+    for ch in key:
+        if quote:
+            if ch == quote:
+                quote = ""
+            else:
+                current += ch
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ".":
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    return parts
+
+
+def _scan(text: str, depth: int) -> tuple[int, str]:
+    """Follow a value over brackets and strings: (brackets still open, delimiter of a
+    multi-line string still open)."""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if text.startswith(('"""', "'''"), i):
+            delim = text[i : i + 3]
+            end = text.find(delim, i + 3)
+            if end < 0:
+                return depth, delim
+            i = end + 3
+            continue
+        if ch in "\"'":
+            i += 1
+            while i < len(text) and text[i] != ch:
+                i += 2 if ch == '"' and text[i] == "\\" else 1
+        elif ch == "#":
+            break
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return depth, ""
 
 
 def mask_url(url: str) -> str:
@@ -357,49 +585,193 @@ def resolve_secret(settings: Mapping[str, Any], what: str = "password") -> str:
 
 
 # -- writing (hdcli config set/unset) -----------------------------------------------------
-def _key_spec(key: str) -> Key | None:
+def _table_refusal(key: str) -> str | None:
+    """Why ``key`` cannot be set to a value (it holds a table, or is in a profile), or None."""
+    parts = key.split(".")
+    if parts[0] == "profiles":
+        return f"{key}: write into a profile with --profile NAME and the key itself"
+    if key == "routing.rules":
+        return (
+            "routing.rules holds a list of tables ([[routing.rules]]): edit them in the file, "
+            "then run hdcli config check"
+        )
+    if key == "mail.sources" or (key.startswith("mail.sources.") and len(parts) == 3):
+        example = "mail.sources.NAME.type" if len(parts) == 2 else f"{key}.type"
+        return f"{key} holds a table ([{key}]); set one of its keys, e.g. {example}"
+    if key == "plugins" or (key.startswith("plugins.") and len(parts) == 2):
+        example = "plugins.NAME.KEY" if len(parts) == 1 else f"{key}.KEY"
+        return f"{key} holds a table ([{key}]); set one of its keys, e.g. {example}"
+    if key in TABLES:
+        inner = next((k for k in SCHEMA if k.startswith(key + ".")), "routing.rules")
+        return f"{key} holds a table ([{key}]); set one of its keys, e.g. {inner}"
+    return None
+
+
+def _source_type(plain: Mapping[str, Any], name: str, profile: str | None) -> Any:
+    tables = [plain]
+    if profile:
+        tables.insert(0, plain.get("profiles", {}).get(profile, {}))
+    for table in tables:
+        source = table.get("mail", {}).get("sources", {}).get(name, {})
+        if isinstance(source, Mapping) and "type" in source:
+            return source["type"]
+    return None
+
+
+def _spec_for(key: str, plain: Mapping[str, Any], profile: str | None, text: str) -> Key | None:
+    """The schema of a key that may be set (None: free-form text), or ConfigError."""
     if key in SCHEMA:
         return SCHEMA[key]
-    if any(key.startswith(t + ".") for t in FREE_TABLES):
+    refusal = _table_refusal(key)
+    if refusal:
+        raise ConfigError(refusal)
+    parts = key.split(".")
+    if key.startswith("mail.sources.") and len(parts) >= 4:
+        name, setting = parts[2], ".".join(parts[3:])
+        kind = text if setting == "type" else _source_type(plain, name, profile)
+        if kind is None and setting not in SOURCE_KEYS:
+            raise ConfigError(
+                f"{key}: set mail.sources.{name}.type first ({SOURCE_KEYS['type'].help})"
+            )
+        typed = SOURCE_TYPES.get(kind) if isinstance(kind, str) else None
+        specs = {**SOURCE_KEYS, **(typed or SECRET_KEYS)}
+        if setting in specs:
+            return specs[setting]
+        if typed is None:
+            return None  # a plugin's source type (or none yet): its settings are its own
+        raise ConfigError(f"{key}: {unknown(key, specs)} for {kind} sources")
+    if key.startswith("plugins.") and len(parts) >= 3:
         return None
-    raise ConfigError(f"unknown configuration key {key!r}")
+    known = [*SCHEMA, *TABLES]
+    raise ConfigError(f"{key}: {unknown(key, known)} (hdcli config show lists the keys)")
 
 
-def set_value(path: Path, key: str, text: str, profile: str | None = None) -> Any:
-    """Set ``key`` to ``text`` (converted to the key's type) in the file, keeping comments."""
+def _node_path(key: str, profile: str | None) -> list[str]:
+    return (["profiles", profile] if profile else []) + key.split(".")
+
+
+class Written(NamedTuple):
+    """What :func:`set_value` wrote: the value (converted) and the keys that the table it
+    went into still needs (a source's host, say: set it next)."""
+
+    value: Any
+    missing: list[Problem]
+
+
+def _new_problems(path: Path, before: str, after: str) -> list[Problem]:
+    """The keys ``after`` still needs that ``before`` did not; ConfigError with the first
+    other problem that ``after`` has and ``before`` had not."""
+    old = {(p.key, p.message) for p in check(path, {}, text=before)}
+    missing = []
+    for problem in check(path, {}, text=after):
+        if (problem.key, problem.message) in old:
+            continue
+        if not problem.missing:
+            raise ConfigError(f"{problem.key}: {problem.message}")
+        missing.append(problem)
+    return missing
+
+
+def set_value(path: Path, key: str, text: str, profile: str | None = None) -> Written:
+    """Set ``key`` to ``text`` (converted to the key's type) in the file, keeping comments.
+
+    Refuses (ConfigError, nothing written) an unknown key, a key that holds a table, and a
+    value that the schema does not allow or that makes the file wrong otherwise (a source
+    setting its type does not have, a name no plugin registered). A table may be filled one
+    key after the other: what it still needs comes back in ``missing``.
+    """
     import tomlkit
 
-    spec = _key_spec(key)
-    value: Any = _coerce(key, spec, text, from_text=True) if spec else text
-    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
-    parts = (["profiles", profile] if profile else []) + key.split(".")
+    before = _read(path)
+    plain = _parse(path, before)
+    spec = _spec_for(key, plain, profile, text)
+    value: Any = text
+    if spec is not None:
+        try:
+            value = convert(spec, text, text=True)
+        except Invalid as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+    doc = tomlkit.parse(before)
+    parts = _node_path(key, profile)
     node: Any = doc
-    for part in parts[:-1]:
+    for n, part in enumerate(parts[:-1]):
         if part not in node:
             node[part] = tomlkit.table()
         node = node[part]
+        if not isinstance(node, Mapping):
+            where = ".".join(parts[: n + 1])
+            raise ConfigError(f"{where} is a value in {path}, not a table; unset it first")
+    if isinstance(node.get(parts[-1]), Mapping | list) and spec is None:
+        raise ConfigError(f"{key} holds a table in {path}; set one of its keys instead")
     node[parts[-1]] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    return value
+    after = tomlkit.dumps(doc)
+    missing = _new_problems(path, before, after)
+    write_private(path, after)
+    return Written(value, missing)
 
 
 def unset_value(path: Path, key: str, profile: str | None = None) -> bool:
-    """Remove ``key`` from the file; True when it was there."""
+    """Remove ``key`` (a value or a whole table) from the file; True when it was there.
+
+    Any key present in the file may be removed, an unknown one too; removing one that another
+    needs (the type of a source) is refused.
+    """
     import tomlkit
 
-    _key_spec(key)
-    if not path.exists():
-        return False
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    parts = (["profiles", profile] if profile else []) + key.split(".")
+    before = _read(path)
+    doc = tomlkit.parse(before)
+    parts = _node_path(key, profile)
     node: Any = doc
     for part in parts[:-1]:
-        if part not in node:
-            return False
-        node = node[part]
-    if parts[-1] not in node:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if not isinstance(node, MutableMapping) or parts[-1] not in node:
+        opened = key.startswith(tuple(t + "." for t in OPEN_TABLES))
+        if not (key in SCHEMA or key in TABLES or opened):
+            raise ConfigError(f"{key}: {unknown(key, [*SCHEMA, *TABLES])}")
         return False
     del node[parts[-1]]
-    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    after = tomlkit.dumps(doc)
+    if missing := _new_problems(path, before, after):
+        raise ConfigError(f"{missing[0].key}: {missing[0].message}")
+    write_private(path, after)
     return True
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its user only (0600, whatever the umask), through
+    a temporary file renamed over it; folders created on the way are 0700. A symbolic link is
+    followed: the file it points to is replaced."""
+    target = path.resolve() if path.is_symlink() else path
+    _private_dirs(target.parent)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)  # the umask may have cleared bits; it never adds any
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _private_dirs(folder: Path) -> None:
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ConfigError(f"cannot create {created}: {exc.strerror}") from None
+        os.chmod(created, 0o700)

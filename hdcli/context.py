@@ -7,6 +7,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from hdcli.errors import ConfigError
 from hdcli.util import one_line
 
 if TYPE_CHECKING:
@@ -52,9 +53,13 @@ class Context:
 
     @cached_property
     def tz(self) -> ZoneInfo:
-        from zoneinfo import ZoneInfo  # only commands that need the local day pay for it
+        """The ``billing.timezone``; ConfigError when this system does not know it."""
+        from hdcli.config_schema import Invalid, load_zone  # only when the local day is needed
 
-        return ZoneInfo(str(self.config.get("billing.timezone")))
+        try:
+            return load_zone(str(self.config.get("billing.timezone")))
+        except Invalid as exc:
+            raise ConfigError(f"billing.timezone: {exc}") from None
 
     def today(self) -> date:
         return datetime.now(self.tz).date()

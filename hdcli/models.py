@@ -93,6 +93,16 @@ REPORT_STATUSES: tuple[ReportStatus, ...] = get_args(ReportStatus)
 Outcome = Literal["new", "followup", "duplicate", "ignored", "rejected", "quarantined"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
+TlsSecurity = Literal["ssl", "starttls", "none"]
+TLS_SECURITIES: tuple[TlsSecurity, ...] = get_args(TlsSecurity)
+
+#: What a mail source does with a message once its result is committed (rejected and
+#: quarantined messages go to their folders whatever this says).
+ImapOnSuccess = Literal["move", "flag", "delete"]
+IMAP_ON_SUCCESS: tuple[ImapOnSuccess, ...] = get_args(ImapOnSuccess)
+MaildirOnSuccess = Literal["move", "delete"]
+MAILDIR_ON_SUCCESS: tuple[MaildirOnSuccess, ...] = get_args(MaildirOnSuccess)
+
 
 def choice(value: str, allowed: tuple[str, ...], what: str) -> str:
     """``value`` when it is one of ``allowed``, else UsageError (exit 2) listing them."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from hdcli import customers
 from hdcli.articles import add_article, add_inbound_mail, add_participant, send_mail
-from hdcli.errors import NotFound, Refused, UsageError
+from hdcli.errors import ConfigError, NotFound, Refused, UsageError
 from hdcli.models import (
     ACTIVITIES,
     ARTICLE_OF_CHANNEL,
@@ -192,15 +192,24 @@ class Opened:
 
 
 def _number_format(ctx: Context) -> Any:
+    """The configured number format; ConfigError (never quarantined mail) when unknown."""
     from hdcli.numbers import number_format
+    from hdcli.plugins import number_formats
 
-    return number_format(str(ctx.config.get("tickets.number_format")))
+    name = str(ctx.config.get("tickets.number_format"))
+    known = number_formats.names()
+    if name not in known:
+        raise ConfigError(
+            f"tickets.number_format: unknown {number_formats.kind} {name!r} "
+            f"(known: {', '.join(known)})"
+        )
+    return number_format(name)
 
 
 def _system_id(ctx: Context) -> str:
     sid = str(ctx.config.get("tickets.system_id"))
-    if not (sid.isdigit() and len(sid) == 2):
-        raise UsageError(f"tickets.system_id must be two digits, not {sid!r}")
+    if not (len(sid) == 2 and sid.isascii() and sid.isdigit()):
+        raise ConfigError(f'tickets.system_id: expected two digits such as "10", not {sid!r}')
     return sid
 
 

@@ -1,7 +1,8 @@
-"""hdcli config: where the configuration is, what it says, and changing it."""
+"""hdcli config: where the configuration is, what it says, checking and changing it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -9,8 +10,8 @@ import typer
 from hdcli.commands._common import STATE, FormatOpt, JsonOpt, fmt_of, out, say
 
 app = typer.Typer(
-    help="Show and change the configuration (comments in the file are kept).\n\n"
-    "Example: hdcli config get storage.url",
+    help="Show, check and change the configuration (comments in the file are kept).\n\n"
+    "Example: hdcli config check",
     no_args_is_help=True,
 )
 if TYPE_CHECKING:
@@ -25,13 +26,24 @@ def _load() -> Config:
     return Config.load(STATE.config_path, STATE.profile)
 
 
+def _path() -> Path:
+    """The config file, without reading it: path, check, set and unset work on a broken one."""
+    from hdcli.config import config_path
+
+    return config_path(STATE.config_path)
+
+
+def _secret(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] in ("password", "secret")
+
+
 @app.command("path")
 def path() -> None:
     """Print the config file's path (it need not exist).
 
     Example: hdcli config path
     """
-    out(str(_load().path))
+    out(str(_path()))
 
 
 @app.command("show")
@@ -76,6 +88,7 @@ def get(key: str) -> None:
     Example: hdcli config get storage.url
     """
     from hdcli.config import SCHEMA
+    from hdcli.config_schema import OPEN_TABLES
     from hdcli.errors import ConfigError, NotFound
 
     config = _load()
@@ -84,10 +97,10 @@ def get(key: str) -> None:
     else:
         value = config.get(key)
         if value is None:
-            if not any(key.startswith(t + ".") for t in ("mail.sources", "plugins", "routing")):
-                raise ConfigError(f"unknown configuration key {key!r}")
+            if not any(key.startswith(t + ".") for t in OPEN_TABLES):
+                raise ConfigError(f"{key}: unknown key")
             raise NotFound(f"{key} is not set")
-    if key.rsplit(".", 1)[-1] in ("password", "secret") and value:
+    if _secret(key) and value:
         value = "********"  # secrets are never printed; use password_env / password_cmd
     if isinstance(value, list | dict):
         import json
@@ -97,17 +110,67 @@ def get(key: str) -> None:
         out(str(value).lower() if isinstance(value, bool) else str(value))
 
 
+@app.command("check")
+def check(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="the file to check (default: the one in use)")
+    ] = None,
+    fmt: FormatOpt = "table",
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the whole config file, every profile and the HDCLI_… environment variables.
+
+    Prints each problem as FILE:LINE: KEY: MESSAGE (--format json: objects with file, line,
+    key, message and variable) and exits 2 when there is any, 0 otherwise.
+
+    Example: hdcli config check --config /etc/hdcli/config.toml
+    """
+    from hdcli.config import check as check_file
+    from hdcli.config import config_path
+    from hdcli.output import render_rows
+
+    fmt = fmt_of(fmt, as_json)
+    where = config_path(config if config is not None else STATE.config_path)
+    problems = check_file(where)
+    if fmt == "table":
+        for problem in problems:
+            out(str(problem))
+    else:
+        fields = ("file", "line", "key", "message", "variable")
+        out(render_rows([p.as_dict() for p in problems], fmt, fields))
+    if problems:
+        say(f"hdcli: error: {len(problems)} problem(s) in the configuration")
+        raise typer.Exit(2)
+    present = "" if where.exists() else " (not present: the defaults apply)"
+    say(f"{where}{present}: OK")
+
+
 @app.command("set")
 def set_(key: str, value: str, profile: Profile = None) -> None:
     """Set a key in the config file, keeping its comments and order.
 
+    The value is checked first: one the key does not allow is refused (exit 2) and nothing
+    is written. The file is kept readable by you only (0600).
+
     Example: hdcli config set mail.outbound.transport smtp
     """
+    import json
+
     from hdcli.config import set_value
 
-    path = _load().path
-    stored = set_value(path, key, value, profile)
-    say(f"{key} = {stored!r} in {path}")
+    where = _path()
+    written = set_value(where, key, value, profile)
+    shown = json.dumps("********" if _secret(key) else written.value, ensure_ascii=False)
+    say(f"{key} = {shown} in {where}")
+    for problem in written.missing:
+        say(f"hdcli: note: {problem.key}: {problem.message}; set it next")
+    if key.rsplit(".", 1)[-1] == "password":
+        stem = key.rsplit(".", 1)[0]
+        say(
+            f"hdcli: warning: the password is in {where} in plain text; {stem}.password_env "
+            f"(an environment variable) or {stem}.password_cmd (a command printing it) "
+            "keep it out of the file"
+        )
 
 
 @app.command("unset")
@@ -118,11 +181,11 @@ def unset(key: str, profile: Profile = None) -> None:
     """
     from hdcli.config import unset_value
 
-    path = _load().path
-    if unset_value(path, key, profile):
-        say(f"removed {key} from {path}")
+    where = _path()
+    if unset_value(where, key, profile):
+        say(f"removed {key} from {where}")
     else:
-        say(f"{key} was not set in {path}")
+        say(f"{key} was not set in {where}")
 
 
 def register(root: typer.Typer) -> None:

@@ -130,19 +130,29 @@ def ingest(
 
     One result per message (source, message_id, outcome, ticket, reason). As an MTA pipe
     (stdin): exit 0 when the message was handled in any way, 75 on a transient failure (store
-    locked or unreachable) so that the MTA tries again later.
+    locked or unreachable) or a configuration that cannot work, so that the MTA tries again
+    later.
 
     Example: hdcli mail ingest ~/Maildir --format jsonl
 
     Example (Postfix pipe): hdcli mail ingest -
     """
-    from hdcli.errors import BackendUnavailable, HdcliError, TransientError
+    from hdcli.errors import BackendUnavailable, ConfigError, HdcliError, TransientError
     from hdcli.mail.ingest import read_messages
     from hdcli.unit import finish
 
     fmt = fmt_of(fmt, as_json)
     names = paths or ["-"]
-    ctx = context()
+    try:
+        ctx = context()
+    except ConfigError as exc:
+        if names != ["-"]:
+            raise
+        # A pipe: the MTA keeps the message and retries once the configuration is fixed.
+        if not sys.stdin.isatty():
+            sys.stdin.buffer.read()  # taken in full, so the MTA sees our answer, not a broken pipe
+        say(f"hdcli: error: {exc}; try again later")
+        raise typer.Exit(75) from None
     results = _Results(fmt)
     messages = read_messages(names, sys.stdin.buffer)
     if source is not None:
