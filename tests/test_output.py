@@ -1,20 +1,26 @@
-"""hdcli.output: one renderer for every format, streaming where the format allows."""
+"""hdcli.output: one renderer for every format, streaming where the format allows, used by the
+listings and the reports."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-from hdcli import output
+from hdcli import hookimpl, output
 from hdcli.errors import UsageError
 from hdcli.output import render, render_record, render_rows
+from hdcli.reports import ReportContext, ReportResult
+
+FORMATS = ("table", "md", "csv", "jsonl", "json")
 
 ROWS: list[dict[str, Any]] = [
     {
@@ -248,3 +254,93 @@ def test_print_results_without_results(
     monkeypatch.setattr("sys.stdout", stdout)
     output.print_results(iter([]), fmt, ["a", "b"])
     assert "".join(e for e in stdout.events if e != "<flush>") == text
+
+
+# -- the commands use it ------------------------------------------------------------------------
+
+
+def money_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportResult:
+    def rows() -> Iterator[dict[str, Any]]:
+        yield from ({**r, "hidden": "not a column"} for r in ROWS)
+
+    return ReportResult("money", ["id", "amount", "note", "ok", "at", "tags", "meta"], rows())
+
+
+class MoneyPlugin:
+    @hookimpl
+    def register_reports(self, register: Callable[[str, Any], None]) -> None:
+        register("money", money_report)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    from hdcli.cli import build
+    from hdcli.commands._common import STATE
+    from hdcli.plugins import pm, reset_registries
+
+    env = {
+        "HDCLI_CONFIG": str(tmp_path / "config.toml"),
+        "HDCLI_STORAGE__URL": f"sqlite:///{tmp_path / 'hd.db'}",
+        "HDCLI_MAIL__OUTBOUND__PATH": str(tmp_path / "outbox"),
+        "HDCLI_MAIL__FROM_ADDRESS": "helpdesk@smartwork.example",
+        "HDCLI_LOAD_PLUGINS": "",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    runner = CliRunner()
+    app = build()
+
+    def invoke(*args: str, code: int = 0) -> Any:
+        try:
+            result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+        finally:
+            if STATE._ctx is not None:
+                STATE._ctx.close()
+                STATE._ctx = None
+        assert result.exit_code == code, result.output
+        return result
+
+    pm.register(MoneyPlugin(), "test-money-report")
+    reset_registries()
+    try:
+        yield invoke
+    finally:
+        pm.unregister(name="test-money-report")
+        reset_registries()
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Every call of hdcli.output.render: its format and the rows it was given."""
+    calls: list[tuple[str, list[dict[str, Any]]]] = []
+    real = output.render
+
+    def watched(rows: Any, fmt: str, *args: Any, **kw: Any) -> None:
+        seen: list[dict[str, Any]] = []
+        calls.append((fmt, seen))
+
+        def passing() -> Iterator[Any]:
+            for row in rows:
+                seen.append(dict(row))
+                yield row
+
+        real(passing(), fmt, *args, **kw)
+
+    monkeypatch.setattr(output, "render", watched)
+    return calls
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_report_output_is_the_renderer_s(cli: Callable[..., Any], spy: Any, fmt: str) -> None:
+    out = cli("report", "run", "money", "--format", fmt).stdout
+    assert [f for f, _ in spy] == [fmt]
+    if fmt == "json":
+        assert json.loads(out) == json.loads(rendered(ROWS, "json"))
+    else:
+        assert out == EXPECTED[fmt]  # the report's columns only: "hidden" is not shown
+
+
+def test_billing_report_uses_the_renderer(cli: Callable[..., Any], spy: Any) -> None:
+    out = cli("report", "billing", "--month", "2026-01", "--format", "csv").stdout
+    assert [f for f, _ in spy] == ["csv"]
+    assert out.splitlines()[-1].startswith("TOTAL,")
