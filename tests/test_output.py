@@ -1,5 +1,5 @@
 """hdcli.output: one renderer for every format, streaming where the format allows, used by the
-listings and the reports."""
+listings, the reports and the result lines of ``mail ingest``/``mail fetch``."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_ingest import mail
 from typer.testing import CliRunner
 
 from hdcli import hookimpl, output
-from hdcli.errors import UsageError
+from hdcli.errors import TransientError, UsageError
 from hdcli.output import render, render_record, render_rows
 from hdcli.reports import ReportContext, ReportResult
 
@@ -344,3 +345,56 @@ def test_billing_report_uses_the_renderer(cli: Callable[..., Any], spy: Any) -> 
     out = cli("report", "billing", "--month", "2026-01", "--format", "csv").stdout
     assert [f for f, _ in spy] == ["csv"]
     assert out.splitlines()[-1].startswith("TOTAL,")
+
+
+def seed_and_inbox(cli: Callable[..., Any], tmp_path: Path) -> Path:
+    cli("org", "add", "Muster GmbH", "--kind", "company", "--domain", "muster.example")
+    cli("contract", "add", "Muster GmbH", "--number", "RV-1", "--billing", "free")
+    cli("contact", "add", "Muster GmbH", "--name", "Anna", "--email", "anna@muster.example")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    sender = "Anna <anna@muster.example>"
+    (inbox / "1.eml").write_bytes(mail("Drucker, kaputt", sender, message_id="<o1@muster.example>"))
+    (inbox / "2.eml").write_bytes(mail("Fremd", "x@nowhere.example", message_id="<o2@x>"))
+    return inbox
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_mail_ingest_results_are_the_renderer_s(
+    cli: Callable[..., Any], spy: Any, tmp_path: Path, fmt: str
+) -> None:
+    inbox = seed_and_inbox(cli, tmp_path)
+    spy.clear()
+    out = cli("mail", "ingest", str(inbox), "--format", fmt).stdout
+    [(called, rows)] = spy
+    assert called == fmt
+    assert [r["outcome"] for r in rows] == ["new", "rejected"]
+    assert out == rendered(rows, fmt, ["source", "message_id", "outcome", "ticket", "reason"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_mail_ingest_prints_what_was_committed_before_a_transient_failure(
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fmt: str
+) -> None:
+    from hdcli.mail import ingest
+
+    inbox = seed_and_inbox(cli, tmp_path)
+    real = ingest.ingest_many
+
+    def failing(ctx: Any, messages: Any) -> Iterator[Any]:
+        for result in real(ctx, messages):
+            yield result
+            raise TransientError("database is locked")
+
+    monkeypatch.setattr(ingest, "ingest_many", failing)
+    result = cli("mail", "ingest", str(inbox), "--format", fmt, code=75)
+    out = result.stdout
+    if fmt == "json":
+        assert [r["outcome"] for r in json.loads(out)] == ["new"]
+    elif fmt == "jsonl":
+        assert json.loads(out)["outcome"] == "new"
+    elif fmt == "csv":
+        assert [r["outcome"] for r in csv.DictReader(io.StringIO(out))] == ["new"]
+    else:
+        assert len(out.splitlines()) == 3 and " new " in out
+    assert "try again later" in result.stderr
