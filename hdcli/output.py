@@ -1,4 +1,16 @@
-"""Rendering data for stdout: table, json, jsonl, csv, md.
+"""The one renderer of data on stdout: table, json, jsonl, csv, md, for every command and report.
+
+:func:`render` writes any iterable of rows (a generator too) through a ``write`` callable:
+``json``, ``jsonl`` and ``csv`` row by row in constant memory, ``table`` and ``md`` at the end
+(tabulate needs every row to size its columns). :func:`render_rows` and :func:`render_record`
+return the text of a list or of one record; :func:`print_results` prints result lines as they
+come (``mail ingest``, ``mail fetch``).
+
+Cells are converted the same way in every format: ``None`` is empty (``null`` in JSON), a
+``Decimal`` is its exact text (a JSON string, so that no digit is lost), a date or time is ISO
+8601, a bool is ``True``/``False`` (JSON ``true``/``false``); in table, md and csv a list is
+its items joined by ``", "`` and a dict is compact JSON. md escapes ``|`` and line breaks so
+that a cell stays one cell. Nothing is coloured.
 
 ``list`` and ``show`` import this on every run, so ``json``, ``csv`` and tabulate are imported
 only by the format that uses them.
@@ -6,74 +18,223 @@ only by the format that uses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 FORMATS = ("table", "json", "jsonl", "csv", "md")
 
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        import json
-
-        return json.dumps(value, ensure_ascii=False, default=str)
-    if value is None:
-        return ""
-    return value
+Write = Callable[[str], object]
 
 
-def to_json(data: Any) -> str:
+def _text(value: Any) -> str:
+    if hasattr(value, "isoformat"):  # date, datetime, time: without importing datetime
+        return str(value.isoformat())
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return _text(value)  # Decimal, dates, anything else: its text
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
     import json
 
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
+
+
+def cell(value: Any) -> str:
+    """``value`` as the text of a table, md or csv cell."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(cell(v) for v in value)
+    if isinstance(value, Mapping):
+        return _dumps(value)
+    return _text(value)
+
+
+def _md_cell(value: Any) -> str:
+    text = cell(value).replace("|", "\\|")
+    return text.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>")
+
+
+class _Sink:
+    """One format's output: ``row`` per row, then ``end`` once."""
+
+    def __init__(self, columns: Sequence[str] | None, write: Write, only: bool = False) -> None:
+        self.columns = list(columns) if columns else None
+        self.write = write
+        self.only = only and self.columns is not None
+
+    def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """What json and jsonl write of ``row``."""
+        if self.only:
+            return {c: row.get(c) for c in self.columns or ()}
+        return dict(row)
+
+    def row(self, row: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def end(self) -> None:
+        pass
+
+
+class _Jsonl(_Sink):
+    def row(self, row: Mapping[str, Any]) -> None:
+        self.write(_dumps(self.record(row)) + "\n")
+
+
+class _Json(_Sink):
+    """An array, byte for byte what ``json.dumps(rows, indent=2)`` gives, one row at a time."""
+
+    count = 0
+
+    def row(self, row: Mapping[str, Any]) -> None:
+        # JSON text has no raw newline: every line break is the indentation's
+        text = _dumps(self.record(row), indent=2).replace("\n", "\n  ")
+        self.write(("," if self.count else "[") + "\n  " + text)
+        self.count += 1
+
+    def end(self) -> None:
+        self.write("\n]\n" if self.count else "[]\n")
+
+
+# Cells the csv module writes as cell() would (its str()), so that a row needs no call per cell.
+_PLAIN = frozenset({str, int, float})
+
+
+class _Csv(_Sink):
+    def __init__(self, columns: Sequence[str] | None, write: Write) -> None:
+        import csv
+
+        super().__init__(columns, write)
+        self.writer = csv.writer(self, lineterminator="\n")  # one write per line
+        if self.columns:
+            self.writer.writerow(self.columns)
+
+    def row(self, row: Mapping[str, Any]) -> None:
+        if self.columns is None:
+            self.columns = list(row)
+            self.writer.writerow(self.columns)
+        self.writer.writerow(
+            [v if v.__class__ in _PLAIN else cell(v) for v in map(row.get, self.columns)]
+        )
+
+
+class _Table(_Sink):
+    def __init__(
+        self, columns: Sequence[str] | None, write: Write, *, md: bool, empty: bool
+    ) -> None:
+        super().__init__(columns, write)
+        self.md = md
+        self.empty = empty
+        self.cells: list[list[str]] = []
+
+    def row(self, row: Mapping[str, Any]) -> None:
+        if self.columns is None:
+            self.columns = list(row)
+        convert = _md_cell if self.md else cell
+        self.cells.append([convert(row.get(c)) for c in self.columns])
+
+    def end(self) -> None:
+        if not self.cells and not self.empty:
+            return
+        from tabulate import tabulate
+
+        text = tabulate(
+            self.cells,
+            headers=self.columns or [],
+            tablefmt="github" if self.md else "simple",
+            disable_numparse=True,
+        )
+        if text:
+            self.write(text + "\n")
+
+
+def render(
+    rows: Iterable[Mapping[str, Any]],
+    fmt: str,
+    columns: Sequence[str] | None = None,
+    write: Write | None = None,
+    *,
+    only_columns: bool = False,
+    empty_table: bool = True,
+) -> None:
+    """Write ``rows`` in ``fmt`` through ``write`` (default: stdout), each line ending in a newline.
+
+    ``columns`` choose and order the columns of table, md and csv (default: the first row's
+    keys); json and jsonl write every row whole, or with ``only_columns`` just those columns
+    (missing ones as null). json is an array, jsonl one object per line; csv has a header row
+    even without rows. With ``empty_table=False`` table and md write nothing when there is no
+    row. When ``rows`` raises, what was written is finished first (the JSON array closed, the
+    table of the rows so far printed), then the error propagates.
+    """
+    out: Write = write or sys.stdout.write
+    sink: _Sink
+    if fmt == "jsonl":
+        sink = _Jsonl(columns, out, only_columns)
+    elif fmt == "json":
+        sink = _Json(columns, out, only_columns)
+    elif fmt == "csv":
+        sink = _Csv(columns, out)
+    elif fmt in ("table", "md"):
+        sink = _Table(columns, out, md=fmt == "md", empty=empty_table)
+    else:
+        from hdcli.errors import UsageError
+
+        raise UsageError(f"bad format {fmt!r} (allowed: {', '.join(FORMATS)})")
+    try:
+        for row in rows:
+            sink.row(row)
+    except Exception:
+        import contextlib
+
+        with contextlib.suppress(Exception):  # the first error is the one to report
+            sink.end()
+        raise
+    sink.end()
 
 
 def render_rows(
-    rows: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str] | None = None
+    rows: Iterable[Mapping[str, Any]], fmt: str, columns: Sequence[str] | None = None
 ) -> str:
-    """Render a list of records. ``json`` is an array; ``csv`` always has a header row."""
-    cols = list(columns) if columns else (list(rows[0].keys()) if rows else [])
-    if fmt == "json":
-        return to_json([dict(r) for r in rows])
-    if fmt == "jsonl":
-        import json
-
-        return "\n".join(json.dumps(dict(r), ensure_ascii=False, default=str) for r in rows)
-    if fmt == "csv":
-        import csv
-        import io
-
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(cols)
-        for r in rows:
-            writer.writerow([_cell(r.get(c)) for c in cols])
-        return buf.getvalue().rstrip("\n")
-    from tabulate import tabulate
-
-    table = [[_cell(r.get(c)) for c in cols] for r in rows]
-    return tabulate(
-        table, headers=cols, tablefmt="github" if fmt == "md" else "simple", disable_numparse=True
-    )
+    """The text :func:`render` writes for ``rows``, without its final newline."""
+    parts: list[str] = []
+    render(rows, fmt, columns, parts.append)
+    text = "".join(parts)
+    return text[:-1] if text.endswith("\n") else text
 
 
 def render_record(record: Mapping[str, Any], fmt: str) -> str:
-    """Render one record: json/jsonl as an object, the rest as key/value rows."""
+    """One record: json as an indented object, jsonl as one line, the rest as ``field`` /
+    ``value`` rows (lists of records, such as a ticket's articles, are left to json)."""
     if fmt == "json":
-        return to_json(dict(record))
+        return _dumps(dict(record), indent=2)
     if fmt == "jsonl":
-        import json
-
-        return json.dumps(dict(record), ensure_ascii=False, default=str)
+        return _dumps(dict(record))
     rows = [
-        {"field": k, "value": _cell(v)}
+        {"field": k, "value": v}
         for k, v in record.items()
         if not isinstance(v, list) or not v or not isinstance(v[0], dict)
     ]
     return render_rows(rows, fmt, ["field", "value"])
 
 
-def lines(items: Iterable[str]) -> str:
-    return "\n".join(items)
+def _write_now(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def print_results(results: Iterable[Mapping[str, Any]], fmt: str, columns: Sequence[str]) -> None:
+    """Print result lines to stdout as they come: jsonl and csv a line per result, flushed at
+    once so that a log or a pipe sees each result when it is committed; table, md and json when
+    the results end (also when they end in an error). No result: no table, a csv header, ``[]``.
+    """
+    render(results, fmt, columns, _write_now, empty_table=False)

@@ -12,7 +12,6 @@ md collect the rows first).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -97,61 +96,13 @@ def catalogue() -> list[dict[str, str]]:
     return [{"name": n, "plugin": reports.owner(n)} for n in reports.names()]
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
-
-
 def render(result: ReportResult, fmt: str, write: Callable[[str], Any]) -> None:
-    """Write ``result`` in ``fmt`` (table, md, csv, json, jsonl) through ``write``; csv, json and
-    jsonl stream row by row."""
-    cols = result.columns
-    if fmt == "csv":
-        import csv
-        import io
+    """Write ``result`` in ``fmt`` (table, md, csv, json, jsonl) through ``write`` with
+    :func:`hdcli.output.render`: the report's columns only, in their order, in every format;
+    csv, json and jsonl stream row by row."""
+    from hdcli import output
 
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(cols)
-        for row in result.rows:
-            writer.writerow([_cell(row.get(c)) for c in cols])
-            if buf.tell() > 65536:
-                write(buf.getvalue())
-                buf.seek(0)
-                buf.truncate()
-        write(buf.getvalue())
-    elif fmt == "jsonl":
-        for row in result.rows:
-            write(json.dumps({c: row.get(c) for c in cols}, ensure_ascii=False, default=str) + "\n")
-    elif fmt == "json":
-        write("[")
-        for i, row in enumerate(result.rows):
-            write(
-                ("," if i else "")
-                + "\n  "
-                + json.dumps({c: row.get(c) for c in cols}, ensure_ascii=False, default=str)
-            )
-        write("\n]\n")
-    elif fmt in ("table", "md"):
-        from tabulate import tabulate
-
-        table = [[_cell(row.get(c)) for c in cols] for row in result.rows]
-        write(
-            tabulate(
-                table,
-                headers=cols,
-                tablefmt="github" if fmt == "md" else "simple",
-                disable_numparse=True,
-            )
-            + "\n"
-        )
-    else:
-        raise UsageError(f"bad format {fmt!r} (allowed: table, md, csv, json, jsonl)")
+    output.render(result.rows, fmt, result.columns, write, only_columns=True)
 
 
 def send(ctx: Context, result: ReportResult, to: str, *, language: str = "de") -> str:

@@ -82,39 +82,6 @@ def retry(
     say(f"requeued {n} mail(s)")
 
 
-class _Results:
-    """Write ingest results as they come: jsonl and csv line by line, table and json at the end."""
-
-    def __init__(self, fmt: str) -> None:
-        self.fmt = fmt
-        self.rows: list[dict[str, object]] = []
-        self.header_done = False
-
-    def add(self, result: IngestResult) -> None:
-        from hdcli.output import render_rows
-
-        row = result.as_dict()
-        if self.fmt in ("jsonl", "csv"):
-            text = render_rows([row], self.fmt, FIELDS)
-            if self.fmt == "csv" and self.header_done:
-                text = text.split("\n", 1)[1]
-            self.header_done = True
-            out(text)
-            sys.stdout.flush()
-        else:
-            self.rows.append(row)
-
-    def close(self) -> None:
-        from hdcli.output import render_rows
-
-        if self.fmt in ("jsonl", "csv"):
-            if self.fmt == "csv" and not self.header_done:
-                out(",".join(FIELDS))
-            return
-        if self.rows or self.fmt == "json":
-            out(render_rows(self.rows, self.fmt, FIELDS))
-
-
 @app.command("ingest")
 def ingest(
     paths: Annotated[
@@ -139,6 +106,7 @@ def ingest(
     """
     from hdcli.errors import BackendUnavailable, ConfigError, HdcliError, TransientError
     from hdcli.mail.ingest import read_messages
+    from hdcli.output import print_results
     from hdcli.unit import finish
 
     fmt = fmt_of(fmt, as_json)
@@ -153,24 +121,20 @@ def ingest(
             sys.stdin.buffer.read()  # taken in full, so the MTA sees our answer, not a broken pipe
         say(f"hdcli: error: {exc}; try again later")
         raise typer.Exit(75) from None
-    results = _Results(fmt)
     messages = read_messages(names, sys.stdin.buffer)
     if source is not None:
         messages = ((source, raw) for _, raw in messages)
     try:
-        for result in _ingest_stream(ctx, messages, billing):
-            results.add(result)
+        print_results((r.as_dict() for r in _ingest_stream(ctx, messages, billing)), fmt, FIELDS)
     except HdcliError as exc:
         # For an MTA pipe every failure of the setup (not of the message: that is quarantined)
         # means "try again later", so that no mail bounces while an admin fixes it.
         transient = isinstance(exc, BackendUnavailable | TransientError) or names == ["-"]
         finish(ctx)
-        results.close()
         if not transient:
             raise
         say(f"hdcli: error: {exc}; try again later")
         raise typer.Exit(75) from None
-    results.close()
 
 
 def _ingest_stream(
@@ -204,27 +168,30 @@ def fetch(
     """
     from hdcli.errors import BackendUnavailable, TransientError
     from hdcli.mail.fetch import fetch as do_fetch
+    from hdcli.output import print_results
 
     fmt = fmt_of(fmt, as_json)
-    results = _Results(fmt)
     tty = sys.stderr.isatty()
     count = 0
-    try:
+
+    def results() -> Iterator[dict[str, object]]:
+        nonlocal count
         for result in do_fetch(context(), source, notice=say):
-            results.add(result)
+            yield result.as_dict()
             count += 1
             if tty:
                 sys.stderr.write(f"\rfetched {count} message(s) from {result.source}")
                 sys.stderr.flush()
+
+    try:
+        print_results(results(), fmt, FIELDS)
     except (BackendUnavailable, TransientError) as exc:
-        results.close()
         if tty:
             sys.stderr.write("\n")
         say(f"hdcli: error: {exc}; try again later")
         raise typer.Exit(75) from None
     if tty and count:
         sys.stderr.write("\n")
-    results.close()
 
 
 def register(root: typer.Typer) -> None:
