@@ -334,7 +334,8 @@ def plugin_table() -> list[dict[str, Any]]:
                 "hooks": hooks_of,
             }
         )
-    return rows
+    # built-in plugins first, each group by name: the same order on every run
+    return sorted(rows, key=lambda r: (not r["builtin"], r["name"]))
 
 
 Register = Callable[[str, Any], None]
