@@ -53,6 +53,9 @@ SCHEMA: dict[str, Key] = {
     "mail.loop_header": Key(str, "X-hdcli-Loop", help="header marking our own automatic mail"),
     "mail.auto_reply_limit": Key(int, 10, help="automatic mails per address per day"),
     "mail.max_attachment_size": Key(int, 10 * 1024 * 1024, help="bytes per attachment"),
+    "mail.quarantine_days": Key(
+        int, 30, help="days a quarantined message keeps its bytes (0: for ever)"
+    ),
     "mail.billing_address": Key(str, "", help="where approved service reports go back"),
     "mail.fax_number": Key(str, "", help="fax number for signed service reports"),
     "mail.outbound.transport": Key(str, "maildir", help="smtp, sendmail, maildir or file"),
