@@ -1,4 +1,5 @@
-"""hdcli mail: the outbound queue (flush, queue, retry) and inbound mail (ingest, fetch)."""
+"""hdcli mail: the outbound queue (flush, queue, retry) and inbound mail (ingest, fetch); the
+quarantine and ``attention`` are in :mod:`hdcli.commands.mail_quarantine`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 FIELDS = ("source", "message_id", "outcome", "ticket", "reason")
 
 app = typer.Typer(
-    help="Mail: deliver the outbound queue, ingest and fetch inbound mail.\n\n"
+    help="Mail: deliver the outbound queue, ingest and fetch inbound mail, work the quarantine."
+    "\n\n"
     "Example: hdcli mail queue --status failed",
     no_args_is_help=True,
 )
