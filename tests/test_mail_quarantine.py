@@ -163,6 +163,7 @@ def test_retry_and_drop_with_json_output_and_ids_from_stdin(seeded: Helpdesk) ->
     seeded.ok("mail", "quarantine", "drop", "-", input=listing)
     assert json.loads(seeded.ok("mail", "quarantine", "list", "--json")) == []
     assert seeded("mail", "quarantine", "drop", qid).returncode == 3
+    assert seeded("mail", "quarantine", "retry", "-", input="").returncode == 2
     # the digest and reason stay in the inbound log: the same bytes again are a duplicate
     assert ingest(seeded, GARBAGE)["reason"] == "seen before (quarantined)"
     db = sqlite3.connect(seeded.db)
@@ -365,3 +366,20 @@ def test_attention_lists_every_outcome_that_needs_a_human(seeded: Helpdesk) -> N
     assert [r["when"] for r in rows] == sorted((r["when"] for r in rows), reverse=True)
     assert json.loads(seeded.ok("mail", "attention", "--since", "2999-01-01", "--json")) == []
     assert seeded("mail", "attention", "--since", "gestern").returncode == 2
+
+
+def test_a_closed_notice_the_cap_suppressed_is_named_in_the_reason(tmp_path: Path) -> None:
+    ctx = make_context(tmp_path, MAIL__AUTO_REPLY_LIMIT="0")
+    try:
+        customers.edit_contract(
+            ctx, "RV-1", customers.ContractFields(closed_policy="reject_with_notice")
+        )
+        opened = tickets.open_ticket(ctx, tickets.OpenRequest(ANNA, "Drucker", "Hilfe"))
+        tickets.close(ctx, opened.ticket["number"], notify=False)
+        result = ingest_one(ctx, _reply(opened.ticket["number"]))
+        assert result.outcome == "rejected"
+        assert "the notice was not sent: daily limit" in result.reason
+        [row] = quarantine.attention(ctx.store)
+        assert (row["outcome"], row["ticket"]) == ("mail_suppressed", opened.ticket["number"])
+    finally:
+        ctx.close()

@@ -120,13 +120,15 @@ def retry(
     from hdcli.output import render_rows
 
     ctx = context()
-    rows, failed = [], 0
+    rows, failed, count = [], 0, 0
     for qid in parse_ids(ids, sys.stdin):
+        count += 1
         try:
             rows.append(retry_one(ctx, qid, billing=billing, dry_run=dry_run).as_dict())
         except HdcliError as exc:
             say(f"hdcli: error: {exc}")
             failed = failed or exc.exit_code
+    _some(count)
     if dry_run:
         say(f"dry run: nothing changed ({len(rows)} message(s) tried)")
     out(render_rows(rows, fmt_of(fmt, as_json), RETRY_COLUMNS))
@@ -146,8 +148,9 @@ def drop(ids: Ids, dry_run: DryRunOpt = False) -> None:
     from hdcli.mail.quarantine import parse_ids
 
     ctx = context()
-    failed = 0
+    failed = count = 0
     for qid in parse_ids(ids, sys.stdin):
+        count += 1
         try:
             row = do_drop(ctx, qid, dry_run=dry_run)
         except HdcliError as exc:
@@ -155,8 +158,16 @@ def drop(ids: Ids, dry_run: DryRunOpt = False) -> None:
             failed = failed or exc.exit_code
             continue
         say(f"{qid}: {'would be dropped' if dry_run else 'dropped'} ({row['reason']})")
+    _some(count)
     if failed:
         raise typer.Exit(failed)
+
+
+def _some(count: int) -> None:
+    from hdcli.errors import UsageError
+
+    if count == 0:
+        raise UsageError("no quarantine id given (- reads them from stdin)")
 
 
 @app.command("purge")
