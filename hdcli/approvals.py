@@ -442,9 +442,10 @@ def on_followup(ctx: Context, ticket: Row | None, mail: ParsedMail) -> Handled |
     if row is None:
         return None
     answer = decision_word(mail.body_text or "")
-    followup_in_tx(ctx, ticket, mail, resume=False)
     if answer is None:
-        # A hedged answer ("yes, but …", a question): a human reads it and decides.
+        # A hedged answer ("yes, but …", a question): it joins the ticket as any follow-up
+        # does, and a human reads it and decides.
+        followup_in_tx(ctx, ticket, mail)
         record(ctx, ticket, "approval_answer_unclear", approval=row["id"], sender=sender)
         return Handled(
             "followup",
@@ -453,6 +454,7 @@ def on_followup(ctx: Context, ticket: Row | None, mail: ParsedMail) -> Handled |
             f"(decide with `hdcli approval grant|deny {ticket['number']}`)",
         )
     first = next((ln.strip() for ln in str(mail.body_text).splitlines() if ln.strip()), "")
+    followup_in_tx(ctx, ticket, mail, resume=False)
     decide_in_tx(
         ctx,
         ticket,
