@@ -308,12 +308,11 @@ def test_mail_flush_applies_the_retention_and_purge_takes_days(seeded: Helpdesk)
 
 # -- doctor and attention -----------------------------------------------------------------------
 def test_doctor_counts_the_quarantine_as_a_warning(seeded: Helpdesk) -> None:
-    env = {"HDCLI_MAIL__OUTBOUND__TRANSPORT": "maildir"}
     empty = {r["check"]: r for r in json.loads(seeded.ok("doctor", "--no-connect", "--json"))}
     assert empty["mail quarantine"]["detail"] == "empty"
     ingest(seeded, GARBAGE)
     ingest(seeded, nested())
-    proc = seeded("doctor", "--no-connect", "--json", env=env)
+    proc = seeded("doctor", "--no-connect", "--json")
     assert proc.returncode == 0, proc.stderr
     row = {r["check"]: r for r in json.loads(proc.stdout)}["mail quarantine"]
     assert (row["ok"], row["warning"]) == (True, True)
