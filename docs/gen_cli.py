@@ -37,7 +37,7 @@ Generated from `hdcli --help` by `docs/gen_cli.py`; `tests/test_docs_cli.py` kee
 | 0 | ok |
 | 1 | unexpected error (a bug: `HDCLI_DEBUG=1` shows the traceback) |
 | 2 | usage: bad arguments, bad configuration |
-| 3 | not found: no such ticket, organisation, contract, contact or agent |
+| 3 | not found: no such ticket, organisation, contract, contact, agent or quarantine id |
 | 4 | refused by state or policy: `start` on a closed ticket, a stranger, a plugin's veto |
 | 5 | backend unavailable: database unreachable or locked; `mail flush`: transport down |
 | 75 | `mail ingest` / `hdcli-mailgate` only: transient failure, the MTA should retry |

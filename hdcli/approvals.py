@@ -423,11 +423,12 @@ def list_approvals(
 def on_followup(ctx: Context, ticket: Row | None, mail: ParsedMail) -> Handled | None:
     """An approver's answer by mail (the ``handle_inbound_mail`` of the approvals plugin).
 
-    When the sender is an approver of the open ticket's organisation, an approval of the
-    ticket is pending and the body starts with a clear yes or no, the mail joins the ticket as
-    a follow-up (a ticket waiting for approval keeps waiting until the decision says
-    otherwise) and the decision is recorded (via mail). Anything else returns None and
-    changes nothing: the core's rules apply.
+    When the sender is an approver of the open ticket's organisation and an approval of the
+    ticket is pending, the mail joins the ticket as a follow-up (a ticket waiting for approval
+    keeps waiting until the decision says otherwise). A body that starts with a clear yes or no
+    records the decision (via mail); any other answer is recorded as
+    ``approval_answer_unclear`` and its result's reason says that a human must decide.
+    Anything else returns None and changes nothing: the core's rules apply.
     """
     from hdcli.events import Handled
 
@@ -442,7 +443,16 @@ def on_followup(ctx: Context, ticket: Row | None, mail: ParsedMail) -> Handled |
         return None
     answer = decision_word(mail.body_text or "")
     if answer is None:
-        return None
+        # A hedged answer ("yes, but …", a question): it joins the ticket as any follow-up
+        # does, and a human reads it and decides.
+        followup_in_tx(ctx, ticket, mail)
+        record(ctx, ticket, "approval_answer_unclear", approval=row["id"], sender=sender)
+        return Handled(
+            "followup",
+            ticket,
+            f"approval {row['id']} pending: the approver's answer is not a clear yes or no "
+            f"(decide with `hdcli approval grant|deny {ticket['number']}`)",
+        )
     first = next((ln.strip() for ln in str(mail.body_text).splitlines() if ln.strip()), "")
     followup_in_tx(ctx, ticket, mail, resume=False)
     decide_in_tx(

@@ -264,6 +264,9 @@ SCHEMA: dict[str, Key] = {
     "mail.loop_header": Key(str, "X-hdcli-Loop", "header marking our automatic mail", HEADER_NAME),
     "mail.auto_reply_limit": Key(int, 10, "automatic mails per address per day", AtLeast(0)),
     "mail.max_attachment_size": Key(int, 10 * 1024 * 1024, "bytes per attachment", AtLeast(0)),
+    "mail.quarantine_days": Key(
+        int, 30, "days a quarantined message keeps its bytes (0: for ever)", AtLeast(0)
+    ),
     "mail.billing_address": Key(
         str, "", "where approved service reports go back", Address(optional=True)
     ),

@@ -9,14 +9,29 @@ if TYPE_CHECKING:
     from hdcli.context import Context
 
 
+class CheckWarning(Exception):
+    """A check that passes but wants a human to look (``ok`` stays true, ``warning`` is set)."""
+
+
 def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
+    """One row per check: ``check``, ``ok`` (false fails ``hdcli doctor``), ``detail`` and
+    ``warning`` (true: it passes, but something waits for a human)."""
     rows: list[dict[str, Any]] = []
 
     def check(name: str, fn: Callable[[], str]) -> None:
         try:
-            rows.append({"check": name, "ok": True, "detail": fn()})
+            rows.append({"check": name, "ok": True, "detail": fn(), "warning": False})
+        except CheckWarning as exc:
+            rows.append({"check": name, "ok": True, "detail": f"warning: {exc}", "warning": True})
         except Exception as exc:  # every check reports, none stops the others
-            rows.append({"check": name, "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+            rows.append(
+                {
+                    "check": name,
+                    "ok": False,
+                    "detail": f"{type(exc).__name__}: {exc}",
+                    "warning": False,
+                }
+            )
 
     def config() -> str:
         return f"{ctx.config.path}" + ("" if ctx.config.path.exists() else " (defaults only)")
@@ -43,6 +58,18 @@ def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
                 f"{counts['failed']} failed mail(s): hdcli mail queue --status failed"
             )
         return f"{counts.get('queued', 0)} queued"
+
+    def quarantine() -> str:
+        from hdcli.mail.quarantine import waiting
+
+        found = waiting(ctx.store)
+        if not found["n"]:
+            return "empty"
+        removed = f", {found['purged']} past retention (content removed)" if found["purged"] else ""
+        raise CheckWarning(
+            f"{found['n']} message(s) wait, the oldest since {found['oldest']}{removed}: "
+            "hdcli mail quarantine list"
+        )
 
     def transport() -> str:
         from hdcli.mail.outbound import make_transport
@@ -102,6 +129,7 @@ def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
     check("config", config)
     check("storage", storage)
     check("outbound queue", queue)
+    check("mail quarantine", quarantine)
     check("mail transport", transport)
     check("mail sources", sources)
     check("templates", templates)

@@ -1,4 +1,5 @@
-"""hdcli mail: the outbound queue (flush, queue, retry) and inbound mail (ingest, fetch)."""
+"""hdcli mail: the outbound queue (flush, queue, retry) and inbound mail (ingest, fetch); the
+quarantine and ``attention`` are in :mod:`hdcli.commands.mail_quarantine`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 FIELDS = ("source", "message_id", "outcome", "ticket", "reason")
 
 app = typer.Typer(
-    help="Mail: deliver the outbound queue, ingest and fetch inbound mail.\n\n"
+    help="Mail: deliver the outbound queue, ingest and fetch inbound mail, work the quarantine."
+    "\n\n"
     "Example: hdcli mail queue --status failed",
     no_args_is_help=True,
 )
@@ -27,13 +29,17 @@ app = typer.Typer(
 def flush(limit: Annotated[int, typer.Option(help="at most this many mails")] = 1000) -> None:
     """Deliver queued mail that is due; temporary failures wait with backoff.
 
+    Once a day it also removes the bytes of quarantined mail past `mail.quarantine_days`.
+
     Example (cron): * * * * * hdcli mail flush
     Exit 0 when nothing failed for good, 4 when a mail was refused permanently, 5 when
     the transport was unreachable (the mail stays queued).
     """
+    from hdcli.commands.mail_quarantine import purge_if_due
     from hdcli.mail.outbound import flush as do_flush
 
     result = do_flush(context(), limit=limit)
+    purge_if_due()
     say(f"sent {len(result.sent)}, deferred {len(result.deferred)}, failed {len(result.failed)}")
     for qid, reason in result.deferred:
         say(f"deferred {qid}: {reason}")
@@ -162,10 +168,12 @@ def fetch(
     A message is moved or flagged at its source only after its result is committed; a run
     killed at any point and started again loses nothing and duplicates nothing. A second run
     while one is busy skips the busy sources. Exit 75 when a source or the store is
-    unreachable (try again at the next run).
+    unreachable (try again at the next run). Once a day it also removes the bytes of
+    quarantined mail past `mail.quarantine_days`.
 
     Example (cron): * * * * * hdcli mail fetch --format jsonl >> /var/log/hdcli-fetch.log
     """
+    from hdcli.commands.mail_quarantine import purge_if_due
     from hdcli.errors import BackendUnavailable, TransientError
     from hdcli.mail.fetch import fetch as do_fetch
     from hdcli.output import print_results
@@ -192,7 +200,11 @@ def fetch(
         raise typer.Exit(75) from None
     if tty and count:
         sys.stderr.write("\n")
+    purge_if_due()
 
 
 def register(root: typer.Typer) -> None:
+    from hdcli.commands.mail_quarantine import register as register_quarantine
+
+    register_quarantine(app)
     root.add_typer(app, name="mail")

@@ -184,7 +184,8 @@ def _process(
     except Refused as exc:  # a plugin vetoed what the message asked for (a reopen, say)
         del ctx.after_commit[mark:]
         settings.forget()
-        return _quarantine(ctx, raw, mail.key, mail.message_id, source, one_line(str(exc))[:500])
+        reason = one_line(str(exc))[:500] or f"refused by a plugin: {type(exc).__name__}"
+        return _quarantine(ctx, raw, mail.key, mail.message_id, source, reason)
     except Exception as exc:  # one bad message never stops the rest: keep it for a human
         del ctx.after_commit[mark:]
         settings.forget()
@@ -283,10 +284,34 @@ def _ingest_parsed(
             outcome, ticket, reason = _billing(ctx, settings, mail, numbers)
         else:
             outcome, ticket, reason = _person(ctx, settings, mail)
+        reason = _for_a_human(store, mail, outcome, ticket, reason)
         _log(store, lkey, outcome, ticket["id"] if ticket else None, reason)
     # A stranger's Message-ID often holds an address; result lines end up in cron logs.
     shown = None if outcome == "rejected" and _stranger(settings, mail) else mail.message_id
     return IngestResult(source, shown, outcome, ticket["number"] if ticket else None, reason)
+
+
+def _for_a_human(
+    store: SqlStorage, mail: ParsedMail, outcome: str, ticket: Row | None, reason: str
+) -> str:
+    """``reason`` with what of the message needs a human: attachments not kept for their size,
+    the acknowledgement of a new ticket that the daily cap of automatic mail suppressed."""
+    notes = [reason] if reason else []
+    if outcome == "new" and ticket is not None and _suppressed(store, ticket):
+        notes.append("acknowledgement not sent: daily limit of automatic mails reached")
+    if outcome in ("new", "followup") and mail.skipped_attachments:
+        notes.append("attachment not kept: " + "; ".join(mail.skipped_attachments))
+    return one_line("; ".join(notes))
+
+
+def _suppressed(store: SqlStorage, ticket: Row) -> bool:
+    """Whether mail to the requester of ``ticket`` was suppressed (for a ticket opened in this
+    transaction: its acknowledgement)."""
+    row = store.query_one(
+        "SELECT 1 AS x FROM history WHERE ticket_id = ? AND action = 'mail_suppressed' LIMIT 1",
+        (ticket["id"],),
+    )
+    return row is not None
 
 
 def _stranger(settings: _Settings, mail: ParsedMail) -> bool:
@@ -434,7 +459,7 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
         outcome, t, reason = _followup(ctx, ticket, mail)
         return outcome, t, f"ticket was closed: reopened; {reason}".rstrip("; ")
     if policy == "reject_with_notice":
-        send_mail(
+        sent = send_mail(
             ctx,
             ticket,
             "closed_notice",
@@ -443,11 +468,12 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
             automatic=True,
             article=False,
         )
-        return (
-            "rejected",
-            ticket,
-            "ticket is closed (policy reject_with_notice): the sender was asked to write anew",
+        told = (
+            "the sender was asked to write anew"
+            if sent
+            else "the notice was not sent: daily limit of automatic mails reached"
         )
+        return "rejected", ticket, f"ticket is closed (policy reject_with_notice): {told}"
     outcome, t, reason = _new_ticket(ctx, settings, mail, linked_from=ticket)
     if outcome == "new":
         reason = f"ticket {ticket['number']} is closed: new ticket linked to it"
