@@ -36,6 +36,12 @@ SCHEMA: dict[str, Key] = {
     "storage.url": Key(str, "", help="storage URL; default sqlite:///<data dir>/hdcli.db"),
     "storage.password_env": Key(str, "", help="environment variable with the database password"),
     "storage.password_cmd": Key(str, "", help="command printing the database password"),
+    "storage.lock_timeout": Key(
+        float, 30.0, help="PostgreSQL: seconds a statement waits for a lock (0: no limit)"
+    ),
+    "storage.statement_timeout": Key(
+        float, 30.0, help="PostgreSQL: seconds a statement may run (0: no limit)"
+    ),
     "tickets.number_format": Key(str, "date_checksum", help="ticket number format"),
     "tickets.system_id": Key(str, "10", help="two-digit system id inside ticket numbers"),
     "tickets.subject_hook": Key(str, "Ticket#", help="marker before the number in subjects"),
