@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,49 @@ def test_help_is_not_an_error(seeded: Any) -> None:
     proc = mailgate(seeded, b"", "--help")
     assert proc.returncode == 0
     assert b"usage: hdcli-mailgate" in proc.stdout
+
+
+# -- PostgreSQL: a lock held by another session ---------------------------------------------------
+@pytest.fixture
+def on_postgres(hd: Any, postgres_url: str) -> Iterator[Any]:
+    from hdcli.backends.testing import postgres_schema
+
+    with postgres_schema(postgres_url) as url:
+        hd.env["HDCLI_STORAGE__URL"] = url
+        hd.seed()
+        yield hd
+
+
+@pytest.mark.postgres
+def test_a_table_lock_makes_the_mta_retry_within_the_lock_timeout(on_postgres: Any) -> None:
+    """``LOCK TABLE`` in another session's open transaction (a migration, a stuck script) must
+    not make the MTA pipe wait for ever: 75 once ``storage.lock_timeout`` has passed."""
+    import psycopg
+
+    hd = on_postgres
+    env = {**hd.env, "HDCLI_STORAGE__LOCK_TIMEOUT": "2"}
+    with psycopg.connect(hd.env["HDCLI_STORAGE__URL"], autocommit=True) as admin:
+        admin.execute("BEGIN")
+        admin.execute("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
+        try:
+            started = time.monotonic()
+            gate = subprocess.run(
+                mailgate_cmd(), input=mail(), capture_output=True, env=env, cwd=hd.root, timeout=60
+            )
+            took = time.monotonic() - started
+            opened = hd("open", "--contact", "anna.schmidt@muster.example", "--subject", "x",
+                        "--body", "y", env={"HDCLI_STORAGE__LOCK_TIMEOUT": "2"})  # fmt: skip
+        finally:
+            admin.execute("ROLLBACK")
+    assert gate.returncode == 75, gate.stderr
+    assert took < 20
+    err = gate.stderr.decode()
+    assert len(err.strip().splitlines()) == 1, err
+    assert "lock timeout" in err and "55P03" in err and "try again later" in err
+    assert opened.returncode == 5, opened.stderr
+    # the retried delivery works
+    proc = subprocess.run(
+        mailgate_cmd(), input=mail(), capture_output=True, env=env, cwd=hd.root, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["outcome"] == "new"
