@@ -57,7 +57,8 @@ _cursor_ids = itertools.count(1)
 #:
 #: An error without a SQLSTATE was raised by psycopg itself: an ``OperationalError`` (the
 #: connection was lost) is TRANSIENT, any other (a closed cursor, wrong parameters, a NUL
-#: byte in text) PERMANENT.
+#: byte in text) PERMANENT. Failing to connect at all (refused, unknown host, role or
+#: database, bad password) is always BackendUnavailable: an admin fixes it, the MTA retries.
 ERROR_KINDS: dict[str, ErrorKind] = {
     "08": TRANSIENT,  # connection exception
     "53": TRANSIENT,  # insufficient resources: disk full, out of memory, too many connections
@@ -203,11 +204,15 @@ class PostgresStorage(SqlStorage):
         self._conn.adapters.register_dumper(bool, BoolAsInt)
         # A lock held by another session (a long LOCK TABLE, a stuck transaction) must not
         # make a write wait for ever: the MTA path answers 75 in time, the CLI exits 5.
-        self.query_one(
-            "SELECT set_config('lock_timeout', ?, false) AS l, "
-            "set_config('statement_timeout', ?, false) AS s",
-            (_ms(lock_timeout), _ms(statement_timeout)),
-        )
+        try:
+            self.query_one(
+                "SELECT set_config('lock_timeout', ?, false) AS l, "
+                "set_config('statement_timeout', ?, false) AS s",
+                (_ms(lock_timeout), _ms(statement_timeout)),
+            )
+        except BaseException:
+            self.close()
+            raise
 
     # -- dialect points ------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
