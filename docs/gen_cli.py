@@ -35,12 +35,12 @@ Generated from `hdcli --help` by `docs/gen_cli.py`; `tests/test_docs_cli.py` kee
 | code | meaning |
 | --- | --- |
 | 0 | ok |
-| 1 | unexpected error (a bug: `HDCLI_DEBUG=1` shows the traceback) |
+| 1 | unexpected error (`HDCLI_DEBUG=1` shows the traceback); a damaged store |
 | 2 | usage: bad arguments, bad configuration |
 | 3 | not found: no such ticket, organisation, contract, contact, agent or quarantine id |
 | 4 | refused by state or policy: `start` on a closed ticket, a stranger, a plugin's veto |
-| 5 | backend unavailable: database unreachable or locked; `mail flush`: transport down |
-| 75 | `mail ingest` / `hdcli-mailgate` only: transient failure, the MTA should retry |
+| 5 | backend unavailable: database unreachable, locked, full or read-only; transport down |
+| 75 | `mail ingest` / `hdcli-mailgate` only: transient failure, the MTA retries |
 
 Errors are one line on stderr: `hdcli: error: …`.
 

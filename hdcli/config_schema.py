@@ -246,6 +246,12 @@ SCHEMA: dict[str, Key] = {
         str, "", "environment variable with the database password", ENV_NAME
     ),
     "storage.password_cmd": Key(str, "", "command printing the database password"),
+    "storage.lock_timeout": Key(
+        float, 30.0, "PostgreSQL: seconds a statement waits for a lock (0: no limit)", AtLeast(0)
+    ),
+    "storage.statement_timeout": Key(
+        float, 30.0, "PostgreSQL: seconds a statement may run (0: no limit)", AtLeast(0)
+    ),
     "tickets.number_format": Key(
         str, "date_checksum", "ticket number format", NAME, registry="number_formats"
     ),

@@ -42,8 +42,15 @@ class Refused(HdcliError):
     exit_code = EXIT_REFUSED
 
 
-class BackendUnavailable(HdcliError):
-    """The storage backend cannot be reached or is locked (exit 5; 75 for mail ingest)."""
+class BackendError(HdcliError):
+    """The store failed in a way that trying again does not fix: a damaged database, a file
+    that is no database, SQL or a value the store refuses (exit 1). A mail that causes one is
+    quarantined. Each backend's error table says which driver errors these are."""
+
+
+class BackendUnavailable(BackendError):
+    """The storage backend cannot be reached, is locked, full, read-only for this user or
+    otherwise unable to take the change now: worth trying again (exit 5; 75 for mail ingest)."""
 
     exit_code = EXIT_UNAVAILABLE
 

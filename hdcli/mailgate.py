@@ -6,10 +6,14 @@ sysexits, as MTAs expect:
 
 - 0: the message was handled in any way (new, followup, duplicate, ignored, rejected,
   quarantined): the MTA forgets it;
-- 75 (EX_TEMPFAIL): a transient failure (store locked or unreachable) or a setup that cannot
-  work yet (configuration, a store that needs ``hdcli db upgrade``): the MTA keeps the message
-  and tries again later;
-- 1: an unexpected error.
+- 75 (EX_TEMPFAIL): anything else: a transient failure (the store locked, unreachable, full
+  or read-only for the user the MTA runs this as), a setup that cannot work yet
+  (configuration, a store that needs ``hdcli db upgrade``) and any unexpected error (a crash
+  of hdcli is hdcli's fault, not the sender's): the MTA keeps the message and tries again
+  later; a message that was committed before the failure comes back as ``duplicate``;
+- 64 (EX_USAGE): bad arguments.
+
+It never answers 1, which an MTA takes as a permanent failure and bounces the mail.
 
 Postfix, ``/etc/aliases``: ``helpdesk: "|/usr/local/bin/hdcli-mailgate"`` (see docs/mail.md).
 """
@@ -24,12 +28,15 @@ from typing import BinaryIO, TextIO
 
 USAGE = """usage: hdcli-mailgate [--config PATH] [--profile NAME] [--source LABEL] [--billing]
 Reads one message on standard input and ingests it like `hdcli mail ingest -`.
-Exit 0 handled, 75 try again later, 1 unexpected error."""
+Exit 0 handled, 75 try again later (never 1: the MTA would bounce the mail)."""
 
 EX_OK = 0
-EX_UNEXPECTED = 1
 EX_USAGE = 64
 EX_TEMPFAIL = 75
+
+
+class _Help(Exception):
+    """``--help`` was asked for."""
 
 
 @dataclass
@@ -46,7 +53,7 @@ def _parse_args(argv: list[str]) -> Options:
     for arg in args:
         name, eq, value = arg.partition("=")
         if name in ("-h", "--help"):
-            raise SystemExit(USAGE)
+            raise _Help
         if name == "--billing":
             opts.billing = True
         elif name in ("--config", "--profile", "--source"):
@@ -64,8 +71,10 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
     """Ingest the message on ``stdin`` (binary); returns the exit code."""
     import json
     import logging
+    import traceback
 
     from hdcli.errors import HdcliError
+    from hdcli.util import one_line
 
     debug = os.environ.get("HDCLI_DEBUG", "") not in ("", "0")
     logging.basicConfig(
@@ -74,6 +83,9 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
     )
     try:
         opts = _parse_args(argv)
+    except _Help:
+        stdout.write(USAGE + "\n")
+        return EX_OK
     except ValueError as exc:
         stderr.write(f"hdcli-mailgate: error: {exc}\n{USAGE}\n")
         return EX_USAGE
@@ -91,16 +103,21 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
         return EX_OK
     except HdcliError as exc:
         # A bad message never gets here (it is quarantined): what does is the store being
-        # locked, unreachable or not upgraded, or the configuration: worth retrying later.
+        # locked, unreachable, full, read-only or not upgraded, or the configuration: worth
+        # retrying later.
         if debug:
-            raise
-        stderr.write(f"hdcli-mailgate: error: {exc}; try again later\n")
+            traceback.print_exc(file=stderr)
+        stderr.write(f"hdcli-mailgate: error: {one_line(str(exc))}; try again later\n")
         return EX_TEMPFAIL
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:
+        # A crash of hdcli: the MTA keeps the message (exit 1 would bounce it to the sender).
         if debug:
-            raise
-        stderr.write(f"hdcli-mailgate: error: unexpected {type(exc).__name__}: {exc}\n")
-        return EX_UNEXPECTED
+            traceback.print_exc(file=stderr)
+        stderr.write(
+            f"hdcli-mailgate: error: unexpected {type(exc).__name__}: {one_line(str(exc))}; "
+            "try again later (HDCLI_DEBUG=1 shows the traceback)\n"
+        )
+        return EX_TEMPFAIL
     finally:
         if ctx is not None:
             # Closing must not change the answer given to the MTA.
@@ -110,7 +127,15 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
 
 def main() -> None:
     """Console-script entry point ``hdcli-mailgate``."""
-    sys.exit(run(sys.argv[1:], sys.stdin.buffer, sys.stdout, sys.stderr))
+    try:
+        code = run(sys.argv[1:], sys.stdin.buffer, sys.stdout, sys.stderr)
+    except BaseException as exc:  # even a failing import or a signal: never exit 1
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"hdcli-mailgate: error: unexpected {type(exc).__name__}; try again later\n"
+            )
+        code = EX_TEMPFAIL
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -251,7 +251,6 @@ def open_in_tx(
         requester = cached
     guard(ctx, "ticket.open", None, contact=key, subject=req.subject, channel=req.channel)
     contact = customers.ensure_contact(store, requester, req.name, ctx.actor)
-    number = _number_format(ctx).allocate(store, 1, ctx.today(), _system_id(ctx))[0]
     assignee_id = None
     if req.assignee:
         agent = store.query_one(
@@ -260,7 +259,7 @@ def open_in_tx(
         assignee_id = agent["id"] if agent else None
     now = now_iso()
     ticket: Row = {
-        "number": number,
+        "number": None,
         "subject": req.subject,
         "org_id": requester.org["id"],
         "contract_id": requester.contract["id"],
@@ -278,7 +277,24 @@ def open_in_tx(
         "updated_at": now,
         "closed_at": None,
     }
-    ticket["id"] = store.insert("tickets", ticket)
+    try:
+        # Two processes may open one external id at once: both found nothing above, and on
+        # PostgreSQL the later insert fails (SQLite's write lock rules that out). The
+        # savepoint undoes its row and its number; the other's ticket is the answer.
+        with store.savepoint():
+            ticket["number"] = _number_format(ctx).allocate(store, 1, ctx.today(), _system_id(ctx))[
+                0
+            ]
+            ticket["id"] = store.insert("tickets", ticket)
+    except store.IntegrityError as exc:
+        twin = None
+        if req.external_id and store.is_unique_violation(exc):
+            twin = store.query_one(
+                "SELECT * FROM tickets WHERE external_id = ?", (req.external_id,)
+            )
+        if twin is None:
+            raise
+        return Opened(twin, False)
     add_article(
         store,
         ticket,

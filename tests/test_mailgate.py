@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import require_server
 from test_ingest import mail
 
 
@@ -182,6 +189,97 @@ def test_a_bad_configuration_makes_the_mailgate_answer_75(
     assert json.loads(proc.stdout)["outcome"] == "new"
 
 
+# -- a store the MTA's user cannot write: never a bounce -----------------------------------------
+def _require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        require_server(f"{what} needs root", "run the tests as root (CI does)")
+
+
+def _as_nobody() -> list[str]:
+    if not shutil.which("setpriv"):
+        require_server("setpriv not found", "apt-get install util-linux")
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+def _pipes(hd: Any, env: dict[str, str], cwd: Path, prefix: list[str]) -> list[Any]:
+    """``hdcli-mailgate``, ``hdcli mail ingest -`` and ``hdcli open``, as ``prefix`` says."""
+    runs = []
+    for cmd in (
+        mailgate_cmd(),
+        [sys.executable, "-m", "hdcli", "mail", "ingest", "-"],
+        [sys.executable, "-m", "hdcli", "open", "--contact", "anna.schmidt@muster.example",
+         "--subject", "Telefon", "--body", "x"],
+    ):  # fmt: skip
+        runs.append(
+            subprocess.run(
+                [*prefix, *cmd], input=mail(), capture_output=True, env=env, cwd=cwd, timeout=120
+            )
+        )
+    return runs
+
+
+def _assert_tempfail(runs: list[Any], reason: str) -> None:
+    gate, ingest, opened = runs
+    assert gate.returncode == 75, gate.stderr
+    assert ingest.returncode == 75, ingest.stderr
+    assert opened.returncode == 5, opened.stderr
+    for proc in runs:
+        err = proc.stderr.decode()
+        assert len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err and "unexpected" not in err, err
+        assert reason in err, err
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A folder outside tmp_path (which only root may enter), readable by everyone."""
+    path = Path(tempfile.mkdtemp(prefix="hdcli-ro-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("folder", ["read-only folder", "writable folder"])
+def test_database_the_mail_user_may_not_write_makes_the_mta_retry(
+    seeded: Any, public_dir: Path, folder: str
+) -> None:
+    """The Postfix alias runs the pipe as ``nobody``: a root-owned 0644 database must give 75
+    (the mail stays queued), not 1 (a bounce), whether or not ``nobody`` may write its folder."""
+    _require_root("running the mailgate as another user")
+    prefix = _as_nobody()
+    db = public_dir / "hdcli.db"
+    shutil.copy(seeded.db, db)
+    db.chmod(0o644)
+    if folder == "writable folder":
+        os.chown(public_dir, 65534, 65534)
+    env = {
+        **seeded.env,
+        "HDCLI_STORAGE__URL": f"sqlite:///{db}",
+        "HDCLI_CONFIG": str(public_dir / "config.toml"),
+        "HOME": str(public_dir),
+        "XDG_CONFIG_HOME": str(public_dir),
+        "XDG_DATA_HOME": str(public_dir),
+        "HDCLI_MAIL__OUTBOUND__PATH": str(public_dir / "outbox"),
+    }
+    # root's own connection (a cron job, an agent) keeps the WAL files open and root's
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("SELECT count(*) FROM tickets").fetchone()
+    try:
+        runs = _pipes(seeded, env, public_dir, prefix)
+    finally:
+        holder.close()
+    _assert_tempfail(runs, "readonly database")
+    assert "may write the database" in runs[0].stderr.decode()
+    # once the mail user may write (here: root delivers), the retried delivery works
+    proc = subprocess.run(
+        mailgate_cmd(), input=mail(), capture_output=True, env=env, cwd=public_dir, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["outcome"] == "new"
+
+
 def cli_in_process(
     hd: Any, args: list[str], raw: bytes, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> tuple[int, str, str]:
@@ -262,3 +360,142 @@ def test_values_unusable_during_ingest_pass_through(
     assert (rows["q"], rows["l"]) == (0, 0)
     ctx.config._values["tickets.system_id"] = "10"
     assert ingest_one(ctx, mail(), "test").outcome == "new"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs, mounted for the test and unmounted afterwards."""
+    _require_root("mounting a small tmpfs")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        require_server(f"cannot mount a tmpfs ({done.stderr.strip()})", "run as root with mount")
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_full_disk_makes_the_mta_retry(seeded: Any, small_disk: Path) -> None:
+    db = small_disk / "hdcli.db"
+    shutil.copy(seeded.db, db)
+    env = {**seeded.env, "HDCLI_STORAGE__URL": f"sqlite:///{db}"}
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("SELECT count(*) FROM tickets").fetchone()
+    filler = small_disk / "filler"
+    try:
+        with contextlib.suppress(OSError), open(filler, "wb", buffering=0) as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+        runs = _pipes(seeded, env, seeded.root, [])
+        _assert_tempfail(runs, "disk is full")
+        filler.unlink()
+        proc = subprocess.run(
+            mailgate_cmd(), input=mail(), capture_output=True, env=env, cwd=seeded.root, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["outcome"] == "new"
+    finally:
+        holder.close()
+    listed = json.loads(seeded("list", "--format", "json", env=env).stdout)
+    assert [t["subject"] for t in listed] == ["Drucker druckt nicht"]
+
+
+# -- never 1 ---------------------------------------------------------------------------------
+CRASH = (
+    "import sys\n"
+    "import hdcli.mail.ingest\n"
+    "from hdcli import mailgate\n"
+    "def crash(*args, **kwargs):\n"
+    "    raise {error}\n"
+    "hdcli.mail.ingest.ingest_one = crash\n"
+    "mailgate.main()\n"
+)
+
+
+@pytest.mark.parametrize(
+    "error", ["RuntimeError('a bug\\nover two lines')", "KeyboardInterrupt()", "MemoryError()"]
+)
+def test_a_crash_of_hdcli_makes_the_mta_retry(seeded: Any, error: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH.format(error=error)],
+        input=mail(),
+        capture_output=True,
+        env=seeded.env,
+        cwd=seeded.root,
+        timeout=120,
+    )
+    assert proc.returncode == 75, proc.stderr
+    err = proc.stderr.decode()
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"hdcli-mailgate: error: unexpected {error.split('(')[0]}")
+    assert "try again later" in err
+
+
+def test_a_damaged_database_makes_the_mta_retry_and_the_cli_say_so(seeded: Any) -> None:
+    seeded.db.write_bytes(b"no database, a letter\n" * 500)
+    proc = mailgate(seeded, mail())
+    assert proc.returncode == 75, proc.stderr
+    assert b"SQLITE_NOTADB" in proc.stderr
+    opened = seeded("list")
+    assert opened.returncode == 1
+    assert opened.stderr.count("\n") == 1
+    assert "not a database" in opened.stderr and "unexpected" not in opened.stderr
+
+
+def test_help_is_not_an_error(seeded: Any) -> None:
+    proc = mailgate(seeded, b"", "--help")
+    assert proc.returncode == 0
+    assert b"usage: hdcli-mailgate" in proc.stdout
+
+
+# -- PostgreSQL: a lock held by another session ---------------------------------------------------
+@pytest.fixture
+def on_postgres(hd: Any, postgres_url: str) -> Iterator[Any]:
+    from hdcli.backends.testing import postgres_schema
+
+    with postgres_schema(postgres_url) as url:
+        hd.env["HDCLI_STORAGE__URL"] = url
+        hd.seed()
+        yield hd
+
+
+@pytest.mark.postgres
+def test_a_table_lock_makes_the_mta_retry_within_the_lock_timeout(on_postgres: Any) -> None:
+    """``LOCK TABLE`` in another session's open transaction (a migration, a stuck script) must
+    not make the MTA pipe wait for ever: 75 once ``storage.lock_timeout`` has passed."""
+    import psycopg
+
+    hd = on_postgres
+    env = {**hd.env, "HDCLI_STORAGE__LOCK_TIMEOUT": "2"}
+    with psycopg.connect(hd.env["HDCLI_STORAGE__URL"], autocommit=True) as admin:
+        admin.execute("BEGIN")
+        admin.execute("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
+        try:
+            started = time.monotonic()
+            gate = subprocess.run(
+                mailgate_cmd(), input=mail(), capture_output=True, env=env, cwd=hd.root, timeout=60
+            )
+            took = time.monotonic() - started
+            opened = hd("open", "--contact", "anna.schmidt@muster.example", "--subject", "x",
+                        "--body", "y", env={"HDCLI_STORAGE__LOCK_TIMEOUT": "2"})  # fmt: skip
+        finally:
+            admin.execute("ROLLBACK")
+    assert gate.returncode == 75, gate.stderr
+    assert took < 20
+    err = gate.stderr.decode()
+    assert len(err.strip().splitlines()) == 1, err
+    assert "lock timeout" in err and "55P03" in err and "try again later" in err
+    assert opened.returncode == 5, opened.stderr
+    # the retried delivery works
+    proc = subprocess.run(
+        mailgate_cmd(), input=mail(), capture_output=True, env=env, cwd=hd.root, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["outcome"] == "new"

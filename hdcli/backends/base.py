@@ -4,7 +4,18 @@ Workflow modules speak portable SQL through :class:`Storage`: ``?`` placeholders
 text timestamps, ``INSERT … RETURNING`` and ``ON CONFLICT`` upserts (SQLite ≥ 3.35 and
 PostgreSQL both have them). A backend fills in the small dialect points: connecting, the
 placeholder style, DDL types, how a write transaction begins and how driver errors map to
-:class:`~hdcli.errors.BackendUnavailable`.
+hdcli's errors.
+
+Every driver error is one of three kinds, decided by one table per backend (``ERROR_KINDS``
+in :mod:`hdcli.backends.sqlite` and :mod:`hdcli.backends.postgres`):
+
+- :data:`TRANSIENT`: the store cannot take the change now (locked, unreachable, full,
+  read-only for this user, out of resources, a statement cancelled by a timeout): raised as
+  :class:`~hdcli.errors.BackendUnavailable` (exit 5; 75 for mail ingest, the MTA retries);
+- :data:`PERMANENT`: trying again gives the same answer (a damaged store, SQL or a value the
+  store refuses): raised as :class:`~hdcli.errors.BackendError` (exit 1; a mail that causes
+  one is quarantined);
+- :data:`INTEGRITY`: a violated constraint: the driver's own ``IntegrityError``, unchanged.
 """
 
 from __future__ import annotations
@@ -17,12 +28,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from hdcli.errors import Refused
 from hdcli.models import Row as Row
 
 _MIGRATION = re.compile(r"(\d{4})_(\w+)\.sql")
+
+ErrorKind = Literal["transient", "permanent", "integrity"]
+#: a driver error worth retrying: BackendUnavailable
+TRANSIENT: ErrorKind = "transient"
+#: a driver error that retrying does not fix: BackendError
+PERMANENT: ErrorKind = "permanent"
+#: a violated constraint: the driver's IntegrityError as it is
+INTEGRITY: ErrorKind = "integrity"
 
 
 def _migration_dir() -> Path:
@@ -63,7 +82,9 @@ class Storage(ABC):
       it yields False when another connection holds it.
     - Values: text is unicode text; timestamps are ISO 8601 text; BLOB columns take ``bytes``
       and give back ``bytes``; booleans are stored as the integers 0 and 1.
-    - Driver errors that mean "cannot reach / locked / try again" become BackendUnavailable.
+    - Driver errors that mean "cannot reach / locked / full / read-only / try again" become
+      BackendUnavailable; the others become BackendError (see the module docstring), with the
+      driver's exception as ``__cause__`` and a message of one line that names the store.
       A violated constraint stays the driver's own exception (``store.IntegrityError``);
       :meth:`is_unique_violation` tells a duplicate key from other errors portably. On
       PostgreSQL a failed statement spoils the whole transaction: catch such errors around
@@ -213,7 +234,8 @@ class SqlStorage(Storage):
 
     @abstractmethod
     def _wrap(self, exc: Exception) -> Exception | None:
-        """The hdcli error for a driver error, or None to re-raise it as it is."""
+        """The hdcli error for a driver error (by the backend's ``ERROR_KINDS``), or None to
+        re-raise it as it is (an IntegrityError, an error that is no driver error)."""
 
     @abstractmethod
     def _table_exists(self, name: str) -> bool: ...

@@ -26,11 +26,72 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from hdcli.backends.base import Row, SqlStorage
-from hdcli.errors import BackendUnavailable, HdcliError, UsageError
+from hdcli.backends.base import INTEGRITY, PERMANENT, TRANSIENT, ErrorKind, Row, SqlStorage
+from hdcli.errors import BackendError, BackendUnavailable, ConfigError, HdcliError, UsageError
 
 CONNECT_TIMEOUT = 10
+#: seconds a statement waits for a lock / may run at most, unless configured
+#: (``storage.lock_timeout``, ``storage.statement_timeout``; 0 waits for ever)
+LOCK_TIMEOUT = 30.0
+STATEMENT_TIMEOUT = 30.0
 _cursor_ids = itertools.count(1)
+
+#: What a PostgreSQL error means for hdcli, by SQLSTATE: a full code first, else its class
+#: (the first two characters).
+#:
+#: - TRANSIENT: the server cannot take the change *now*: the connection failed or was lost
+#:   (08), the server is out of disk, memory or connections (53), an operator or a timeout
+#:   stopped the statement (57: 57014 query_canceled is what ``statement_timeout`` raises,
+#:   57P01-57P05 shutdowns, a dropped database, an idle session timeout), the transaction lost
+#:   a serialization race or a deadlock (40), a lock was not granted in ``lock_timeout``
+#:   (55P03), the server's files failed (58), the server is read-only (25006: a standby
+#:   after a failover) or this role may read but not write (42501, as SQLite's READONLY),
+#:   an idle-in-transaction timeout (25P03) or an old snapshot (72):
+#:   :class:`~hdcli.errors.BackendUnavailable` (exit 5; 75 for mail ingest).
+#: - INTEGRITY: a violated constraint (23) stays the driver's ``psycopg.IntegrityError``, as
+#:   the storage contract says.
+#: - PERMANENT: everything else: SQL the server refuses (42 without 42501, 0A, 3F …), a value
+#:   it refuses (22 data exception, 54 program limit: the mail that carries it is
+#:   quarantined), an invalid transaction state (25 without 25006/25P03: a bug), internal
+#:   errors and damaged data (XX): :class:`~hdcli.errors.BackendError`.
+#:
+#: An error without a SQLSTATE was raised by psycopg itself: an ``OperationalError`` (the
+#: connection was lost) is TRANSIENT, any other (a closed cursor, wrong parameters, a NUL
+#: byte in text) PERMANENT. Failing to connect at all (refused, unknown host, role or
+#: database, bad password) is always BackendUnavailable: an admin fixes it, the MTA retries.
+ERROR_KINDS: dict[str, ErrorKind] = {
+    "08": TRANSIENT,  # connection exception
+    "53": TRANSIENT,  # insufficient resources: disk full, out of memory, too many connections
+    "57": TRANSIENT,  # operator intervention: query_canceled (timeouts), shutdowns
+    "40": TRANSIENT,  # transaction rollback: serialization failure, deadlock
+    "55P03": TRANSIENT,  # lock_not_available (lock_timeout, NOWAIT)
+    "58": TRANSIENT,  # system error: I/O error, undefined/duplicate file
+    "25006": TRANSIENT,  # read_only_sql_transaction: a standby, or a read-only default
+    "25P03": TRANSIENT,  # idle_in_transaction_session_timeout
+    "42501": TRANSIENT,  # insufficient_privilege: this role may not write (yet)
+    "72": TRANSIENT,  # snapshot too old
+    "23": INTEGRITY,  # integrity constraint violation
+    "22": PERMANENT,  # data exception
+    "25": PERMANENT,  # invalid transaction state
+    "42": PERMANENT,  # syntax error or access rule violation
+    "54": PERMANENT,  # program limit exceeded
+    "55": PERMANENT,  # object not in prerequisite state
+    "0A": PERMANENT,  # feature not supported
+    "XX": PERMANENT,  # internal error, data corrupted, index corrupted
+}
+
+
+def error_kind(exc: BaseException) -> ErrorKind | None:
+    """TRANSIENT, PERMANENT or INTEGRITY for an error of psycopg (see :data:`ERROR_KINDS`);
+    None for anything else (it is no driver error)."""
+    import psycopg
+
+    if not isinstance(exc, psycopg.Error):
+        return None
+    state = exc.sqlstate
+    if not state:
+        return TRANSIENT if isinstance(exc, psycopg.OperationalError) else PERMANENT
+    return ERROR_KINDS.get(state) or ERROR_KINDS.get(state[:2], PERMANENT)
 
 
 @lru_cache(maxsize=1024)
@@ -110,6 +171,8 @@ class PostgresStorage(SqlStorage):
             raise UsageError(f"bad PostgreSQL URL {mask_url(url)}: {_reason(exc, None)}") from None
         self.where = describe(info)
         password = _password(config)
+        lock_timeout = _seconds(config, "storage.lock_timeout", LOCK_TIMEOUT)
+        statement_timeout = _seconds(config, "storage.statement_timeout", STATEMENT_TIMEOUT)
         kwargs: dict[str, Any] = {}
         if password:
             kwargs["password"] = password
@@ -139,6 +202,17 @@ class PostgresStorage(SqlStorage):
                 return b"1" if obj else b"0"
 
         self._conn.adapters.register_dumper(bool, BoolAsInt)
+        # A lock held by another session (a long LOCK TABLE, a stuck transaction) must not
+        # make a write wait for ever: the MTA path answers 75 in time, the CLI exits 5.
+        try:
+            self.query_one(
+                "SELECT set_config('lock_timeout', ?, false) AS l, "
+                "set_config('statement_timeout', ?, false) AS s",
+                (_ms(lock_timeout), _ms(statement_timeout)),
+            )
+        except BaseException:
+            self.close()
+            raise
 
     # -- dialect points ------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -163,28 +237,35 @@ class PostgresStorage(SqlStorage):
     def _wrap(self, exc: Exception) -> Exception | None:
         if isinstance(exc, HdcliError):
             return None
-        psycopg = self._psycopg
-        # OperationalError covers a lost connection, serialization failures, deadlocks,
-        # lock and statement timeouts: all "try again later" for the caller.
-        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-            return BackendUnavailable(f"PostgreSQL {self.where}: {_reason(exc, None)}")
-        return None
+        kind = error_kind(exc)
+        if kind is None or kind == INTEGRITY:
+            return None
+        reason = _reason(exc, None)
+        state = getattr(exc, "sqlstate", None)
+        if state:
+            reason += f" (SQLSTATE {state})"
+        if kind == TRANSIENT:
+            return BackendUnavailable(f"PostgreSQL {self.where}: {reason}")
+        return BackendError(f"PostgreSQL {self.where}: {reason}")
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, self._psycopg.errors.UniqueViolation)
 
     def _table_exists(self, name: str) -> bool:
-        row = self._conn.execute("SELECT to_regclass(%s) IS NOT NULL AS x", (name,)).fetchone()
+        row = self.query_one("SELECT to_regclass(?) IS NOT NULL AS x", (name,))
         return bool(row and row["x"])
 
     def list_tables(self) -> list[str]:
-        rows = self._conn.execute(
+        rows = self.query(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
-        ).fetchall()
+        )
         return [str(r["tablename"]) for r in rows]
 
     def _lock_schema(self) -> None:
-        # Two first runs against an empty database must not both create the schema.
+        # Two first runs against an empty database must not both create the schema. A
+        # migration of a big store may take long: no statement_timeout for it (locks still
+        # time out, so it never waits for ever behind another session).
+        self.execute("SET LOCAL statement_timeout = 0")
         self.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':schema'))")
 
     def reset_sequences(self) -> None:
@@ -254,6 +335,25 @@ def _password(config: Any) -> str | None:
     from hdcli.config import resolve_secret
 
     return resolve_secret(settings) or None
+
+
+def _seconds(config: Any, key: str, default: float) -> float:
+    """A timeout in seconds from the configuration (0: none)."""
+    value = _get(config, key) if config is not None else None
+    if value is None or value == "":
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a number of seconds, not {value!r}") from None
+    if seconds < 0:
+        raise ConfigError(f"{key} must be 0 (no timeout) or more seconds, not {value!r}")
+    return seconds
+
+
+def _ms(seconds: float) -> str:
+    """PostgreSQL's timeout settings count milliseconds; a fraction of one rounds up."""
+    return str(int(-(-seconds * 1000 // 1)))
 
 
 def _get(config: Any, key: str) -> Any:

@@ -9,10 +9,83 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from hdcli.backends.base import SqlStorage
-from hdcli.errors import BackendUnavailable, HdcliError
+from hdcli.backends.base import INTEGRITY, PERMANENT, TRANSIENT, ErrorKind, SqlStorage
+from hdcli.errors import BackendError, BackendUnavailable, HdcliError
 
 BUSY_TIMEOUT_MS = 15000
+
+#: What each SQLite primary result code means for hdcli (the low byte of
+#: ``sqlite_errorcode``, so every extended code goes with its primary one: READONLY_DIRECTORY
+#: with READONLY, IOERR_SHORT_READ with IOERR, CONSTRAINT_UNIQUE with CONSTRAINT).
+#:
+#: - TRANSIENT: the database cannot take the change *now*: it is locked by another process
+#:   (BUSY, LOCKED, PROTOCOL), not writable for this user (READONLY, PERM, CANTOPEN: the
+#:   Postfix alias running as ``nobody``), the disk is full or failing (FULL, IOERR), memory
+#:   ran out (NOMEM, raised by Python as MemoryError), or the statement was interrupted
+#:   (INTERRUPT, ABORT). An admin or time fixes it without touching the data:
+#:   :class:`~hdcli.errors.BackendUnavailable` (exit 5; 75 for mail ingest, so the MTA keeps
+#:   the message).
+#: - PERMANENT: trying again gives the same answer: a damaged database (CORRUPT), a file that
+#:   is no database (NOTADB, FORMAT), SQL the database refuses (ERROR: no such table or column,
+#:   a syntax error; SCHEMA; AUTH; MISUSE, RANGE: bugs), a value too big (TOOBIG), or the
+#:   host's limits (NOLFS): :class:`~hdcli.errors.BackendError`. A mail that causes one is
+#:   quarantined.
+#: - INTEGRITY: a violated constraint (CONSTRAINT, MISMATCH) stays ``sqlite3.IntegrityError``,
+#:   as the storage contract says, so that the workflow can tell a duplicate key.
+#:
+#: A code missing here, and a ``sqlite3.Error`` without a code (raised by the ``sqlite3``
+#: module itself: a closed connection, wrong parameters), is PERMANENT.
+ERROR_KINDS: dict[int, ErrorKind] = {
+    1: PERMANENT,  # SQLITE_ERROR
+    2: PERMANENT,  # SQLITE_INTERNAL
+    3: TRANSIENT,  # SQLITE_PERM
+    4: TRANSIENT,  # SQLITE_ABORT
+    5: TRANSIENT,  # SQLITE_BUSY
+    6: TRANSIENT,  # SQLITE_LOCKED
+    7: TRANSIENT,  # SQLITE_NOMEM
+    8: TRANSIENT,  # SQLITE_READONLY
+    9: TRANSIENT,  # SQLITE_INTERRUPT
+    10: TRANSIENT,  # SQLITE_IOERR
+    11: PERMANENT,  # SQLITE_CORRUPT
+    12: PERMANENT,  # SQLITE_NOTFOUND
+    13: TRANSIENT,  # SQLITE_FULL
+    14: TRANSIENT,  # SQLITE_CANTOPEN
+    15: TRANSIENT,  # SQLITE_PROTOCOL
+    16: PERMANENT,  # SQLITE_EMPTY
+    17: PERMANENT,  # SQLITE_SCHEMA
+    18: PERMANENT,  # SQLITE_TOOBIG
+    19: INTEGRITY,  # SQLITE_CONSTRAINT
+    20: INTEGRITY,  # SQLITE_MISMATCH
+    21: PERMANENT,  # SQLITE_MISUSE
+    22: PERMANENT,  # SQLITE_NOLFS
+    23: PERMANENT,  # SQLITE_AUTH
+    24: PERMANENT,  # SQLITE_FORMAT
+    25: PERMANENT,  # SQLITE_RANGE
+    26: PERMANENT,  # SQLITE_NOTADB
+}
+
+#: What to tell the admin on top of SQLite's own message (by primary code).
+_HINTS = {
+    3: "check that this user may write the database file and its folder",
+    8: "check that this user may write the database file and its folder",
+    14: "check that this user may write the database file and its folder",
+    13: "free some disk space",
+    11: "restore it from a backup",
+    26: "restore it from a backup",
+}
+
+
+def error_kind(exc: BaseException) -> ErrorKind | None:
+    """TRANSIENT, PERMANENT or INTEGRITY for an error of the ``sqlite3`` driver (see
+    :data:`ERROR_KINDS`); None for anything else (it is no driver error)."""
+    if isinstance(exc, MemoryError):  # how Python raises SQLITE_NOMEM
+        return TRANSIENT
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return INTEGRITY if isinstance(exc, sqlite3.IntegrityError) else PERMANENT
+    return ERROR_KINDS.get(code & 0xFF, PERMANENT)
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -62,8 +135,14 @@ class SqliteStorage(SqlStorage):
                 self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA synchronous = NORMAL")
-        except (sqlite3.Error, OSError) as exc:
-            raise BackendUnavailable(f"cannot open SQLite database {self.path}: {exc}") from None
+        except (sqlite3.Error, MemoryError, OSError) as exc:
+            if error_kind(exc) == PERMANENT:
+                raise BackendError(
+                    f"cannot open SQLite database {self.path}: {self._reason(exc)}"
+                ) from exc
+            raise BackendUnavailable(
+                f"cannot open SQLite database {self.path}: {self._reason(exc)}"
+            ) from exc
 
     def _sql(self, sql: str) -> str:
         return sql
@@ -81,11 +160,24 @@ class SqliteStorage(SqlStorage):
     def _wrap(self, exc: Exception) -> Exception | None:
         if isinstance(exc, HdcliError):
             return None
-        if isinstance(exc, sqlite3.OperationalError):
-            msg = str(exc)
-            if "locked" in msg or "busy" in msg or "unable to open" in msg or "disk I/O" in msg:
-                return BackendUnavailable(f"SQLite database {self.path}: {msg}")
+        kind = error_kind(exc)
+        if kind == TRANSIENT:
+            return BackendUnavailable(f"SQLite database {self.path}: {self._reason(exc)}")
+        if kind == PERMANENT:
+            return BackendError(f"SQLite database {self.path}: {self._reason(exc)}")
         return None
+
+    @staticmethod
+    def _reason(exc: BaseException) -> str:
+        """``attempt to write a readonly database (SQLITE_READONLY_DBMOVED): check …``."""
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, MemoryError):
+            return "out of memory"
+        name = getattr(exc, "sqlite_errorname", None)
+        if name:
+            text += f" ({name})"
+        hint = _HINTS.get((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF)
+        return f"{text}: {hint}" if hint else text
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         if not isinstance(exc, sqlite3.IntegrityError):
@@ -96,16 +188,16 @@ class SqliteStorage(SqlStorage):
         return "UNIQUE constraint failed" in str(exc)
 
     def list_tables(self) -> list[str]:
-        rows = self._conn.execute(
+        rows = self.query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "ORDER BY name"
-        ).fetchall()
+        )
         return [str(r["name"]) for r in rows]
 
     def _table_exists(self, name: str) -> bool:
-        row = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()
+        row = self.query_one(
+            "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
         return row is not None
 
     @contextmanager

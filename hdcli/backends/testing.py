@@ -31,7 +31,7 @@ import pytest
 
 from hdcli.backends import base
 from hdcli.backends.base import SqlStorage, Storage, latest_version
-from hdcli.errors import Refused
+from hdcli.errors import BackendError, BackendUnavailable, Refused
 
 Connect = Callable[[], Storage]
 
@@ -302,6 +302,38 @@ class StorageConformance:
         assert not store.is_unique_violation(caught.value)  # NOT NULL, not a duplicate
         assert not store.is_unique_violation(ValueError("UNIQUE constraint failed"))
         assert _names(store) == ["A"]
+
+    # -- driver errors -----------------------------------------------------------------
+    def test_sql_the_store_refuses_is_a_permanent_backend_error(self, store: Storage) -> None:
+        """A driver error becomes BackendError (not BackendUnavailable: trying again gives the
+        same answer), one line, with the driver's exception as its cause."""
+        for sql in ("SELECT no_such_column FROM counters", "SELECT * FROM no_such_table"):
+            with pytest.raises(BackendError) as caught:
+                store.query(sql)
+            assert not isinstance(caught.value, BackendUnavailable)
+            assert caught.value.__cause__ is not None
+            assert "\n" not in str(caught.value)
+        with pytest.raises(BackendError):
+            list(store.iterate("SELECT no_such_column FROM counters"))
+        assert store.query("SELECT name FROM counters") == []  # the store stays usable
+
+    def test_a_refused_statement_in_a_savepoint_leaves_the_transaction_usable(
+        self, store: Storage
+    ) -> None:
+        with store.transaction():
+            _org(store, "A")
+            with pytest.raises(BackendError), store.savepoint():
+                store.query("SELECT no_such_column FROM organisations")
+            _org(store, "B")
+        assert _names(store) == ["A", "B"]
+
+    def test_errors_that_are_not_the_drivers_pass_unchanged(self, store: Storage) -> None:
+        with pytest.raises(ZeroDivisionError), store.transaction():
+            _org(store, "A")
+            _ = 1 / 0
+        with pytest.raises(Refused), store.transaction():
+            raise Refused("vetoed")
+        assert _names(store) == []
 
     def test_savepoint_undoes_only_its_part(self, store: Storage) -> None:
         with store.transaction():
