@@ -364,13 +364,16 @@ class Claimant:
             return False
         if self.pid == me.pid:
             return self.started != me.started
-        boot = self.started.partition(".")[0]
-        if boot and boot != me.started.partition(".")[0]:
+        my_boot = me.started.partition(".")[0]
+        if self.started and my_boot and self.started.partition(".")[0] != my_boot:
             return True  # this host rebooted since
-        if self.started:
-            now = _process_started(self.pid)
-            return now != self.started
-        try:
+        stat = _proc_stat(self.pid)
+        if stat is not None:
+            state, ticks = stat
+            if state in ("Z", "X", "x"):
+                return True
+            return bool(self.started and my_boot) and self.started != f"{my_boot}.{ticks}"
+        try:  # no /proc, or it hides the process: ask the kernel
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return True
@@ -387,20 +390,27 @@ def _boot_id() -> str:
         return ""
 
 
-def _process_started(pid: int) -> str:
-    """``BOOT.TICKS`` of a running process on Linux; empty when it has ended (or is a zombie)
-    or when ``/proc`` cannot tell."""
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks) of process ``pid`` from ``/proc``, or None when it
+    cannot be read (no such process, no ``/proc``, or hidden from us)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
             stat = fh.read()
     except OSError:
-        return ""
+        return None
     # the command name (field 2) may hold spaces and parentheses: count from its end
     fields = stat.rpartition(")")[2].split()
-    if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
-        return ""
+    return (fields[0], fields[19]) if len(fields) >= 20 else None
+
+
+def _process_started(pid: int) -> str:
+    """``BOOT.TICKS`` of a running process on Linux; empty when it has ended (or is a zombie)
+    or when ``/proc`` cannot tell."""
+    stat = _proc_stat(pid)
     boot = _boot_id()
-    return f"{boot}.{fields[19]}" if boot else ""
+    if stat is None or stat[0] in ("Z", "X", "x") or not boot:
+        return ""
+    return f"{boot}.{stat[1]}"
 
 
 _ME: list[Claimant] = []
