@@ -39,3 +39,27 @@ def test_staff_mail_is_never_suppressed_by_the_daily_cap(hd: Helpdesk) -> None:
         hd.ok("close", number)
     reports = [m for m in hd.mails() if "Servicebericht" in str(m["subject"])]
     assert len(reports) == 4
+
+
+def test_a_claimant_is_gone_only_when_its_process_on_this_host_has_ended() -> None:
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    from hdcli.mail.outbound import Claimant, _process_started, this_process
+
+    me = replace(this_process(), run="r1")
+    assert Claimant.parse(str(me)) == me
+    assert Claimant.parse("ffd6206c9d2058eb") is None  # a claim of an older hdcli
+    assert not me.gone()  # this very process
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = replace(me, pid=child.pid, started=_process_started(child.pid))
+        assert not live.gone()
+        if live.started:  # Linux: a reused pid is told apart by its start time
+            assert replace(live, started=live.started + "1").gone()
+    finally:
+        child.kill()
+        child.wait()
+    assert live.gone()
+    assert not replace(live, host="elsewhere.example").gone()  # another host's: it waits

@@ -334,3 +334,52 @@ def test_errors_share_one_base() -> None:
     assert issubclass(TemporarySendError, SendError)
     assert issubclass(PermanentSendError, SendError)
     assert PermanentSendError("550 no").reason == "550 no"
+
+
+def test_maildir_queued_mail_is_named_after_its_key_and_a_retry_replaces_it(
+    tmp_path: Path,
+) -> None:
+    box = tmp_path / "outbox"
+    key = "0000000042-20261202.abc@smartwork.example"
+    # what a run killed in the middle of writing left behind
+    (box / "tmp").mkdir(parents=True)
+    (box / "tmp" / f"hdcli-{key}").write_bytes(b"half a mess")
+    old = box / "tmp" / "1.M1P1.host"  # another crashed writer's file, from long ago
+    old.write_bytes(b"x")
+    os.utime(old, (1, 1))
+    for _ in range(3):  # the first attempt, and two retries after kills
+        transport = MaildirTransport({"path": str(box)})
+        transport.send_queued(key, "s@example.net", ["k@example.com"], RAW)
+        transport.close()
+    assert os.listdir(box / "new") == [f"hdcli-{key}"]
+    assert (box / "new" / f"hdcli-{key}").read_bytes() == RAW
+    assert os.listdir(box / "tmp") == []
+    # unkeyed messages keep unique names
+    MaildirTransport({"path": str(box)}).send("s@example.net", ["k@example.com"], RAW)
+    assert len(os.listdir(box / "new")) == 2
+
+
+def test_file_transport_queued_mail_is_replaced_by_a_retry(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".0000000007-m@x.example.eml.tmp").write_bytes(b"half")
+    for body in (b"first", b"again"):
+        transport = FileTransport({"path": str(out)})
+        transport.begin_batch()
+        transport.send_queued("0000000007-m@x.example", "s@example.net", ["k@example.com"], body)
+        transport.sync()
+    assert os.listdir(out) == ["0000000007-m@x.example.eml"]
+    assert (out / "0000000007-m@x.example.eml").read_bytes() == b"again"
+
+
+def test_keys_become_safe_file_names(tmp_path: Path) -> None:
+    transport = MaildirTransport({"path": str(tmp_path / "box")})
+    path = transport.deliver(b"x", key="../1:2,S/<a b>")
+    assert path.parent == tmp_path / "box" / "new"
+    assert "/" not in path.name and ":" not in path.name and " " not in path.name
+
+
+def test_transports_without_a_key_of_their_own_send(smtp_server: SmtpServer) -> None:
+    with SmtpTransport(smtp_server.settings()) as transport:
+        transport.send_queued("0000000001-x@example.net", "s@example.net", ["k@example.com"], RAW)
+    assert [m.raw for m in smtp_server.messages] == [RAW]

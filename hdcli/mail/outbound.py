@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -324,89 +325,290 @@ def _backoff(config: Any, attempts: int) -> str:
     return (datetime.now(UTC) + delay).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# -- who holds a claim ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claimant:
+    """The process that claimed outbound mail, as ``outbound.claimed_by`` records it.
+
+    ``host`` is the host name, ``pid`` the process id, ``started`` the process's start on
+    Linux (the boot id's first eight digits and the start time in clock ticks, so that a pid
+    reused by a later process, or by a process after a reboot, is told apart; empty where
+    ``/proc`` does not tell) and ``run`` a token of the flush run (one process may flush many
+    times). The text form is ``host=H pid=P started=S run=R``; claims written by an older hdcli
+    (a bare token) parse as None and are only released by :data:`STALE_CLAIM`.
+    """
+
+    host: str
+    pid: int
+    started: str
+    run: str
+
+    def __str__(self) -> str:
+        return f"host={self.host} pid={self.pid} started={self.started or '-'} run={self.run}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Claimant | None:
+        fields = dict(part.partition("=")[::2] for part in str(text or "").split())
+        try:
+            return cls(fields["host"], int(fields["pid"]), fields["started"].strip("-"),
+                       fields["run"])  # fmt: skip
+        except (KeyError, ValueError):
+            return None
+
+    def gone(self) -> bool:
+        """True only when the claimant ran on this host and its process has ended (a zombie
+        counts as ended) or its pid now belongs to another process. A claimant on another
+        host is never judged from here: its claim waits for :data:`STALE_CLAIM`."""
+        me = this_process()
+        if self.host != me.host:
+            return False
+        if self.pid == me.pid:
+            return self.started != me.started
+        my_boot = me.started.partition(".")[0]
+        if self.started and my_boot and self.started.partition(".")[0] != my_boot:
+            return True  # this host rebooted since
+        stat = _proc_stat(self.pid)
+        if stat is not None:
+            state, ticks = stat
+            if state in ("Z", "X", "x"):
+                return True
+            return bool(self.started and my_boot) and self.started != f"{my_boot}.{ticks}"
+        try:  # no /proc, or it hides the process: ask the kernel
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # PermissionError: alive, another user's
+            return False
+        return False
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip().replace("-", "")[:8]
+    except OSError:
+        return ""
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks) of process ``pid`` from ``/proc``, or None when it
+    cannot be read (no such process, no ``/proc``, or hidden from us)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: count from its end
+    fields = stat.rpartition(")")[2].split()
+    return (fields[0], fields[19]) if len(fields) >= 20 else None
+
+
+def _process_started(pid: int) -> str:
+    """``BOOT.TICKS`` of a running process on Linux; empty when it has ended (or is a zombie)
+    or when ``/proc`` cannot tell."""
+    stat = _proc_stat(pid)
+    boot = _boot_id()
+    if stat is None or stat[0] in ("Z", "X", "x") or not boot:
+        return ""
+    return f"{boot}.{stat[1]}"
+
+
+_ME: list[Claimant] = []
+
+
+def this_process() -> Claimant:
+    """This process as a claimant (``run`` is empty; :func:`flush` adds a token per run)."""
+    if not _ME or _ME[0].pid != os.getpid():  # a fork is another process
+        import socket
+
+        host = re.sub(r"[\s=]", "_", socket.gethostname()) or "localhost"
+        _ME[:] = [Claimant(host, os.getpid(), _process_started(os.getpid()), "")]
+    return _ME[0]
+
+
+# -- the queue's SQL, one statement per function ----------------------------------------------
+def _claimants(store: SqlStorage) -> list[str]:
+    rows = store.query("SELECT DISTINCT claimed_by FROM outbound WHERE status = 'sending'")
+    return [str(r["claimed_by"]) for r in rows if r["claimed_by"]]
+
+
+def _release_claims_of(store: SqlStorage, claimed_by: str) -> int:
+    cur = store.execute(
+        "UPDATE outbound SET status = 'queued', claimed_by = NULL "
+        "WHERE status = 'sending' AND claimed_by = ?",
+        (claimed_by,),
+    )
+    return int(cur.rowcount)
+
+
+def _release_stale_claims(store: SqlStorage, before: str) -> None:
+    store.execute(
+        "UPDATE outbound SET status = 'queued', claimed_by = NULL "
+        "WHERE status = 'sending' AND claimed_at < ?",
+        (before,),
+    )
+
+
+def _claim_ids(store: SqlStorage, owner: str, now: str, ids: Sequence[int]) -> None:
+    marks = ",".join("?" * len(ids))
+    store.execute(
+        f"UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
+        f"WHERE status = 'queued' AND id IN ({marks})",
+        (owner, now, *ids),
+    )
+
+
+def _claim_due(store: SqlStorage, owner: str, now: str, limit: int) -> None:
+    store.execute(
+        "UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
+        "WHERE status = 'queued' AND id IN (SELECT id FROM outbound "
+        "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?)",
+        (owner, now, now, limit),
+    )
+
+
+def _claimed(store: SqlStorage, owner: str) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT id, attempts FROM outbound WHERE claimed_by = ? AND status = 'sending' ORDER BY id",
+        (owner,),
+    )
+
+
+def _begin_attempt(store: SqlStorage, qid: int, owner: str) -> dict[str, Any] | None:
+    """Count the attempt and refresh the claim before the mail leaves; None when the claim
+    is no longer ours. Counting first means a run killed while sending has its attempt
+    counted too."""
+    mine = store.execute(
+        "UPDATE outbound SET attempts = attempts + 1, claimed_at = ? "
+        "WHERE id = ? AND claimed_by = ? AND status = 'sending'",
+        (now_iso(), qid, owner),
+    ).rowcount
+    if not mine:
+        return None
+    return store.query_one(
+        "SELECT sender, recipient, message_id, raw FROM outbound WHERE id = ?", (qid,)
+    )
+
+
+def _record_sent(store: SqlStorage, qid: int, owner: str) -> None:
+    """The record of a delivery: one statement, committed on its own (both backends are in
+    autocommit outside ``transaction()``), run the moment the transport returns."""
+    store.execute(
+        "UPDATE outbound SET status = 'sent', last_error = NULL, claimed_by = NULL, "
+        "sent_at = ? WHERE id = ? AND claimed_by = ?",
+        (now_iso(), qid, owner),
+    )
+
+
+def _record_failed(store: SqlStorage, qid: int, owner: str, error: str) -> None:
+    store.execute(
+        "UPDATE outbound SET status = 'failed', last_error = ?, claimed_by = NULL "
+        "WHERE id = ? AND claimed_by = ?",
+        (error, qid, owner),
+    )
+
+
+def _requeue(
+    store: SqlStorage, qid: int, owner: str, status: str, attempts: int, due: str, error: str
+) -> None:
+    store.execute(
+        "UPDATE outbound SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
+        "claimed_by = NULL WHERE id = ? AND claimed_by = ?",
+        (status, attempts, due, error, qid, owner),
+    )
+
+
+def release_abandoned(store: SqlStorage) -> int:
+    """Inside the claiming transaction: give back what dead runs had claimed.
+
+    A claim of a process of this host that has ended is released at once; any other claim
+    (another host's, or one written by an older hdcli) after :data:`STALE_CLAIM`. Returns how
+    many mails were released at once. The mail a killed run was sending may have been
+    delivered (see docs/mail.md, "Delivery guarantees"); it is sent again.
+    """
+    released = 0
+    for claimed_by in _claimants(store):
+        claimant = Claimant.parse(claimed_by)
+        if claimant is not None and claimant.gone():
+            n = _release_claims_of(store, claimed_by)
+            released += n
+            log.warning(
+                "%d mail(s) claimed by process %d on %s, which has ended, are queued again",
+                n, claimant.pid, claimant.host,
+            )  # fmt: skip
+    _release_stale_claims(store, (datetime.now(UTC) - STALE_CLAIM).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return released
+
+
+def delivery_key(qid: int, message_id: str) -> str:
+    """The name of a queue entry's delivery, the same on every attempt: offline transports
+    name its file after it, so that a retry replaces the file instead of adding one."""
+    return f"{qid:010d}-{message_id.strip().strip('<>')}"
+
+
 def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> FlushResult:
     """Deliver due mail (or just ``ids``). Each mail is claimed first, so two runs at once never
-    send the same mail; a claim left by a killed run is released after ten minutes."""
+    send the same mail; the claims of a run that died on this host are released by the next
+    run, another host's after :data:`STALE_CLAIM`.
+
+    The result of each mail is recorded the moment the transport returns, in a statement of
+    its own, so that a run killed at any point re-sends at most the one mail it was sending.
+    """
     from hdcli.mail.transports import PermanentSendError, SendError
 
     store = ctx.store
     config = ctx.config
     result = FlushResult()
-    token = secrets.token_hex(8)
+    owner = str(replace(this_process(), run=secrets.token_hex(8)))
     now = now_iso()
-    stale = (datetime.now(UTC) - STALE_CLAIM).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if ids is not None and not ids:
+        return result
     with store.transaction():
-        store.execute(
-            "UPDATE outbound SET status = 'queued', claimed_by = NULL "
-            "WHERE status = 'sending' AND claimed_at < ?",
-            (stale,),
-        )
+        release_abandoned(store)
         if ids is not None:
-            if not ids:
-                return result
-            marks = ",".join("?" * len(ids))
-            store.execute(
-                f"UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
-                f"WHERE status = 'queued' AND id IN ({marks})",
-                (token, now, *ids),
-            )
+            _claim_ids(store, owner, now, ids)
         else:
-            store.execute(
-                "UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
-                "WHERE status = 'queued' AND id IN (SELECT id FROM outbound "
-                "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?)",
-                (token, now, now, limit),
-            )
-    claimed = store.query(
-        "SELECT id, attempts FROM outbound WHERE claimed_by = ? AND status = 'sending' ORDER BY id",
-        (token,),
-    )
+            _claim_due(store, owner, now, limit)
+    claimed = _claimed(store, owner)
     if not claimed:
         return result
     transport = None
     down: str | None = None
     try:
         transport = make_transport(config)
+        send_queued = getattr(transport, "send_queued", None)
         for row in claimed:
             qid = int(row["id"])
             if down is not None:
-                _release(ctx, qid, token, row, down, count_attempt=False)
+                _release(ctx, qid, owner, row, down, count_attempt=False)
                 result.deferred.append((qid, down))
                 continue
-            # Still ours? A run that took longer than STALE_CLAIM may have lost it to another
-            # run; refreshing the claim right before sending keeps a live run's claims fresh.
-            with store.transaction():
-                mine = store.execute(
-                    "UPDATE outbound SET claimed_at = ? WHERE id = ? AND claimed_by = ? "
-                    "AND status = 'sending'",
-                    (now_iso(), qid, token),
-                ).rowcount
-            if not mine:
-                continue
             # one message in memory at a time, however long the queue
-            mail = store.query_one(
-                "SELECT sender, recipient, raw FROM outbound WHERE id = ?", (qid,)
-            )
-            if mail is None:
+            mail = _begin_attempt(store, qid, owner)
+            if mail is None:  # taken over by another run after STALE_CLAIM
                 continue
+            envelope = (str(mail["sender"]), [str(mail["recipient"])], bytes(mail["raw"]))
             try:
-                transport.send(mail["sender"], [mail["recipient"]], bytes(mail["raw"]))
+                if send_queued is not None:
+                    send_queued(delivery_key(qid, str(mail["message_id"])), *envelope)
+                else:
+                    transport.send(*envelope)
             except PermanentSendError as exc:
-                _finish(ctx, qid, token, "failed", str(exc))
+                _record_failed(store, qid, owner, str(exc))
                 result.failed.append((qid, str(exc)))
             except SendError as exc:
                 down = str(exc)
-                _release(ctx, qid, token, row, down, count_attempt=True)
+                _release(ctx, qid, owner, row, down, count_attempt=True)
                 result.deferred.append((qid, down))
             else:
-                _finish(ctx, qid, token, "sent", None)
+                _record_sent(store, qid, owner)
                 result.sent.append(qid)
     except UsageError as exc:  # bad transport settings: keep everything queued
         handled = set(result.sent) | {q for q, _ in result.failed} | {q for q, _ in result.deferred}
         for row in claimed:
             qid = int(row["id"])
             if qid not in handled:
-                _release(ctx, qid, token, row, str(exc), count_attempt=False)
+                _release(ctx, qid, owner, row, str(exc), count_attempt=False)
                 result.deferred.append((qid, str(exc)))
         raise
     finally:
@@ -418,29 +620,15 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
     return result
 
 
-def _finish(ctx: Context, qid: int, token: str, status: str, error: str | None) -> None:
-    """Record a delivery (or a permanent failure) at once, so a killed run re-sends nothing
-    it had delivered."""
-    with ctx.store.transaction():
-        ctx.store.execute(
-            "UPDATE outbound SET status = ?, last_error = ?, claimed_by = NULL, attempts = "
-            "attempts + 1, sent_at = ? WHERE id = ? AND claimed_by = ?",
-            (status, error, now_iso() if status == "sent" else None, qid, token),
-        )
-
-
 def _release(
-    ctx: Context, qid: int, token: str, row: dict[str, Any], error: str, count_attempt: bool
+    ctx: Context, qid: int, owner: str, row: dict[str, Any], error: str, count_attempt: bool
 ) -> None:
+    """Give a claimed mail back to the queue with backoff (failed after ``max_attempts``);
+    ``count_attempt`` when this run tried it (its attempt was counted before sending)."""
     attempts = int(row["attempts"]) + (1 if count_attempt else 0)
     max_attempts = int(ctx.config.get("mail.outbound.max_attempts"))
     status = "failed" if attempts >= max_attempts else "queued"
-    with ctx.store.transaction():
-        ctx.store.execute(
-            "UPDATE outbound SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-            "claimed_by = NULL WHERE id = ? AND claimed_by = ?",
-            (status, attempts, _backoff(ctx.config, attempts), error, qid, token),
-        )
+    _requeue(ctx.store, qid, owner, status, attempts, _backoff(ctx.config, attempts), error)
 
 
 def retry(ctx: Context, ids: Sequence[int] | None = None) -> int:

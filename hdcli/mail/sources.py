@@ -270,7 +270,11 @@ class ImapSource:
     Messages are fetched one by one with ``BODY.PEEK[]`` (reading does not mark them seen);
     ``ref`` is ``UIDVALIDITY:UID``. Messages marked ``\\Deleted`` and, in flag mode, those that
     carry the flag already are skipped. Moves use ``UID MOVE`` when the server offers MOVE,
-    else ``UID COPY`` + ``\\Deleted`` + expunge. Target folders are created when missing.
+    else ``UID COPY`` + ``\\Deleted`` + expunge. A run killed between that COPY and the
+    expunge leaves the message in the folder and its copy in the target; the next run reads it
+    again (a duplicate) and, before it copies, looks for that copy in the target (same
+    Message-ID header and size): found, the message is only deleted. Target folders are
+    created when missing.
     """
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
@@ -300,6 +304,8 @@ class ImapSource:
         self._uidvalidity = ""
         self._known_folders: set[str] = set()
         self._capabilities: frozenset[str] = frozenset()
+        #: UID -> (Message-ID, size) of messages handed out and not yet done
+        self._handed_out: dict[str, tuple[str, int]] = {}
 
     @property
     def _where(self) -> str:
@@ -406,10 +412,13 @@ class ImapSource:
         for uid in uids:
             with self._errors():
                 conn = self._connection()
-                data = self._check("UID FETCH", conn.uid("FETCH", uid, "(UID BODY.PEEK[])"))
+                data = self._check(
+                    "UID FETCH", conn.uid("FETCH", uid, "(UID RFC822.SIZE BODY.PEEK[])")
+                )
             raw = _fetched_body(data)
             if raw is None:
                 continue
+            self._handed_out[uid] = (_message_id(raw), _fetched_size(data) or len(raw))
             yield SourceMessage(ref=f"{self._uidvalidity}:{uid}", raw=raw)
 
     # -- clearing away --------------------------------------------------------------------
@@ -425,6 +434,9 @@ class ImapSource:
         validity, _, uid = ref.rpartition(":")
         if not uid.isdigit():
             raise ValueError(f"not a message reference of this source: {ref!r}")
+        # new and followup are first results: no earlier run can have copied the message
+        maybe_copied = outcome not in ("new", "followup")
+        handed_out = self._handed_out.pop(uid, None)
         with self._errors():
             conn = self._connection()
             if validity != self._uidvalidity:
@@ -432,12 +444,13 @@ class ImapSource:
                     f"{self._where}: folder {self.folder!r} changed its UIDVALIDITY "
                     f"({validity} → {self._uidvalidity}); message {uid} left in place"
                 )
+            seen = handed_out if maybe_copied else None
             if outcome == "rejected":
-                self._move(conn, uid, self.review_folder)
+                self._move(conn, uid, self.review_folder, seen)
             elif outcome == "quarantined":
-                self._move(conn, uid, self.quarantine_folder)
+                self._move(conn, uid, self.quarantine_folder, seen)
             elif self.on_success == "move":
-                self._move(conn, uid, self.move_to)
+                self._move(conn, uid, self.move_to, seen)
             elif self.on_success == "flag":
                 flags = (
                     "(\\Seen \\Flagged)" if self.flag == "\\Flagged" else f"(\\Seen {self.flag})"
@@ -463,13 +476,45 @@ class ImapSource:
                 conn.subscribe(_quote(folder))
         self._known_folders.add(folder)
 
-    def _move(self, conn: imaplib.IMAP4, uid: str, folder: str) -> None:
+    def _move(
+        self, conn: imaplib.IMAP4, uid: str, folder: str, seen: tuple[str, int] | None
+    ) -> None:
+        """Move ``uid`` to ``folder``; ``seen`` (Message-ID, size) when an earlier run may
+        have copied it there already (without MOVE only: MOVE is atomic)."""
         self._ensure_folder(conn, folder)
         if "MOVE" in self._capabilities:
             self._check("UID MOVE", conn.uid("MOVE", uid, _quote(folder)))
             return
-        self._check("UID COPY", conn.uid("COPY", uid, _quote(folder)))
+        if seen is None or not self._copied_before(conn, folder, *seen):
+            self._check("UID COPY", conn.uid("COPY", uid, _quote(folder)))
         self._delete(conn, uid)
+
+    def _copied_before(self, conn: imaplib.IMAP4, folder: str, message_id: str, size: int) -> bool:
+        """Whether ``folder`` holds a message with this Message-ID header and this size: the
+        copy of a run killed before its expunge. Looks with EXAMINE (read-only) and selects the
+        source folder again. Without a usable Message-ID it cannot tell and says no (the
+        message is copied: at worst twice, never lost)."""
+        if not message_id or not message_id.isascii() or any(c in message_id for c in "\r\n"):
+            return False
+        typ, _ = conn.select(_quote(folder), readonly=True)
+        found = False
+        if typ == "OK":
+            data = self._check(
+                "UID SEARCH",
+                conn.uid(
+                    "SEARCH", "HEADER", "Message-ID", _imap_string(message_id),
+                    "LARGER", str(size - 1), "SMALLER", str(size + 1),
+                ),
+            )  # fmt: skip
+            found = bool(b" ".join(part for part in data if part).split())
+        self._check("SELECT", conn.select(_quote(self.folder)))
+        if _first(conn.response("UIDVALIDITY")[1]) != self._uidvalidity:
+            self._forget()
+            raise TransientError(
+                f"{self._where}: folder {self.folder!r} changed its UIDVALIDITY; "
+                "its messages are left in place"
+            )
+        return found
 
     def _delete(self, conn: imaplib.IMAP4, uid: str) -> None:
         self._check("UID STORE", conn.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)"))
@@ -502,6 +547,31 @@ def _text(exc: BaseException) -> str:
     return " ".join(
         str(arg.decode("utf-8", "replace") if isinstance(arg, bytes) else arg) for arg in exc.args
     )
+
+
+def _imap_string(text: str) -> str:
+    """An IMAP quoted string (ASCII ``text`` without line breaks)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_MESSAGE_ID_RE = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
+_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)", re.IGNORECASE)
+
+
+def _message_id(raw: bytes) -> str:
+    """The Message-ID of a raw message (unfolded header), or empty."""
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    match = _MESSAGE_ID_RE.search(re.sub(rb"\r?\n[ \t]+", b" ", head))
+    return match.group(1).decode("ascii", "replace") if match else ""
+
+
+def _fetched_size(data: list[Any]) -> int | None:
+    """RFC822.SIZE of a ``UID FETCH`` answer, the server's own count of the message bytes."""
+    for item in data:
+        head = item[0] if isinstance(item, tuple) else item
+        if isinstance(head, bytes) and (match := _SIZE_RE.search(head)):
+            return int(match.group(1))
+    return None
 
 
 def _fetched_body(data: list[Any]) -> bytes | None:

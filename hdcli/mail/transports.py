@@ -6,6 +6,10 @@ the same two methods::
     transport.send(envelope_from, recipients, raw)   # deliver one message, or raise SendError
     transport.close()                                # release connections; safe to call twice
 
+and, optionally, ``transport.send_queued(key, envelope_from, recipients, raw)``, which
+``hdcli mail flush`` calls instead of ``send`` where it exists: ``key`` names the queue entry
+and is the same on every attempt to deliver it (:meth:`Transport.send_queued`).
+
 Contract of ``send``:
 
 * ``raw`` is the complete message as it is to be delivered. The offline transports (Maildir,
@@ -26,10 +30,13 @@ name costs nothing at CLI start-up.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +90,17 @@ class Transport:
     def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> None:
         """Deliver ``raw`` from ``envelope_from`` to every address in ``recipients``."""
         raise NotImplementedError
+
+    def send_queued(self, key: str, envelope_from: str, recipients: list[str], raw: bytes) -> None:
+        """Deliver the queue entry ``key`` like :meth:`send`.
+
+        ``key`` (letters, digits and ``.@-_+=``; from :func:`hdcli.mail.outbound.delivery_key`)
+        is the same on every attempt to deliver one entry. A transport that can tell an
+        earlier delivery of the same entry uses it so that a retry after a run was killed
+        replaces that delivery instead of adding a second one: the Maildir and file transports
+        name the file after it. The default just calls :meth:`send`.
+        """
+        self.send(envelope_from, recipients, raw)
 
     def close(self) -> None:
         """Release what the transport holds (connections). Calling it twice is harmless."""
@@ -155,9 +173,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_new_file(path: Path, raw: bytes, *, sync: bool = True) -> None:
-    """Create ``path`` exclusively, write ``raw`` completely and (with ``sync``) fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write_new_file(path: Path, raw: bytes, *, sync: bool = True, replace: bool = False) -> None:
+    """Create ``path`` exclusively (with ``replace``: or truncate what a killed run left
+    there), write ``raw`` completely and (with ``sync``) fsync it."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
     try:
         view = memoryview(raw)
         while view:
@@ -170,6 +190,38 @@ def _write_new_file(path: Path, raw: bytes, *, sync: bool = True) -> None:
         path.unlink(missing_ok=True)
         raise
     os.close(fd)
+
+
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9.@_+=-]")
+
+#: Maildir's rule for readers: a file in ``tmp/`` untouched this long is left over by a crash.
+STALE_TMP_SECONDS = 36 * 3600
+
+
+def _key_name(key: str) -> str:
+    """A file name from a delivery key: safe characters only (no ``/``, no Maildir ``:``),
+    never hidden, at most 200 characters."""
+    name = _KEY_UNSAFE.sub("_", key)[:200].lstrip(".")
+    if not name:
+        raise ValueError(f"delivery key {key!r} gives no file name")
+    return name
+
+
+def _remove_stale(folder: Path, match: Callable[[str], bool]) -> None:
+    """Remove files in ``folder`` that ``match`` and were not touched for
+    :data:`STALE_TMP_SECONDS` (half-written files of runs killed long ago)."""
+    cutoff = time.time() - STALE_TMP_SECONDS
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not match(name):
+            continue
+        path = folder / name
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def _sync_file(path: Path) -> None:
@@ -454,8 +506,12 @@ class SendmailTransport(Transport):
 class MaildirTransport(Transport):
     """Deliver into a Maildir (setting ``path``), for offline use and for reading with a MUA.
 
-    Each message goes to ``tmp/`` under a unique name, is fsynced and then renamed into
-    ``new/``, so a reader never sees a half-written message. ``tmp``, ``new`` and ``cur`` are
+    Each message goes to ``tmp/``, is fsynced and then renamed into ``new/``, so a reader never
+    sees a half-written message. A queued mail (:meth:`send_queued`) is named after its
+    delivery key, ``hdcli-<key>``, in ``tmp/`` and in ``new/``: a retry after a run was killed
+    overwrites what that run left in ``tmp/`` and replaces its file in ``new/`` (the same
+    bytes) instead of adding a second copy; other messages get a unique name. Files in
+    ``tmp/`` older than 36 hours are removed (Maildir's rule). ``tmp``, ``new`` and ``cur`` are
     created when missing. The file holds exactly ``raw``; the envelope is not recorded.
     """
 
@@ -472,6 +528,10 @@ class MaildirTransport(Transport):
         """Write one message into ``new/``; the file name is returned by :meth:`deliver`."""
         self.deliver(raw)
 
+    def send_queued(self, key: str, envelope_from: str, recipients: list[str], raw: bytes) -> None:
+        """Write the queue entry ``key`` as ``new/hdcli-<key>``, replacing an earlier copy."""
+        self.deliver(raw, key=key)
+
     def begin_batch(self) -> None:
         """From now on a message stays in ``tmp/`` until :meth:`sync` publishes the batch."""
         if self._batch is None:
@@ -486,22 +546,23 @@ class MaildirTransport(Transport):
         """Publish what a batch still holds (a caller that never syncs loses nothing)."""
         self.sync()
 
-    def deliver(self, raw: bytes) -> Path:
+    def deliver(self, raw: bytes, *, key: str | None = None) -> Path:
         """Write ``raw`` into the Maildir and return the path of the file in ``new/`` (in a
-        batch, the path it will have after :meth:`sync`)."""
+        batch, the path it will have after :meth:`sync`); ``key`` names it (see the class)."""
         try:
             if not self._made:
                 for sub in ("tmp", "new", "cur"):
                     (self.path / sub).mkdir(parents=True, exist_ok=True)
+                _remove_stale(self.path / "tmp", lambda name: not name.startswith("."))
                 self._made = True
-            name = _unique_name()
+            name = _unique_name() if key is None else f"hdcli-{_key_name(key)}"
             tmp = self.path / "tmp" / name
             new = self.path / "new" / name
             if self._batch is not None:
-                _write_new_file(tmp, raw, sync=False)
+                _write_new_file(tmp, raw, sync=False, replace=key is not None)
                 self._batch.add(tmp, new)
                 return new
-            _write_new_file(tmp, raw)
+            _write_new_file(tmp, raw, replace=key is not None)
             os.rename(tmp, new)
             _fsync_dir(self.path / "new")
         except OSError as exc:
@@ -514,7 +575,11 @@ class FileTransport(Transport):
     """Write each message as ``<timestamp>-<unique>.eml`` into the folder ``path``.
 
     The file appears under its final name only when complete (written to a hidden temporary
-    name first), holds exactly ``raw``, and names sort in the order the messages were sent.
+    name first, fsynced, renamed), holds exactly ``raw``, and names sort in the order the
+    messages were sent. A queued mail (:meth:`send_queued`) is written as ``<key>.eml``
+    instead (names then sort in the order the mails were queued): a retry after a run was
+    killed replaces that file and its hidden temporary file rather than adding new ones.
+    Hidden temporary files older than 36 hours are removed.
     """
 
     def __init__(self, settings: dict[str, Any]) -> None:
@@ -524,10 +589,15 @@ class FileTransport(Transport):
             raise UsageError("mail.outbound.path is required for the file transport")
         self.path = Path(str(path)).expanduser()
         self._batch: _Batch | None = None
+        self._made = False
 
     def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> None:
         """Write one message file."""
         self.deliver(raw)
+
+    def send_queued(self, key: str, envelope_from: str, recipients: list[str], raw: bytes) -> None:
+        """Write the queue entry ``key`` as ``<key>.eml``, replacing an earlier copy."""
+        self.deliver(raw, key=key)
 
     def begin_batch(self) -> None:
         """From now on a message keeps its hidden name until :meth:`sync` publishes the batch."""
@@ -543,22 +613,29 @@ class FileTransport(Transport):
         """Publish what a batch still holds."""
         self.sync()
 
-    def deliver(self, raw: bytes) -> Path:
+    def deliver(self, raw: bytes, *, key: str | None = None) -> Path:
         """Write ``raw`` to a new ``.eml`` file and return its path (in a batch, the path it
-        will have after :meth:`sync`)."""
-        now = time.time()
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-        name = f"{stamp}-{secrets.token_hex(6)}.eml"
+        will have after :meth:`sync`); ``key`` names it (see the class)."""
+        if key is None:
+            now = time.time()
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+            name = f"{stamp}.{int(now % 1 * 1e6):06d}Z-{secrets.token_hex(6)}.eml"
+        else:
+            name = f"{_key_name(key)}.eml"
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            if not self._made:
+                self.path.mkdir(parents=True, exist_ok=True)
+                _remove_stale(self.path, lambda n: n.startswith(".") and n.endswith(".eml.tmp"))
+                self._made = True
             tmp = self.path / f".{name}.tmp"
             if self._batch is not None:
-                _write_new_file(tmp, raw, sync=False)
+                _write_new_file(tmp, raw, sync=False, replace=key is not None)
                 self._batch.add(tmp, self.path / name)
                 return self.path / name
-            _write_new_file(tmp, raw)
+            _write_new_file(tmp, raw, replace=key is not None)
             os.rename(tmp, self.path / name)
             _fsync_dir(self.path)
         except OSError as exc:
+            self._made = False
             raise TemporarySendError(f"cannot write to {self.path}: {exc}") from exc
         return self.path / name
