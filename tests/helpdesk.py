@@ -1,4 +1,12 @@
-"""The ``hd`` fixture: run the real ``hdcli`` in a subprocess against a helpdesk in tmp_path."""
+"""The ``hd`` fixture: the real ``hdcli`` against a helpdesk in tmp_path.
+
+A call runs the command line in this process (:func:`hdcli.testing.invoke`: ``hdcli.cli.run``
+inside Typer's testing isolation, with the environment a subprocess would get). That is what
+most tests need, and it costs milliseconds where a Python process costs a third of a second.
+Tests whose point is the process itself (start-up imports, exit codes seen by an MTA, a killed run,
+concurrent writers) pass ``process=True`` (or call :meth:`Helpdesk.spawn`) to run
+``python -m hdcli`` as before.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -14,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from hdcli.testing import invoke
 
 
 class Helpdesk:
@@ -49,14 +59,34 @@ class Helpdesk:
         input: str | bytes | None = None,
         check: bool = False,
         env: dict[str, str] | None = None,
+        process: bool = False,
     ) -> subprocess.CompletedProcess[str]:
+        """Run ``hdcli ARGS`` (in process; in a ``python -m hdcli`` subprocess with
+        ``process=True``). ``env`` adds to :attr:`env` for this run."""
         run_env = {**self.env, **(env or {})}
+        if process:
+            proc = self._spawn(args, input, run_env)
+        else:
+            proc = invoke(args, env=run_env, cwd=self.root, input=input)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"hdcli {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+        return proc
+
+    def spawn(
+        self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``hdcli ARGS`` in a real ``python -m hdcli`` process."""
+        return self(*args, input=input, env=env, process=True)
+
+    def _spawn(
+        self, args: Sequence[str], input: str | bytes | None, env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "hdcli", *args],
             input=input,
             capture_output=True,
             text=not isinstance(input, bytes),
-            env=run_env,
+            env=env,
             cwd=self.root,
             timeout=120,
         )
@@ -64,8 +94,6 @@ class Helpdesk:
             proc = subprocess.CompletedProcess(
                 proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
             )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"hdcli {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
         return proc
 
     def ok(self, *args: str, input: str | bytes | None = None) -> str:
