@@ -1,4 +1,7 @@
-"""The MTA pipe: ``hdcli-mailgate`` and ``hdcli mail ingest -``, and their exit codes."""
+"""The MTA pipe: ``hdcli-mailgate`` and ``hdcli mail ingest -``, and their exit codes.
+
+The pipes run as real processes here: what an MTA acts on is the exit status of a process.
+"""
 
 from __future__ import annotations
 
@@ -131,5 +134,5 @@ def test_store_that_needs_an_upgrade_makes_the_mta_retry(seeded: Any) -> None:
     proc = mailgate(seeded, mail())
     assert proc.returncode == 75, proc.stderr
     assert b"db upgrade" in proc.stderr
-    cli = seeded("mail", "ingest", "-", input=mail())
+    cli = seeded.spawn("mail", "ingest", "-", input=mail())  # the exit status the MTA sees
     assert cli.returncode == 75, cli.stderr
