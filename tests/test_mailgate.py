@@ -87,6 +87,7 @@ def test_bad_arguments_are_a_usage_error(seeded: Any) -> None:
     assert b"usage" in proc.stderr
 
 
+@pytest.mark.slow  # waits out the store's busy timeout
 def test_locked_store_makes_both_pipes_exit_75_and_keeps_nothing(seeded: Any) -> None:
     """While another process holds the database, the MTA must retry later (EX_TEMPFAIL)."""
     holder = sqlite3.connect(seeded.db, isolation_level=None)
