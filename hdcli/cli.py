@@ -1,12 +1,13 @@
 """The hdcli command line: builds the Typer app and is the one error boundary.
 
-Library code raises typed errors (:mod:`hdcli.errors`); only :func:`main` prints them, as one
-line ``hdcli: error: …`` on stderr, and exits with their code. ``HDCLI_DEBUG=1`` shows the
+Library code raises typed errors (:mod:`hdcli.errors`); only :func:`run` (behind the console
+script's :func:`main`) prints them, as one line ``hdcli: error: …`` on stderr, and returns
+their code. ``HDCLI_DEBUG=1`` shows the
 traceback instead.
 
 Start-up cost is a feature (hdcli runs on every cron tick and MTA delivery), so this module
 imports nothing heavy at its top: ``hdcli --version`` is answered before Typer is imported, and
-:func:`main` imports and registers only the module of the command being run. :func:`build`
+:func:`run` imports and registers only the module of the command being run. :func:`build`
 still builds the whole app (every command and the plugins' commands), for help and for tests.
 """
 
@@ -152,23 +153,37 @@ def invoked_command(args: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: run the command line and exit with its code."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run one command line (``sys.argv[1:]`` when None) and return its exit code.
+
+    Data goes to ``sys.stdout``, messages and log lines to ``sys.stderr`` as they are at the
+    time of the call. With ``HDCLI_DEBUG=1`` an error is raised instead of printed. A process
+    that runs several command lines calls :func:`reset` between them.
+    """
     args = sys.argv[1:] if argv is None else list(argv)
     if args == ["--version"]:
         # The most frequent probe of scripts and packagers: no Typer, no plugins.
         sys.stdout.write(f"hdcli {__version__}\n")
         sys.stdout.flush()
-        sys.exit(0)
+        return 0
 
     import logging
 
     from hdcli.errors import EXIT_UNEXPECTED, HdcliError
 
     debug = os.environ.get("HDCLI_DEBUG", "") not in ("", "0")
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="hdcli: %(levelname)s: %(message)s",
-    )
+    # What logging.basicConfig() would set up, for this run only: the handler writes to the
+    # stderr of this run and goes again when the run is over.
+    root_logger = logging.getLogger()
+    old_level = root_logger.level
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("hdcli: %(levelname)s: %(message)s"))
+    root_logger.addHandler(handler)
+    root_logger.setLevel(logging.DEBUG if debug else logging.WARNING)
     code = 0
     state = None
     try:
@@ -203,4 +218,29 @@ def main(argv: list[str] | None = None) -> None:
             with contextlib.suppress(Exception):  # closing must not hide the real result
                 state._ctx.close()
             state._ctx = None
-    sys.exit(code)
+        root_logger.removeHandler(handler)
+        root_logger.setLevel(old_level)
+    return code
+
+
+def reset() -> None:
+    """Forget what earlier runs left in this process: the app and its registered commands,
+    the root options, the loaded plugins and the template caches.
+
+    For a process that runs several command lines (the tests run hdcli in process): the next
+    :func:`run` starts as a fresh process would, seeing the environment of its own call.
+    """
+    global _app, _plugins_registered
+    from hdcli import plugins, templates
+    from hdcli.commands._common import STATE
+
+    _app = None
+    _registered.clear()
+    _plugins_registered = False
+    if STATE._ctx is not None:
+        with contextlib.suppress(Exception):
+            STATE._ctx.close()
+    STATE._ctx = None
+    STATE.config_path = STATE.profile = STATE.actor = None
+    plugins.reset()
+    templates.reset()

@@ -172,6 +172,22 @@ def load_plugins() -> None:
     pm.check_pending()
 
 
+def reset() -> None:
+    """Undo :func:`load_plugins`: unregister the plugins it loaded from entry points and
+    forget what the registries collected, so that the next use loads again as a fresh process
+    would (with the ``HDCLI_LOAD_PLUGINS`` of that time).
+
+    The built-in plugins stay registered, and so do plugins registered by hand.
+    """
+    global _loaded
+    for name in list(_versions):
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
+    _versions.clear()
+    _loaded = False
+    reset_registries()
+
+
 def resolve(target: Any) -> Any:
     """Import a ``"module:attr"`` target (anything else is returned as it is)."""
     if isinstance(target, str):

@@ -166,6 +166,15 @@ def search_path(config: Any) -> tuple[str, ...]:
     return search
 
 
+def reset() -> None:
+    """Forget the search paths, template sources and Jinja environments worked out so far
+    (they are kept for the life of the process; a process that runs several command lines
+    may see templates change in between)."""
+    _SEARCH.clear()
+    _SOURCES.clear()
+    _ENVS.clear()
+
+
 def _find(search: tuple[str, ...], name: str, language: str) -> Path | None:
     """The file Jinja's loader would pick: the first folder holding the language, else English."""
     for lang in (language, "en"):

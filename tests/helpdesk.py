@@ -1,12 +1,21 @@
-"""The ``hd`` fixture: run the real ``hdcli`` in a subprocess against a helpdesk in tmp_path."""
+"""The ``hd`` fixture: the real ``hdcli`` against a helpdesk in tmp_path.
+
+A call runs the command line in this process (:func:`hdcli.testing.invoke`: ``hdcli.cli.run``
+inside Typer's testing isolation, with the environment a subprocess would get). That is what
+most tests need, and it costs milliseconds where a Python process costs a third of a second.
+Tests whose point is the process itself (start-up imports, exit codes seen by an MTA, a killed run,
+concurrent writers) pass ``process=True`` (or call :meth:`Helpdesk.spawn`) to run
+``python -m hdcli`` as before.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -15,12 +24,48 @@ from typing import Any
 
 import pytest
 
+from hdcli.testing import invoke
+
+#: Variables of :attr:`Helpdesk.env` that name the helpdesk's own folders and files.
+OWN_PATHS = (
+    "HDCLI_CONFIG",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "HDCLI_STORAGE__URL",
+    "HDCLI_MAIL__OUTBOUND__PATH",
+)
+
+
+class SeededStore:
+    """The SQLite file that :meth:`Helpdesk.seed` makes, made once per session by running the
+    seed commands in a helpdesk of its own; later seeds copy the file."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._made: tuple[Path, dict[str, str]] | None = None
+
+    def copy_to(self, hd: Helpdesk) -> bool:
+        """Copy the seeded store into ``hd``; False (nothing done) when ``hd`` would not seed
+        to the same file: its environment differs, or it has a config file or a store."""
+        if self._made is None:
+            maker = Helpdesk(self._factory.mktemp("seeded"))
+            maker.seed_by_commands()
+            self._made = (maker.db, maker.portable_env())
+        db, env = self._made
+        if hd.portable_env() != env or hd.config.exists() or any(hd.root.glob("hdcli.db*")):
+            return False
+        if hd.env["HDCLI_STORAGE__URL"] != f"sqlite:///{hd.db}":
+            return False
+        shutil.copyfile(db, hd.db)
+        return True
+
 
 class Helpdesk:
     """A throwaway helpdesk: SQLite in ``root``, Maildir outbox in ``root/outbox``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, seeded: SeededStore | None = None) -> None:
         self.root = root
+        self._seeded = seeded
         self.config = root / "config" / "hdcli" / "config.toml"
         self.outbox = root / "outbox"
         self.db = root / "hdcli.db"
@@ -49,14 +94,34 @@ class Helpdesk:
         input: str | bytes | None = None,
         check: bool = False,
         env: dict[str, str] | None = None,
+        process: bool = False,
     ) -> subprocess.CompletedProcess[str]:
+        """Run ``hdcli ARGS`` (in process; in a ``python -m hdcli`` subprocess with
+        ``process=True``). ``env`` adds to :attr:`env` for this run."""
         run_env = {**self.env, **(env or {})}
+        if process:
+            proc = self._spawn(args, input, run_env)
+        else:
+            proc = invoke(args, env=run_env, cwd=self.root, input=input)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"hdcli {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+        return proc
+
+    def spawn(
+        self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``hdcli ARGS`` in a real ``python -m hdcli`` process."""
+        return self(*args, input=input, env=env, process=True)
+
+    def _spawn(
+        self, args: Sequence[str], input: str | bytes | None, env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "hdcli", *args],
             input=input,
             capture_output=True,
             text=not isinstance(input, bytes),
-            env=run_env,
+            env=env,
             cwd=self.root,
             timeout=120,
         )
@@ -64,8 +129,6 @@ class Helpdesk:
             proc = subprocess.CompletedProcess(
                 proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
             )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"hdcli {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
         return proc
 
     def ok(self, *args: str, input: str | bytes | None = None) -> str:
@@ -75,9 +138,23 @@ class Helpdesk:
     def json(self, *args: str) -> Any:
         return json.loads(self.ok(*args, "--format", "json"))
 
+    def portable_env(self) -> dict[str, str]:
+        """:attr:`env` without the variables naming this helpdesk's own paths."""
+        return {k: v for k, v in self.env.items() if k not in OWN_PATHS}
+
     def seed(self) -> None:
         """Muster GmbH (muster.example, hourly 95 EUR, 15m), Anna Schmidt (main, approver),
-        agent mmueller "Max Müller"."""
+        agent mmueller "Max Müller".
+
+        A fresh helpdesk with the default environment gets a copy of the store these commands
+        made earlier in the session (the same rows; only the timestamps are older); any other
+        runs the commands (:meth:`seed_by_commands`).
+        """
+        if self._seeded is None or not self._seeded.copy_to(self):
+            self.seed_by_commands()
+
+    def seed_by_commands(self) -> None:
+        """:meth:`seed` by running ``org add``, ``contract add``, ``contact add``, ``agent add``."""
         self.ok("org", "add", "Muster GmbH", "--kind", "company", "--domain", "muster.example")
         self.ok(
             "contract",
@@ -135,6 +212,11 @@ class Helpdesk:
         return [parser.parsebytes(p.read_bytes()) for p in files]  # type: ignore[misc]
 
 
+@pytest.fixture(scope="session")
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> SeededStore:
+    return SeededStore(tmp_path_factory)
+
+
 @pytest.fixture
-def hd(tmp_path: Path) -> Iterator[Helpdesk]:
-    yield Helpdesk(tmp_path)
+def hd(tmp_path: Path, seeded_store: SeededStore) -> Iterator[Helpdesk]:
+    yield Helpdesk(tmp_path, seeded_store)

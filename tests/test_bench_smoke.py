@@ -12,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_suite_runs_every_workload_at_tiny_size(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HDCLI_", "XDG_"))}
     report = tmp_path / "bench.json"

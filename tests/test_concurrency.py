@@ -2,6 +2,11 @@
 
 No duplicate ticket number, no lost ticket, no error, and no outbound mail sent twice by two
 ``mail flush`` runs at the same time.
+
+The opening workers are processes that each run their ``hdcli open`` command lines one after
+the other in process (``hdcli.testing.invoke``: every run opens, uses and closes its own
+connection, as a separate ``hdcli`` process would); starting a Python process per command would
+make the test about start-up time, not about concurrent writers.
 """
 
 from __future__ import annotations
@@ -51,27 +56,52 @@ def hdcli(hd, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[n
     )  # fmt: skip
 
 
+# One worker process: OPENS_PER_WORKER ``hdcli open`` runs in a row, their results as JSON.
+OPEN_WORKER = """
+import json, os, sys
+from hdcli.testing import invoke
+
+w, n = int(sys.argv[1]), int(sys.argv[2])
+runs = []
+for i in range(n):
+    done = invoke(
+        ["open", "--contact", "anna.schmidt@muster.example",
+         "--subject", f"Worker {w} ticket {i}", "--body", "parallel", "-q"],
+        env=dict(os.environ),
+    )
+    runs.append([done.returncode, done.stdout, done.stderr])
+print(json.dumps(runs))
+"""
+
+
 @pytest.mark.slow
 def test_concurrent_opens_get_distinct_numbers(shared) -> None:  # type: ignore[no-untyped-def]
     hd = shared
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_WORKER, str(w), str(OPENS_PER_WORKER)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=hd.env,
+            cwd=hd.root,
+        )
+        for w in range(WORKERS)
+    ]
+    runs: list[tuple[int, str, str]] = []
+    for proc in workers:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        runs += [(code, stdout, stderr) for code, stdout, stderr in json.loads(out)]
 
-    def worker(w: int) -> list[subprocess.CompletedProcess[str]]:
-        return [
-            hdcli(hd, "open", "--contact", "anna.schmidt@muster.example",
-                  "--subject", f"Worker {w} ticket {i}", "--body", "parallel", "-q")
-            for i in range(OPENS_PER_WORKER)
-        ]  # fmt: skip
-
-    with ThreadPoolExecutor(WORKERS) as pool:
-        runs = [p for batch in pool.map(worker, range(WORKERS)) for p in batch]
-
-    failures = [(p.returncode, p.stderr) for p in runs if p.returncode != 0]
+    assert len(runs) == WORKERS * OPENS_PER_WORKER
+    failures = [(code, stderr) for code, _, stderr in runs if code != 0]
     assert failures == []
-    numbers = [p.stdout.strip() for p in runs]
+    numbers = [stdout.strip() for _, stdout, _ in runs]
     total = WORKERS * OPENS_PER_WORKER
     assert len(set(numbers)) == total
     assert all(len(n) == 16 and n.isdigit() for n in numbers)
-    listed = json.loads(hdcli(hd, "list", "--format", "json").stdout)
+    listed = hd.json("list")
     assert sorted(t["number"] for t in listed) == sorted(numbers)
     subjects = {t["subject"] for t in listed}
     assert len(subjects) == total

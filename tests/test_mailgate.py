@@ -1,4 +1,7 @@
-"""The MTA pipe: ``hdcli-mailgate`` and ``hdcli mail ingest -``, and their exit codes."""
+"""The MTA pipe: ``hdcli-mailgate`` and ``hdcli mail ingest -``, and their exit codes.
+
+The pipes run as real processes here: what an MTA acts on is the exit status of a process.
+"""
 
 from __future__ import annotations
 
@@ -91,6 +94,7 @@ def test_bad_arguments_are_a_usage_error(seeded: Any) -> None:
     assert b"usage" in proc.stderr
 
 
+@pytest.mark.slow  # waits out the store's busy timeout
 def test_locked_store_makes_both_pipes_exit_75_and_keeps_nothing(seeded: Any) -> None:
     """While another process holds the database, the MTA must retry later (EX_TEMPFAIL)."""
     holder = sqlite3.connect(seeded.db, isolation_level=None)
@@ -138,7 +142,7 @@ def test_store_that_needs_an_upgrade_makes_the_mta_retry(seeded: Any) -> None:
     proc = mailgate(seeded, mail())
     assert proc.returncode == 75, proc.stderr
     assert b"db upgrade" in proc.stderr
-    cli = seeded("mail", "ingest", "-", input=mail())
+    cli = seeded.spawn("mail", "ingest", "-", input=mail())  # the exit status the MTA sees
     assert cli.returncode == 75, cli.stderr
 
 

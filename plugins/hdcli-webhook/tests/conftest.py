@@ -1,4 +1,4 @@
-"""Fixtures: a real HTTP receiver on loopback and a throwaway helpdesk run as a subprocess."""
+"""Fixtures: a real HTTP receiver on loopback and a throwaway helpdesk driven by the real CLI."""
 
 from __future__ import annotations
 
@@ -119,7 +119,9 @@ def dead_url() -> str:
 
 
 class Helpdesk:
-    """A helpdesk in ``root`` driven by the real ``hdcli`` in a subprocess.
+    """A helpdesk in ``root`` driven by the real ``hdcli`` command line, run in this process
+    as a subprocess would run it (:func:`hdcli.testing.invoke`: the environment below and
+    nothing else, plugins loaded afresh for every run).
 
     SQLite and the Maildir outbox live in ``root``; configuration, data and user dirs too, so
     nothing of the user's own setup is read. ``HDCLI_LOAD_PLUGINS`` is left to each test.
@@ -144,14 +146,9 @@ class Helpdesk:
     def __call__(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "hdcli", *args],
-            capture_output=True,
-            text=True,
-            env={**self.env, **(env or {})},
-            cwd=self.root,
-            timeout=120,
-        )
+        from hdcli.testing import invoke
+
+        return invoke(args, env={**self.env, **(env or {})}, cwd=self.root)
 
     def ok(self, *args: str, env: dict[str, str] | None = None) -> str:
         proc = self(*args, env=env)
