@@ -10,6 +10,7 @@ reads:
 - :mod:`~hdcli.repo.articles`: articles and their attachments;
 - :mod:`~hdcli.repo.history`: the history of every change;
 - :mod:`~hdcli.repo.customers`: organisations, org_domains, contracts, contacts, agents;
+- :mod:`~hdcli.repo.approvals`: approvals;
 - :mod:`~hdcli.repo.time_entries`: time worked.
 
 A query that reads several tables in one round trip (a join, a ``UNION``) lives with the
