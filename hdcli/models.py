@@ -110,6 +110,21 @@ Outcome = Literal["new", "followup", "duplicate", "ignored", "rejected", "quaran
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
+class ClaimedMail(TypedDict):
+    """A queued mail a delivery run claimed (:func:`hdcli.repo.outbound.claimed`)."""
+
+    id: int
+    attempts: int
+
+
+class MailToSend(TypedDict):
+    """What a transport needs of a queued mail (:func:`hdcli.repo.outbound.to_send`)."""
+
+    sender: str
+    recipient: str
+    raw: bytes
+
+
 def choice(value: str, allowed: tuple[str, ...], what: str) -> str:
     """``value`` when it is one of ``allowed``, else UsageError (exit 2) listing them."""
     if value not in allowed:

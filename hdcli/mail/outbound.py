@@ -20,11 +20,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import Refused, UsageError
+from hdcli.repo import outbound as outbound_repo
 from hdcli.util import now_iso, one_line
 
 if TYPE_CHECKING:
     from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
+    from hdcli.models import ClaimedMail
 
 log = logging.getLogger("hdcli.mail")
 
@@ -222,12 +224,7 @@ def auto_limit_reached(ctx: Context, recipient: str) -> bool:
     """True when ``recipient`` got ``mail.auto_reply_limit`` automatic answers in 24 hours."""
     limit = int(ctx.config.get("mail.auto_reply_limit"))
     since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    row = ctx.store.query_one(
-        "SELECT count(*) AS n FROM outbound WHERE recipient = ? AND automatic = 1 "
-        "AND kind IN (?, ?) AND created_at >= ?",
-        (recipient, *ANSWER_KINDS, since),
-    )
-    return bool(row and int(row["n"]) >= limit)
+    return outbound_repo.answers_since(ctx.store, recipient, ANSWER_KINDS, since) >= limit
 
 
 def queue(
@@ -273,8 +270,8 @@ def queue(
         reply_to=reply_to,
     )
     now = now_iso()
-    qid = store.insert(
-        "outbound",
+    qid = outbound_repo.insert(
+        store,
         {
             "ticket_id": ticket_id,
             "kind": kind,
@@ -336,31 +333,14 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
     now = now_iso()
     stale = (datetime.now(UTC) - STALE_CLAIM).strftime("%Y-%m-%dT%H:%M:%SZ")
     with store.transaction():
-        store.execute(
-            "UPDATE outbound SET status = 'queued', claimed_by = NULL "
-            "WHERE status = 'sending' AND claimed_at < ?",
-            (stale,),
-        )
+        outbound_repo.release_stale(store, stale)
         if ids is not None:
             if not ids:
                 return result
-            marks = ",".join("?" * len(ids))
-            store.execute(
-                f"UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
-                f"WHERE status = 'queued' AND id IN ({marks})",
-                (token, now, *ids),
-            )
+            outbound_repo.claim(store, ids, token, now)
         else:
-            store.execute(
-                "UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
-                "WHERE status = 'queued' AND id IN (SELECT id FROM outbound "
-                "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?)",
-                (token, now, now, limit),
-            )
-    claimed = store.query(
-        "SELECT id, attempts FROM outbound WHERE claimed_by = ? AND status = 'sending' ORDER BY id",
-        (token,),
-    )
+            outbound_repo.claim_due(store, token, now, limit)
+    claimed = outbound_repo.claimed(store, token)
     if not claimed:
         return result
     transport = None
@@ -376,17 +356,11 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
             # Still ours? A run that took longer than STALE_CLAIM may have lost it to another
             # run; refreshing the claim right before sending keeps a live run's claims fresh.
             with store.transaction():
-                mine = store.execute(
-                    "UPDATE outbound SET claimed_at = ? WHERE id = ? AND claimed_by = ? "
-                    "AND status = 'sending'",
-                    (now_iso(), qid, token),
-                ).rowcount
+                mine = outbound_repo.renew_claim(store, qid, token, now_iso())
             if not mine:
                 continue
             # one message in memory at a time, however long the queue
-            mail = store.query_one(
-                "SELECT sender, recipient, raw FROM outbound WHERE id = ?", (qid,)
-            )
+            mail = outbound_repo.to_send(store, qid)
             if mail is None:
                 continue
             try:
@@ -422,24 +396,31 @@ def _finish(ctx: Context, qid: int, token: str, status: str, error: str | None) 
     """Record a delivery (or a permanent failure) at once, so a killed run re-sends nothing
     it had delivered."""
     with ctx.store.transaction():
-        ctx.store.execute(
-            "UPDATE outbound SET status = ?, last_error = ?, claimed_by = NULL, attempts = "
-            "attempts + 1, sent_at = ? WHERE id = ? AND claimed_by = ?",
-            (status, error, now_iso() if status == "sent" else None, qid, token),
+        outbound_repo.finish(
+            ctx.store,
+            qid,
+            token,
+            status=status,
+            error=error,
+            sent_at=now_iso() if status == "sent" else None,
         )
 
 
 def _release(
-    ctx: Context, qid: int, token: str, row: dict[str, Any], error: str, count_attempt: bool
+    ctx: Context, qid: int, token: str, row: ClaimedMail, error: str, count_attempt: bool
 ) -> None:
     attempts = int(row["attempts"]) + (1 if count_attempt else 0)
     max_attempts = int(ctx.config.get("mail.outbound.max_attempts"))
     status = "failed" if attempts >= max_attempts else "queued"
     with ctx.store.transaction():
-        ctx.store.execute(
-            "UPDATE outbound SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-            "claimed_by = NULL WHERE id = ? AND claimed_by = ?",
-            (status, attempts, _backoff(ctx.config, attempts), error, qid, token),
+        outbound_repo.release(
+            ctx.store,
+            qid,
+            token,
+            status=status,
+            attempts=attempts,
+            next_attempt_at=_backoff(ctx.config, attempts),
+            error=error,
         )
 
 
@@ -448,19 +429,8 @@ def retry(ctx: Context, ids: Sequence[int] | None = None) -> int:
     now = now_iso()
     with ctx.store.transaction():
         if ids is None:
-            cur = ctx.store.execute(
-                "UPDATE outbound SET status = 'queued', next_attempt_at = ?, attempts = 0 "
-                "WHERE status = 'failed'",
-                (now,),
-            )
-        else:
-            marks = ",".join("?" * len(ids)) or "NULL"
-            cur = ctx.store.execute(
-                f"UPDATE outbound SET status = 'queued', next_attempt_at = ?, attempts = 0 "
-                f"WHERE status IN ('failed', 'queued') AND id IN ({marks})",
-                (now, *ids),
-            )
-    return int(cur.rowcount)
+            return outbound_repo.retry_failed(ctx.store, now)
+        return outbound_repo.retry(ctx.store, ids, now)
 
 
 def queue_rows(
@@ -468,18 +438,4 @@ def queue_rows(
 ) -> list[dict[str, Any]]:
     """The outbound queue, newest first: rows of ``status``, else all but those sent (or,
     with ``everything``, all), at most ``limit``."""
-    where, params = [], []
-    if status:
-        where.append("o.status = ?")
-        params.append(status)
-    elif not everything:
-        where.append("o.status <> 'sent'")
-    sql = (
-        "SELECT o.id, o.status, o.kind, o.recipient, t.number AS ticket, o.subject, "
-        "o.attempts, o.next_attempt_at, o.last_error, o.created_at FROM outbound o "
-        "LEFT JOIN tickets t ON t.id = o.ticket_id"
-    )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY o.id DESC LIMIT {int(limit)}"
-    return store.query(sql, params)
+    return outbound_repo.listing(store, status=status, everything=everything, limit=limit)

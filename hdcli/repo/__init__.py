@@ -11,7 +11,9 @@ reads:
 - :mod:`~hdcli.repo.history`: the history of every change;
 - :mod:`~hdcli.repo.customers`: organisations, org_domains, contracts, contacts, agents;
 - :mod:`~hdcli.repo.approvals`: approvals;
-- :mod:`~hdcli.repo.time_entries`: time worked.
+- :mod:`~hdcli.repo.time_entries`: time worked;
+- :mod:`~hdcli.repo.outbound`: the outbound mail queue;
+- :mod:`~hdcli.repo.inbound`: the inbound log and the quarantine.
 
 A query that reads several tables in one round trip (a join, a ``UNION``) lives with the
 question it answers: the ticket list joins organisations, contacts and agents and is the
