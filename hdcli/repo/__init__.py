@@ -12,6 +12,7 @@ reads:
 - :mod:`~hdcli.repo.customers`: organisations, org_domains, contracts, contacts, agents;
 - :mod:`~hdcli.repo.approvals`: approvals;
 - :mod:`~hdcli.repo.time_entries`: time worked;
+- :mod:`~hdcli.repo.billing`: service reports and the month's billing queries;
 - :mod:`~hdcli.repo.outbound`: the outbound mail queue;
 - :mod:`~hdcli.repo.inbound`: the inbound log and the quarantine.
 
