@@ -14,7 +14,8 @@ reads:
 - :mod:`~hdcli.repo.time_entries`: time worked;
 - :mod:`~hdcli.repo.billing`: service reports and the month's billing queries;
 - :mod:`~hdcli.repo.outbound`: the outbound mail queue;
-- :mod:`~hdcli.repo.inbound`: the inbound log and the quarantine.
+- :mod:`~hdcli.repo.inbound`: the inbound log and the quarantine;
+- :mod:`~hdcli.repo.counters`: the counters ticket numbers come from.
 
 A query that reads several tables in one round trip (a join, a ``UNION``) lives with the
 question it answers: the ticket list joins organisations, contacts and agents and is the
