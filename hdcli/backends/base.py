@@ -138,6 +138,34 @@ class Storage(ABC):
         """After rows were inserted with explicit ids: make the next generated ids follow
         the largest ones (PostgreSQL identity columns; SQLite needs nothing)."""
 
+    # -- whole tables, whatever they hold (``hdcli db copy``) -------------------------------
+    def has_rows(self, table: str) -> bool:
+        """Whether ``table`` holds any row."""
+        return self.query_one(f"SELECT 1 AS x FROM {_checked(table)} LIMIT 1") is not None
+
+    def count_rows(self, table: str) -> int:
+        """How many rows ``table`` holds."""
+        row = self.query_one(f"SELECT count(*) AS n FROM {_checked(table)}")
+        return int(row["n"]) if row else 0
+
+    def read_rows(self, table: str, columns: Sequence[str]) -> Iterator[Row]:
+        """Stream ``columns`` of every row of ``table``, by id when it has one (a row that
+        refers to an older one of its table comes after it)."""
+        names = ", ".join(_checked(c) for c in columns)
+        order = " ORDER BY id" if "id" in columns else ""
+        return self.iterate(f"SELECT {names} FROM {_checked(table)}{order}")
+
+    def write_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert ``rows`` (values in the order of ``columns``) into ``table`` as they are,
+        ids included."""
+        names = ", ".join(_checked(c) for c in columns)
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {_checked(table)} ({names}) VALUES ({marks})", rows)
+
+    def delete_rows(self, table: str) -> None:
+        """Delete every row of ``table``."""
+        self.execute(f"DELETE FROM {_checked(table)}")
+
     def ensure_schema(self) -> None:
         """Upgrade an empty store; refuse an outdated store that holds data."""
         version = self.schema_version()
@@ -159,6 +187,13 @@ class Storage(ABC):
 
 
 _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _checked(name: str) -> str:
+    """A table or column name fit to be put into SQL, else ValueError."""
+    if not _TABLE_RE.match(name):
+        raise ValueError(f"bad table or column name {name!r}")
+    return name
 
 
 class SqlStorage(Storage):

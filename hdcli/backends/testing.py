@@ -393,6 +393,39 @@ class StorageConformance:
             assert again is True
 
     # -- copies --------------------------------------------------------------------------
+    def test_whole_tables_are_read_emptied_and_written_back(self, store: Storage) -> None:
+        """What ``hdcli db copy`` does with each table: rows by id, written back as they were
+        (ids, BLOBs and NULLs included), counted."""
+        for name in ("B", "A", "C"):
+            _org(store, name)
+        raw = bytes(range(256))
+        store.insert(
+            "quarantine",
+            {"message_key": "k", "source": "", "reason": "r", "raw": raw, "created_at": TIMESTAMP},
+        )
+        assert store.has_rows("organisations")
+        assert not store.has_rows("contacts")
+        assert (store.count_rows("organisations"), store.count_rows("contacts")) == (3, 0)
+        cols = ["id", "name", "kind", "language", "created_at"]
+        orgs = list(store.read_rows("organisations", cols))
+        assert [r["name"] for r in orgs] == ["B", "A", "C"]  # by id
+        assert list(orgs[0]) == cols
+        qcols = ["id", "message_key", "source", "reason", "raw", "created_at"]
+        kept = list(store.read_rows("quarantine", qcols))
+        with store.transaction():
+            store.delete_rows("quarantine")
+            store.delete_rows("organisations")
+            assert store.count_rows("organisations") == 0
+            store.write_rows("organisations", cols, [tuple(r[c] for c in cols) for r in orgs])
+            store.write_rows("quarantine", qcols, [tuple(r[c] for c in qcols) for r in kept])
+        assert list(store.read_rows("organisations", cols)) == orgs
+        assert [r["raw"] for r in store.read_rows("quarantine", ["raw"])] == [raw]
+        assert list(store.read_rows("counters", ["name", "value"])) == []  # no id column
+        with pytest.raises(ValueError):
+            store.count_rows("organisations; DROP TABLE tickets")
+        with pytest.raises(ValueError):
+            list(store.read_rows("organisations", ["name FROM organisations --"]))
+
     def test_explicit_ids_then_generated_ones_follow(self, store: Storage) -> None:
         store.execute(
             "INSERT INTO organisations (id, name, kind, created_at) VALUES (?, ?, ?, ?)",
