@@ -63,8 +63,9 @@ class Storage(ABC):
       it yields False when another connection holds it.
     - Values: text is unicode text; timestamps are ISO 8601 text; BLOB columns take ``bytes``
       and give back ``bytes``; booleans are stored as the integers 0 and 1.
-    - Driver errors that mean "cannot reach / locked / try again" become BackendUnavailable.
-      A violated constraint stays the driver's own exception (``store.IntegrityError``);
+    - Driver errors that mean "cannot reach / locked / try again" become BackendUnavailable,
+      whichever operation meets them (a lost connection, a failing disk, a lock held too
+      long). A violated constraint stays the driver's own exception (``store.IntegrityError``);
       :meth:`is_unique_violation` tells a duplicate key from other errors portably. On
       PostgreSQL a failed statement spoils the whole transaction: catch such errors around
       a :meth:`~SqlStorage.savepoint`, never bare inside a transaction.
@@ -284,7 +285,14 @@ class SqlStorage(Storage):
                 self._rollback()
             raise
         self._depth = 0
-        self._guard(self._commit)
+        try:
+            self._guard(self._commit)
+        except BaseException:
+            # a COMMIT that failed may leave the transaction open (SQLite): end it, so the
+            # connection can begin the next one
+            with contextlib.suppress(Exception):
+                self._rollback()
+            raise
 
     @property
     def in_transaction(self) -> bool:
@@ -340,7 +348,7 @@ class SqlStorage(Storage):
         self._conn.executemany(sql, rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        rows: list[Row] = self.execute(sql, params).fetchall()
+        rows: list[Row] = self._guard(self.execute(sql, params).fetchall)
         return rows
 
     def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
@@ -352,7 +360,7 @@ class SqlStorage(Storage):
             yield from chunk
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = self.execute(sql, params).fetchone()
+        row: Row | None = self._guard(self.execute(sql, params).fetchone)
         return row
 
     def insert(self, table: str, values: dict[str, Any]) -> int:
@@ -424,6 +432,6 @@ class SqlStorage(Storage):
         )
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._guard(conn.close)

@@ -174,13 +174,13 @@ class PostgresStorage(SqlStorage):
         return isinstance(exc, self._psycopg.errors.UniqueViolation)
 
     def _table_exists(self, name: str) -> bool:
-        row = self._conn.execute("SELECT to_regclass(%s) IS NOT NULL AS x", (name,)).fetchone()
+        row = self.query_one("SELECT to_regclass(?) IS NOT NULL AS x", (name,))
         return bool(row and row["x"])
 
     def list_tables(self) -> list[str]:
-        rows = self._conn.execute(
+        rows = self.query(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
-        ).fetchall()
+        )
         return [str(r["tablename"]) for r in rows]
 
     def _lock_schema(self) -> None:
@@ -205,10 +205,10 @@ class PostgresStorage(SqlStorage):
 
         # Outside a transaction a server-side cursor must be WITH HOLD; either way the rows
         # come in chunks and the connection stays usable for other statements meanwhile.
-        cur = self._conn.cursor(
-            name=f"hdcli_iter_{next(_cursor_ids)}",
-            row_factory=dict_row,
-            withhold=not self.in_transaction,
+        name = f"hdcli_iter_{next(_cursor_ids)}"
+        withhold = not self.in_transaction
+        cur = self._guard(
+            lambda: self._conn.cursor(name=name, row_factory=dict_row, withhold=withhold)
         )
         cur.itersize = 1000
         try:

@@ -13,6 +13,17 @@ from hdcli.backends.base import SqlStorage
 from hdcli.errors import BackendUnavailable, HdcliError
 
 BUSY_TIMEOUT_MS = 15000
+#: What "try again later" is in SQLite: locked, busy, cannot open the file, the disk failing
+#: or full (error codes, and the messages for drivers that give none).
+_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_PROTOCOL",
+)
+_UNAVAILABLE_MESSAGES = ("locked", "busy", "unable to open", "disk I/O", "disk is full")
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -83,7 +94,8 @@ class SqliteStorage(SqlStorage):
             return None
         if isinstance(exc, sqlite3.OperationalError):
             msg = str(exc)
-            if "locked" in msg or "busy" in msg or "unable to open" in msg or "disk I/O" in msg:
+            name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith(_UNAVAILABLE) or any(m in msg for m in _UNAVAILABLE_MESSAGES):
                 return BackendUnavailable(f"SQLite database {self.path}: {msg}")
         return None
 
@@ -96,16 +108,16 @@ class SqliteStorage(SqlStorage):
         return "UNIQUE constraint failed" in str(exc)
 
     def list_tables(self) -> list[str]:
-        rows = self._conn.execute(
+        rows = self.query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "ORDER BY name"
-        ).fetchall()
+        )
         return [str(r["name"]) for r in rows]
 
     def _table_exists(self, name: str) -> bool:
-        row = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()
+        row = self.query_one(
+            "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
         return row is not None
 
     @contextmanager
@@ -113,12 +125,18 @@ class SqliteStorage(SqlStorage):
         import fcntl
 
         lock_path = self.path.with_name(f"{self.path.name}.{name}.lock")
-        with open(lock_path, "a+b") as fh:
+        try:
+            fh = open(lock_path, "a+b")  # noqa: SIM115 - closed below, after the lock
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot open lock file {lock_path}: {exc.strerror}") from None
+        with fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return
+            except OSError as exc:
+                raise BackendUnavailable(f"cannot lock {lock_path}: {exc.strerror}") from None
             try:
                 yield True
             finally:
