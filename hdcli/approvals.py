@@ -19,13 +19,15 @@ Approval rows: ``kind`` is ``before_work`` or ``change``; ``status`` is ``pendin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hdcli.articles import add_article, send_mail
 from hdcli.errors import NotFound, Refused, UsageError
 from hdcli.mail.answers import decision_word
 from hdcli.models import APPROVAL_KINDS as KINDS
 from hdcli.models import VIAS
+from hdcli.repo import approvals as approval_repo
+from hdcli.repo import customers as customer_repo
 from hdcli.tickets import (
     OPEN,
     followup_in_tx,
@@ -51,11 +53,7 @@ DECISIONS = ("granted", "denied")
 
 def approvers(store: SqlStorage, org_id: int) -> list[Row]:
     """The contacts with the role ``approver`` of an organisation, by address."""
-    return store.query(
-        "SELECT id, name, email, phone FROM contacts WHERE org_id = ? AND (',' || roles || ',') "
-        "LIKE ? ORDER BY email",
-        (org_id, "%,approver,%"),
-    )
+    return customer_repo.with_role(store, org_id, "approver")
 
 
 def _names(rows: list[Row]) -> str:
@@ -67,18 +65,12 @@ def _names(rows: list[Row]) -> str:
 
 def policy(store: SqlStorage, ticket: Row) -> str:
     """The approval policy of the ticket's contract (``none`` without a contract)."""
-    contract = store.query_one(
-        "SELECT approval FROM contracts WHERE id = ?", (ticket["contract_id"],)
-    )
-    return str(contract["approval"]) if contract else "none"
+    approval = customer_repo.contract_value(store, ticket["contract_id"], "approval")
+    return "none" if approval is None else str(approval)
 
 
 def _granted(store: SqlStorage, ticket_id: int, kind: str) -> Row | None:
-    return store.query_one(
-        "SELECT * FROM approvals WHERE ticket_id = ? AND kind = ? "
-        "AND status IN ('granted', 'overridden') ORDER BY id LIMIT 1",
-        (ticket_id, kind),
-    )
+    return approval_repo.granted(store, ticket_id, kind)
 
 
 def default_kind(store: SqlStorage, ticket: Row) -> str:
@@ -126,11 +118,7 @@ def check_change(
     store = ctx.store
     if policy(store, ticket) != "changes":
         return None
-    granted = store.query_one(
-        "SELECT * FROM approvals WHERE ticket_id = ? AND kind = 'change' AND status = 'granted' "
-        "ORDER BY id LIMIT 1",
-        (ticket["id"],),
-    )
+    granted = approval_repo.unused_change(store, ticket["id"])
     if granted:
         return granted
     if override:
@@ -138,14 +126,9 @@ def check_change(
             raise UsageError("--override needs --reason")
         record(ctx, ticket, "approval_overridden", kind="change", reason=reason)
         return None
-    pending = store.query_one(
-        "SELECT id FROM approvals WHERE ticket_id = ? AND kind = 'change' AND status = 'pending' "
-        "LIMIT 1",
-        (ticket["id"],),
-    )
     hint = (
         "a request is pending"
-        if pending
+        if approval_repo.change_pending(store, ticket["id"])
         else f"`hdcli approval request {ticket['number']} --change TEXT` asks them"
     )
     raise Refused(
@@ -180,8 +163,8 @@ def request_in_tx(ctx: Context, number: str, change: str, kind: str | None = Non
         )
     kind = kind or default_kind(store, ticket)
     guard(ctx, "approval.request", ticket, kind=kind, change=change)
-    approval_id = store.insert(
-        "approvals",
+    approval_id = approval_repo.insert(
+        store,
         {
             "ticket_id": ticket["id"],
             "kind": kind,
@@ -205,9 +188,7 @@ def request_in_tx(ctx: Context, number: str, change: str, kind: str | None = Non
         )
         if mid:
             ids.append(mid)
-    store.execute(
-        "UPDATE approvals SET request_message_id = ? WHERE id = ?", (" ".join(ids), approval_id)
-    )
+    approval_repo.set_request_ids(store, approval_id, " ".join(ids))
     wait_in_tx(ctx, ticket, "approval")
     record(
         ctx,
@@ -219,7 +200,7 @@ def request_in_tx(ctx: Context, number: str, change: str, kind: str | None = Non
         to=[p["email"] for p in who],
     )
     announce(ctx, "ticket.approval_requested", ticket, kind=kind)
-    row = store.query_one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    row = approval_repo.by_id(store, approval_id)
     assert row is not None
     return row
 
@@ -252,10 +233,7 @@ def decide(
         if ticket["status"] == "closed":
             raise Refused(f"ticket {number} is closed: reopen it before deciding an approval")
         if approval_id is not None:
-            row = store.query_one(
-                "SELECT * FROM approvals WHERE id = ? AND ticket_id = ?",
-                (approval_id, ticket["id"]),
-            )
+            row = approval_repo.of_ticket(store, ticket["id"], approval_id)
             if row is None:
                 raise NotFound(f"ticket {number} has no approval {approval_id}")
             if row["status"] != "pending":
@@ -266,12 +244,7 @@ def decide(
 
 
 def _pending(store: SqlStorage, ticket_id: int, kind: str | None = None) -> Row | None:
-    sql = "SELECT * FROM approvals WHERE ticket_id = ? AND status = 'pending'"
-    params: list[Any] = [ticket_id]
-    if kind:
-        sql += " AND kind = ?"
-        params.append(kind)
-    return store.query_one(sql + " ORDER BY id LIMIT 1", params)
+    return approval_repo.pending(store, ticket_id, kind)
 
 
 def decide_in_tx(
@@ -297,8 +270,8 @@ def decide_in_tx(
     guard(ctx, f"approval.{decision}", ticket, by=address, via=via)
     now = now_iso()
     if row is None:
-        approval_id = store.insert(
-            "approvals",
+        approval_id = approval_repo.insert(
+            store,
             {
                 "ticket_id": ticket["id"],
                 "kind": kind or default_kind(store, ticket),
@@ -310,12 +283,10 @@ def decide_in_tx(
         )
     else:
         approval_id = int(row["id"])
-    store.execute(
-        "UPDATE approvals SET status = ?, decided_by = ?, via = ?, note = ?, decided_at = ? "
-        "WHERE id = ?",
-        (decision, address, via, note, now, approval_id),
+    approval_repo.decide(
+        store, approval_id, status=decision, by=address, via=via, note=note, at=now
     )
-    decided = store.query_one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    decided = approval_repo.by_id(store, approval_id)
     assert decided is not None
     record(
         ctx,
@@ -369,7 +340,7 @@ def apply_change(
             created_by=ctx.actor,
         )
         if approval is not None:
-            store.execute("UPDATE approvals SET status = 'applied' WHERE id = ?", (approval["id"],))
+            approval_repo.mark_applied(store, approval["id"])
         touch(store, ticket)
         record(
             ctx,
@@ -402,22 +373,9 @@ LIST_COLUMNS = (
 def list_approvals(
     store: SqlStorage, *, pending: bool = False, number: str | None = None
 ) -> list[Row]:
-    """Approvals, newest first; ``pending`` only those awaiting a decision."""
-    where, params = [], []
-    if pending:
-        where.append("a.status = 'pending'")
-    if number:
-        where.append("t.number = ?")
-        params.append(number.strip())
-    return store.query(
-        "SELECT a.id, t.number AS ticket, o.name AS organisation, a.kind, a.status, "
-        "a.change_text AS change, a.requested_by, a.requested_at, a.decided_by, a.via, a.note, "
-        "a.decided_at FROM approvals a JOIN tickets t ON t.id = a.ticket_id "
-        "JOIN organisations o ON o.id = t.org_id"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY a.id DESC",
-        params,
-    )
+    """Approvals, newest first (the columns of :data:`LIST_COLUMNS`); ``pending`` only those
+    awaiting a decision, ``number`` only the ticket's."""
+    return approval_repo.listing(store, pending=pending, number=number.strip() if number else None)
 
 
 def on_followup(ctx: Context, ticket: Row | None, mail: ParsedMail) -> Handled | None:

@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from hdcli.repo import articles as article_repo
+from hdcli.repo import customers as customer_repo
+from hdcli.repo import tickets as ticket_repo
 from hdcli.unit import record
 from hdcli.util import norm_email, now_iso
 
@@ -29,18 +32,8 @@ def template_context(ctx: Context, ticket: Row, **extra: Any) -> dict[str, Any]:
     from hdcli.numbers import subject_tag
 
     hook = str(ctx.config.get("tickets.subject_hook"))
-    requester = (
-        ctx.store.query_one(
-            "SELECT name, email FROM contacts WHERE id = ?", (ticket["requester_id"],)
-        )
-        or {}
-    )
-    org = (
-        ctx.store.query_one(
-            "SELECT name, language FROM organisations WHERE id = ?", (ticket["org_id"],)
-        )
-        or {}
-    )
+    requester = customer_repo.contact(ctx.store, ticket["requester_id"]) or {}
+    org = customer_repo.org(ctx.store, ticket["org_id"]) or {}
     billing = str(ctx.config.get("mail.billing_address") or ctx.config.get("mail.from_address"))
     return {
         "ticket": {
@@ -139,11 +132,7 @@ def send_mail(
 
 def thread_headers(store: SqlStorage, ticket: Row) -> tuple[str | None, list[str]]:
     """In-Reply-To (the customer's last mail) and References (the ticket's mails) for a reply."""
-    rows = store.query(
-        "SELECT message_id, direction FROM articles WHERE ticket_id = ? AND message_id IS NOT NULL "
-        "ORDER BY id",
-        (ticket["id"],),
-    )
+    rows = article_repo.thread(store, ticket["id"])
     refs = [r["message_id"] for r in rows]
     inbound = [r["message_id"] for r in rows if r["direction"] == "in"]
     return (inbound[-1] if inbound else (refs[-1] if refs else None)), refs
@@ -167,8 +156,10 @@ def add_article(
     created_by: str = "",
     attachments: Iterable[tuple[str, str, bytes]] = (),
 ) -> int:
-    article_id = store.insert(
-        "articles",
+    """Keep an article of ``ticket`` with its ``(filename, content type, bytes)``
+    attachments; returns its id."""
+    article_id = article_repo.insert(
+        store,
         {
             "ticket_id": ticket["id"],
             "kind": kind,
@@ -186,22 +177,13 @@ def add_article(
             "created_at": now_iso(),
         },
     )
-    atts = [(article_id, name, ctype, len(data), data) for name, ctype, data in attachments]
-    if atts:
-        store.executemany(
-            "INSERT INTO attachments (article_id, filename, content_type, size, content) "
-            "VALUES (?, ?, ?, ?, ?)",
-            atts,
-        )
+    article_repo.add_attachments(store, article_id, attachments)
     return article_id
 
 
 def add_participant(store: SqlStorage, ticket_id: int, email: str, role: str) -> None:
-    store.execute(
-        "INSERT INTO ticket_participants (ticket_id, email, role) VALUES (?, ?, ?) "
-        "ON CONFLICT (ticket_id, email) DO NOTHING",
-        (ticket_id, norm_email(email), role),
-    )
+    """Make ``email`` a participant of the ticket (one that is already keeps its role)."""
+    ticket_repo.add_participant(store, ticket_id, norm_email(email), role)
 
 
 def may_write(store: SqlStorage, ticket: Row, sender: str) -> bool:
@@ -209,20 +191,7 @@ def may_write(store: SqlStorage, ticket: Row, sender: str) -> bool:
     only then does a mail of theirs join the ticket."""
     if not sender:
         return False
-    row = store.query_one(
-        "SELECT 1 AS x FROM ticket_participants WHERE ticket_id = ? AND email = ? "
-        "UNION ALL SELECT 1 AS x FROM contacts WHERE email = ? AND org_id = ? "
-        "UNION ALL SELECT 1 AS x FROM org_domains WHERE domain = ? AND org_id = ? LIMIT 1",
-        (
-            ticket["id"],
-            sender,
-            sender,
-            ticket["org_id"],
-            sender.rpartition("@")[2],
-            ticket["org_id"],
-        ),
-    )
-    return row is not None
+    return ticket_repo.writer_known(store, ticket["id"], ticket["org_id"], sender)
 
 
 def inbound_attachments(mail: ParsedMail) -> list[tuple[str, str, bytes]]:

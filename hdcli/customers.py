@@ -22,6 +22,8 @@ from hdcli.models import (
     ROLES,
 )
 from hdcli.models import choice as _choice
+from hdcli.repo import customers as customer_repo
+from hdcli.repo import tickets as ticket_repo
 from hdcli.unit import history
 from hdcli.util import norm_email, now_iso, one_line, valid_email
 
@@ -81,17 +83,11 @@ def _minutes(value: str | int | None, what: str) -> int:
 
 # -- organisations -----------------------------------------------------------------------------
 def get_org(store: SqlStorage, key: str | int) -> Row:
-    row = store.query_one(
-        "SELECT * FROM organisations WHERE name = ? OR CAST(id AS TEXT) = ?", (str(key), str(key))
-    )
+    """The organisation with this name or id and its ``domains``; NotFound (exit 3) else."""
+    row = customer_repo.org_by_key(store, str(key))
     if row is None:
         raise NotFound(f"no organisation {key!r} (see `hdcli org list`)")
-    row["domains"] = [
-        r["domain"]
-        for r in store.query(
-            "SELECT domain FROM org_domains WHERE org_id = ? ORDER BY domain", (row["id"],)
-        )
-    ]
+    row["domains"] = customer_repo.domains_of(store, row["id"])
     return row
 
 
@@ -106,11 +102,10 @@ def add_org(
     _choice(language, LANGUAGES, "language")
     doms = [_domain(d) for d in domains]
     with store.transaction():
-        if store.query_one("SELECT id FROM organisations WHERE name = ?", (name,)):
+        if customer_repo.org_exists(store, name):
             raise Refused(f"organisation {name!r} exists already")
-        org_id = store.insert(
-            "organisations",
-            {"name": name, "kind": kind, "language": language, "created_at": now_iso()},
+        org_id = customer_repo.insert_org(
+            store, {"name": name, "kind": kind, "language": language, "created_at": now_iso()}
         )
         _set_domains(store, org_id, doms)
         history(
@@ -126,18 +121,10 @@ def add_org(
 
 def _set_domains(store: SqlStorage, org_id: int, domains: list[str]) -> None:
     for domain in domains:
-        other = store.query_one(
-            "SELECT o.name FROM org_domains d JOIN organisations o ON o.id = d.org_id "
-            "WHERE d.domain = ? AND d.org_id <> ?",
-            (domain, org_id),
-        )
+        other = customer_repo.domain_owner(store, domain, org_id)
         if other:
-            raise Refused(f"domain {domain} belongs to {other['name']} already")
-    store.execute("DELETE FROM org_domains WHERE org_id = ?", (org_id,))
-    store.executemany(
-        "INSERT INTO org_domains (org_id, domain) VALUES (?, ?)",
-        [(org_id, d) for d in dict.fromkeys(domains)],
-    )
+            raise Refused(f"domain {domain} belongs to {other} already")
+    customer_repo.set_domains(store, org_id, domains)
 
 
 def edit_org(
@@ -161,7 +148,7 @@ def edit_org(
             changes["kind"] = _choice(kind, ORG_KINDS, "organisation kind")
         if language is not None:
             changes["language"] = _choice(language, LANGUAGES, "language")
-        _update(store, "organisations", org["id"], changes)
+        customer_repo.update_org(store, org["id"], changes)
         doms = list(org["domains"]) if domains is None else [_domain(d) for d in domains]
         doms += [_domain(d) for d in add_domains]
         drop = {_domain(d) for d in remove_domains}
@@ -177,20 +164,17 @@ def remove_org(ctx: Context, key: str) -> Row:
     store = ctx.store
     with store.transaction():
         org = get_org(store, key)
-        if store.query_one("SELECT id FROM tickets WHERE org_id = ? LIMIT 1", (org["id"],)):
+        if ticket_repo.referenced(store, "org_id", org["id"]):
             raise Refused(f"organisation {org['name']!r} has tickets and cannot be removed")
-        store.execute("DELETE FROM organisations WHERE id = ?", (org["id"],))
+        customer_repo.delete_org(store, org["id"])
         history(store, ctx.actor, "organisation", org["name"], "removed")
     return org
 
 
 def list_orgs(store: SqlStorage) -> list[Row]:
-    rows = store.query(
-        "SELECT id, name, kind, language, created_at FROM organisations ORDER BY name"
-    )
-    domains: dict[int, list[str]] = {}
-    for r in store.query("SELECT org_id, domain FROM org_domains ORDER BY domain"):
-        domains.setdefault(int(r["org_id"]), []).append(r["domain"])
+    """Every organisation by name, with its ``domains``."""
+    rows = customer_repo.orgs(store)
+    domains = customer_repo.domains_by_org(store)
     for row in rows:
         row["domains"] = domains.get(int(row["id"]), [])
     return rows
@@ -198,11 +182,8 @@ def list_orgs(store: SqlStorage) -> list[Row]:
 
 # -- contracts ---------------------------------------------------------------------------------
 def get_contract(store: SqlStorage, number: str) -> Row:
-    row = store.query_one(
-        "SELECT c.*, o.name AS organisation FROM contracts c JOIN organisations o "
-        "ON o.id = c.org_id WHERE c.number = ?",
-        (number,),
-    )
+    """The contract with this number and its ``organisation``; NotFound (exit 3) else."""
+    row = customer_repo.contract_by_number(store, number)
     if row is None:
         raise NotFound(f"no contract {number!r} (see `hdcli contract list`)")
     return row
@@ -272,10 +253,10 @@ def add_contract(ctx: Context, org_key: str, number: str, fields: ContractFields
     _check_contract(cols)
     with store.transaction():
         org = get_org(store, org_key)
-        if store.query_one("SELECT id FROM contracts WHERE number = ?", (number,)):
+        if customer_repo.contract_exists(store, number):
             raise Refused(f"contract {number!r} exists already")
-        store.insert(
-            "contracts", {"org_id": org["id"], "number": number, **cols, "created_at": now_iso()}
+        customer_repo.insert_contract(
+            store, {"org_id": org["id"], "number": number, **cols, "created_at": now_iso()}
         )
         history(store, ctx.actor, "contract", number, "created", {"org": org["name"], **cols})
     return get_contract(store, number)
@@ -287,7 +268,7 @@ def edit_contract(ctx: Context, number: str, fields: ContractFields) -> Row:
     with store.transaction():
         row = get_contract(store, number)
         _check_contract({**row, **cols})
-        _update(store, "contracts", row["id"], cols)
+        customer_repo.update_contract(store, row["id"], cols)
         history(store, ctx.actor, "contract", number, "edited", cols)
     return get_contract(store, number)
 
@@ -296,33 +277,24 @@ def remove_contract(ctx: Context, number: str) -> Row:
     store = ctx.store
     with store.transaction():
         row = get_contract(store, number)
-        if store.query_one("SELECT id FROM tickets WHERE contract_id = ? LIMIT 1", (row["id"],)):
+        if ticket_repo.referenced(store, "contract_id", row["id"]):
             raise Refused(f"contract {number!r} has tickets; end it with --valid-to instead")
-        store.execute("DELETE FROM contracts WHERE id = ?", (row["id"],))
+        customer_repo.delete_contract(store, row["id"])
         history(store, ctx.actor, "contract", number, "removed")
     return row
 
 
 def list_contracts(store: SqlStorage, org_key: str | None = None) -> list[Row]:
-    sql = (
-        "SELECT c.number, o.name AS organisation, c.billing, c.rate, c.increment_minutes, "
-        "c.minimum_minutes, c.included_minutes, c.approval, c.closed_policy, c.report_to, "
-        "c.valid_from, c.valid_to FROM contracts c JOIN organisations o ON o.id = c.org_id"
-    )
+    """The contracts (of the organisation ``org_key``), as ``hdcli contract list`` shows them."""
     if org_key:
         org = get_org(store, org_key)
-        return store.query(sql + " WHERE c.org_id = ? ORDER BY c.number", (org["id"],))
-    return store.query(sql + " ORDER BY o.name, c.number")
+        return customer_repo.contracts(store, org["id"])
+    return customer_repo.contracts(store)
 
 
 def active_contract(store: SqlStorage, org_id: int, today: date) -> Row | None:
     """The organisation's contract valid on ``today`` (the one that started last)."""
-    day = today.isoformat()
-    return store.query_one(
-        "SELECT * FROM contracts WHERE org_id = ? AND (valid_from IS NULL OR valid_from <= ?) "
-        "AND (valid_to IS NULL OR valid_to >= ?) ORDER BY valid_from DESC, id DESC LIMIT 1",
-        (org_id, day, day),
-    )
+    return customer_repo.active_contract(store, org_id, today.isoformat())
 
 
 # -- contacts ----------------------------------------------------------------------------------
@@ -337,11 +309,8 @@ def _roles(roles: Iterable[str]) -> str:
 
 
 def get_contact(store: SqlStorage, key: str) -> Row:
-    row = store.query_one(
-        "SELECT c.*, o.name AS organisation FROM contacts c JOIN organisations o "
-        "ON o.id = c.org_id WHERE c.email = ? OR CAST(c.id AS TEXT) = ?",
-        (norm_email(key), key),
-    )
+    """The contact with this address or id and its ``organisation``; NotFound (exit 3) else."""
+    row = customer_repo.contact_by_key(store, norm_email(key), key)
     if row is None:
         raise NotFound(f"no contact {key!r} (see `hdcli contact list`)")
     return row
@@ -359,7 +328,7 @@ def add_contact(
     address = _email(email)
     with store.transaction():
         org = get_org(store, org_key)
-        if store.query_one("SELECT id FROM contacts WHERE email = ?", (address,)):
+        if customer_repo.contact_by_email(store, address):
             raise Refused(f"contact {address} exists already")
         cols = {
             "org_id": org["id"],
@@ -369,7 +338,7 @@ def add_contact(
             "roles": _roles(roles),
             "created_at": now_iso(),
         }
-        store.insert("contacts", cols)
+        customer_repo.insert_contact(store, cols)
         history(
             store,
             ctx.actor,
@@ -405,7 +374,7 @@ def edit_contact(
             cols["roles"] = _roles(roles)
         if org is not None:
             cols["org_id"] = get_org(store, org)["id"]
-        _update(store, "contacts", row["id"], cols)
+        customer_repo.update_contact(store, row["id"], cols)
         history(store, ctx.actor, "contact", row["email"], "edited", cols)
     return get_contact(store, str(row["id"]))
 
@@ -414,27 +383,25 @@ def remove_contact(ctx: Context, key: str) -> Row:
     store = ctx.store
     with store.transaction():
         row = get_contact(store, key)
-        if store.query_one("SELECT id FROM tickets WHERE requester_id = ? LIMIT 1", (row["id"],)):
+        if ticket_repo.referenced(store, "requester_id", row["id"]):
             raise Refused(f"contact {row['email']} has tickets and cannot be removed")
-        store.execute("DELETE FROM contacts WHERE id = ?", (row["id"],))
+        customer_repo.delete_contact(store, row["id"])
         history(store, ctx.actor, "contact", row["email"], "removed")
     return row
 
 
 def list_contacts(store: SqlStorage, org_key: str | None = None) -> list[Row]:
-    sql = (
-        "SELECT c.email, c.name, o.name AS organisation, c.phone, c.roles FROM contacts c "
-        "JOIN organisations o ON o.id = c.org_id"
-    )
+    """The contacts (of the organisation ``org_key``), as ``hdcli contact list`` shows them."""
     if org_key:
         org = get_org(store, org_key)
-        return store.query(sql + " WHERE c.org_id = ? ORDER BY c.email", (org["id"],))
-    return store.query(sql + " ORDER BY o.name, c.email")
+        return customer_repo.contacts(store, org["id"])
+    return customer_repo.contacts(store)
 
 
 # -- agents ------------------------------------------------------------------------------------
 def get_agent(store: SqlStorage, login: str) -> Row:
-    row = store.query_one("SELECT * FROM agents WHERE login = ?", (login,))
+    """The agent with this login, active or not; NotFound (exit 3) else."""
+    row = customer_repo.agent_by_login(store, login)
     if row is None:
         raise NotFound(f"no agent {login!r} (see `hdcli agent list`)")
     return row
@@ -447,10 +414,10 @@ def add_agent(ctx: Context, login: str, name: str, email: str) -> Row:
         raise UsageError(f"bad agent login {login!r}")
     address = _email(email)
     with store.transaction():
-        if store.query_one("SELECT id FROM agents WHERE login = ?", (login,)):
+        if customer_repo.agent_by_login(store, login):
             raise Refused(f"agent {login!r} exists already")
-        store.insert(
-            "agents",
+        customer_repo.insert_agent(
+            store,
             {
                 "login": login,
                 "name": one_line(name) or login,
@@ -481,7 +448,7 @@ def edit_agent(
             cols["email"] = _email(email)
         if active is not None:
             cols["active"] = int(active)
-        _update(store, "agents", row["id"], cols)
+        customer_repo.update_agent(store, row["id"], cols)
         history(store, ctx.actor, "agent", login, "edited", cols)
     return get_agent(store, login)
 
@@ -491,30 +458,19 @@ def remove_agent(ctx: Context, login: str) -> Row:
     store = ctx.store
     with store.transaction():
         row = get_agent(store, login)
-        used = store.query_one(
-            "SELECT 1 AS x FROM tickets WHERE assignee_id = ? UNION SELECT 1 FROM time_entries "
-            "WHERE agent_id = ? LIMIT 1",
-            (row["id"], row["id"]),
-        )
-        if used:
-            store.execute("UPDATE agents SET active = 0 WHERE id = ?", (row["id"],))
+        if customer_repo.agent_in_use(store, row["id"]):
+            customer_repo.deactivate_agent(store, row["id"])
             history(store, ctx.actor, "agent", login, "deactivated")
             row["active"] = 0
         else:
-            store.execute("DELETE FROM agents WHERE id = ?", (row["id"],))
+            customer_repo.delete_agent(store, row["id"])
             history(store, ctx.actor, "agent", login, "removed")
     return row
 
 
 def list_agents(store: SqlStorage) -> list[Row]:
-    return store.query("SELECT login, name, email, active FROM agents ORDER BY login")
-
-
-def _update(store: SqlStorage, table: str, row_id: int, cols: Mapping[str, Any]) -> None:
-    if not cols:
-        return
-    sets = ", ".join(f"{c} = ?" for c in cols)
-    store.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*cols.values(), row_id))
+    """Every agent by login, as ``hdcli agent list`` shows them."""
+    return customer_repo.agents(store)
 
 
 # -- the contract gate -------------------------------------------------------------------------
@@ -529,16 +485,11 @@ def find_requester(store: SqlStorage, email: str, today: date) -> tuple[Requeste
     """Who may be served: a contact (or an address of an organisation's mail domain) whose
     organisation has a contract valid today. Returns (requester, "") or (None, reason)."""
     address = norm_email(email)
-    contact = store.query_one("SELECT * FROM contacts WHERE email = ?", (address,))
+    contact = customer_repo.contact_by_email(store, address)
     if contact is not None:
-        org = store.query_one("SELECT * FROM organisations WHERE id = ?", (contact["org_id"],))
+        org = customer_repo.org(store, contact["org_id"])
     else:
-        domain = address.rpartition("@")[2]
-        org = store.query_one(
-            "SELECT o.* FROM organisations o JOIN org_domains d ON d.org_id = o.id "
-            "WHERE d.domain = ?",
-            (domain,),
-        )
+        org = customer_repo.org_by_domain(store, address.rpartition("@")[2])
         if org is None:
             return None, "sender is no contact of a contracted organisation"
     assert org is not None
@@ -563,7 +514,7 @@ def ensure_contact(store: SqlStorage, requester: Requester, name: str, actor: st
         "roles": "",
         "created_at": now_iso(),
     }
-    cols["id"] = store.insert("contacts", cols)
+    cols["id"] = customer_repo.insert_contact(store, cols)
     history(
         store, actor, "contact", address, "created", {"org": requester.org["name"], "via": "domain"}
     )

@@ -70,7 +70,7 @@ def copy_store(
         with source.transaction(), target.transaction():
             if force:
                 for table in reversed(copy_order(target)):
-                    target.execute(f"DELETE FROM {table}")
+                    target.delete_rows(table)
             for table in tables:
                 counts[table] = _copy_table(source, target, table)
             target.reset_sequences()
@@ -92,12 +92,7 @@ def copy_order(store: Storage) -> list[str]:
 
 
 def _filled_tables(store: Storage) -> list[str]:
-    tables = store.list_tables()
-    return [
-        t
-        for t in tables
-        if t not in _SKIP and store.query_one(f"SELECT 1 AS x FROM {t} LIMIT 1") is not None
-    ]
+    return [t for t in store.list_tables() if t not in _SKIP and store.has_rows(t)]
 
 
 def _copy_table(source: Storage, target: Storage, table: str) -> int:
@@ -106,13 +101,10 @@ def _copy_table(source: Storage, target: Storage, table: str) -> int:
     dropped = [c for c in source.columns(table) if c not in wanted]
     if dropped:
         raise Refused(f"table {table}: the target has no column {', '.join(dropped)}")
-    col_list = ", ".join(cols)
     # Ids in order, so self-references (a follow-up ticket) find their older row first.
-    order = " ORDER BY id" if "id" in cols else ""
-    insert = f"INSERT INTO {table} ({col_list}) VALUES ({', '.join('?' * len(cols))})"
     n = 0
-    for batch in _batches(source.iterate(f"SELECT {col_list} FROM {table}{order}")):
-        target.executemany(insert, [tuple(_portable(r[c]) for c in cols) for r in batch])
+    for batch in _batches(source.read_rows(table, cols)):
+        target.write_rows(table, cols, [tuple(_portable(r[c]) for c in cols) for r in batch])
         n += len(batch)
     return n
 
@@ -135,17 +127,12 @@ def _portable(value: Any) -> Any:
 def _verify(source: Storage, target: Storage, counts: dict[str, int]) -> None:
     wrong = []
     for table, copied in counts.items():
-        have = _count(target, table)
-        had = _count(source, table)
+        have = target.count_rows(table)
+        had = source.count_rows(table)
         if not (have == had == copied):
             wrong.append(f"{table} (source {had}, copied {copied}, target {have})")
     if wrong:
         raise HdcliError(f"copy not verified, nothing was committed: {'; '.join(wrong)}")
-
-
-def _count(store: Storage, table: str) -> int:
-    row = store.query_one(f"SELECT count(*) AS n FROM {table}")
-    return int(row["n"]) if row else 0
 
 
 def _same_store(a: str, b: str) -> bool:

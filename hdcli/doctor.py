@@ -44,15 +44,15 @@ def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
         version = store.schema_version()
         if version != latest_version():
             raise RuntimeError(f"schema {version}, need {latest_version()}: hdcli db upgrade")
-        row = store.query_one("SELECT count(*) AS n FROM tickets")
-        count = row["n"] if row else 0
+        from hdcli.repo import tickets as ticket_repo
+
+        count = ticket_repo.count(store)
         return f"{mask_url(ctx.config.storage_url)}: schema {version}, {count} tickets"
 
     def queue() -> str:
-        rows_ = ctx.store.query(
-            "SELECT status, count(*) AS n FROM outbound WHERE status <> 'sent' GROUP BY status"
-        )
-        counts = {r["status"]: int(r["n"]) for r in rows_}
+        from hdcli.repo import outbound as outbound_repo
+
+        counts = outbound_repo.unsent_counts(ctx.store)
         if counts.get("failed"):
             raise RuntimeError(
                 f"{counts['failed']} failed mail(s): hdcli mail queue --status failed"

@@ -10,7 +10,7 @@ This module imports only :mod:`hdcli.errors`: every layer may use it.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, get_args
 
 from hdcli.errors import UsageError
 
@@ -35,6 +35,22 @@ TRANSITIONS: dict[TicketStatus, tuple[TicketStatus, ...]] = {
     "waiting": ("in_progress", "assigned", "new", "waiting", "closed"),
     "closed": ("new", "assigned"),
 }
+
+
+class ListedTicket(TypedDict):
+    """A row of ``hdcli list`` (:func:`hdcli.views.list_tickets`)."""
+
+    number: str
+    status: TicketStatus
+    subject: str
+    organisation: str
+    requester: str
+    assignee: str | None
+    channel: str
+    impact: str
+    created_at: str
+    updated_at: str
+
 
 Channel = Literal["email", "phone", "fax", "web"]
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
@@ -102,6 +118,21 @@ ImapOnSuccess = Literal["move", "flag", "delete"]
 IMAP_ON_SUCCESS: tuple[ImapOnSuccess, ...] = get_args(ImapOnSuccess)
 MaildirOnSuccess = Literal["move", "delete"]
 MAILDIR_ON_SUCCESS: tuple[MaildirOnSuccess, ...] = get_args(MaildirOnSuccess)
+
+
+class ClaimedMail(TypedDict):
+    """A queued mail a delivery run claimed (:func:`hdcli.repo.outbound.claimed`)."""
+
+    id: int
+    attempts: int
+
+
+class MailToSend(TypedDict):
+    """What a transport needs of a queued mail (:func:`hdcli.repo.outbound.to_send`)."""
+
+    sender: str
+    recipient: str
+    raw: bytes
 
 
 def choice(value: str, allowed: tuple[str, ...], what: str) -> str:

@@ -12,6 +12,8 @@ import re
 from datetime import date
 from typing import Any, Protocol
 
+from hdcli.repo import counters as counter_repo
+
 
 class NumberFormat(Protocol):
     """What a ticket-number format provides."""
@@ -19,7 +21,8 @@ class NumberFormat(Protocol):
     name: str
 
     def allocate(self, store: Any, n: int, today: date, system_id: str) -> list[str]:
-        """Reserve ``n`` new numbers (atomically, through ``store.next_value``)."""
+        """Reserve ``n`` new numbers (atomically, through :func:`hdcli.repo.counters.reserve`
+        or ``store.next_value``)."""
         ...
 
     def valid(self, number: str) -> bool:
@@ -39,9 +42,8 @@ class DateChecksum:
 
     def allocate(self, store: Any, n: int, today: date, system_id: str) -> list[str]:
         day = today.strftime("%Y%m%d")
-        last = store.next_value(f"ticket:{day}:{system_id}", n)
         out = []
-        for count in range(last - n + 1, last + 1):
+        for count in counter_repo.reserve(store, f"ticket:{day}:{system_id}", n):
             base = f"{day}{system_id}{count:05d}"
             out.append(f"{base}{check_digit(base)}")
         return out
@@ -60,8 +62,10 @@ class Increment:
     name = "increment"
 
     def allocate(self, store: Any, n: int, today: date, system_id: str) -> list[str]:
-        last = store.next_value("ticket:increment", n)
-        return [f"{system_id}{count:05d}" for count in range(last - n + 1, last + 1)]
+        return [
+            f"{system_id}{count:05d}"
+            for count in counter_repo.reserve(store, "ticket:increment", n)
+        ]
 
     def valid(self, number: str) -> bool:
         return number.isdigit() and len(number) >= 7

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import UsageError
+from hdcli.repo import tickets as ticket_repo
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -167,27 +168,10 @@ def tickets_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportRes
     by = str(options.get("by") or "status")
     if by not in TICKETS_BY:
         raise UsageError(f"bad --by {by!r} (allowed: {', '.join(TICKETS_BY)})")
-    store = rctx.store
-    if by == "status":
-        key = (
-            "CASE WHEN t.status = 'waiting' AND t.waiting_for IS NOT NULL "
-            "THEN 'waiting (' || t.waiting_for || ')' ELSE t.status END"
-        )
-    elif by == "agent":
-        key = "coalesce(a.login, '(unassigned)')"
-    elif by == "org":
-        key = "o.name"
-    else:
-        key = "substr(t.created_at, 1, 19)"  # bucketed below, in the configured time zone
-    sql = (
-        f"SELECT {key} AS grp, t.status, count(*) AS n, min(t.created_at) AS oldest "
-        "FROM tickets t JOIN organisations o ON o.id = t.org_id "
-        "LEFT JOIN agents a ON a.id = t.assignee_id WHERE t.status <> 'closed' "
-        f"GROUP BY {key}, t.status"
-    )
     groups: dict[str, dict[str, Any]] = {}
     now = datetime.now(rctx.tz)
-    for row in store.iterate(sql):
+    # ``age`` groups by creation time, bucketed here in the configured time zone
+    for row in ticket_repo.open_workload(rctx.store, by):
         group = str(row["grp"])
         if by == "age":
             created = datetime.fromisoformat(str(row["oldest"]).replace("Z", "+00:00"))

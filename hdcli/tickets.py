@@ -32,6 +32,10 @@ from hdcli.models import (
     TRANSITIONS,
     choice,
 )
+from hdcli.repo import customers as customer_repo
+from hdcli.repo import history as history_repo
+from hdcli.repo import tickets as ticket_repo
+from hdcli.repo import time_entries as time_repo
 from hdcli.unit import announce, change, guard, record, require, set_status, touch
 from hdcli.util import norm_email, now_iso, one_line
 from hdcli.views import get_ticket
@@ -92,13 +96,7 @@ def queue_status(ticket: Row) -> TicketStatus:
 
 def has_started(store: SqlStorage, ticket: Row) -> bool:
     """Whether work on ``ticket`` was ever started."""
-    return (
-        store.query_one(
-            "SELECT 1 AS x FROM history WHERE ticket_id = ? AND action = 'started' LIMIT 1",
-            (ticket["id"],),
-        )
-        is not None
-    )
+    return history_repo.has_action(store, ticket["id"], "started")
 
 
 def reopen_in_tx(ctx: Context, ticket: Row, reason: str | None) -> None:
@@ -234,9 +232,7 @@ def open_in_tx(
     store = ctx.store
     req.validate()
     if req.external_id:
-        existing = store.query_one(
-            "SELECT * FROM tickets WHERE external_id = ?", (req.external_id,)
-        )
+        existing = ticket_repo.by_external_id(store, req.external_id)
         if existing is not None:
             return Opened(existing, False)
     key = norm_email(req.contact)
@@ -253,9 +249,7 @@ def open_in_tx(
     contact = customers.ensure_contact(store, requester, req.name, ctx.actor)
     assignee_id = None
     if req.assignee:
-        agent = store.query_one(
-            "SELECT id FROM agents WHERE login = ? AND active = 1", (req.assignee,)
-        )
+        agent = customer_repo.active_agent(store, req.assignee)
         assignee_id = agent["id"] if agent else None
     now = now_iso()
     ticket: Row = {
@@ -285,13 +279,11 @@ def open_in_tx(
             ticket["number"] = _number_format(ctx).allocate(store, 1, ctx.today(), _system_id(ctx))[
                 0
             ]
-            ticket["id"] = store.insert("tickets", ticket)
+            ticket["id"] = ticket_repo.insert(store, ticket)
     except store.IntegrityError as exc:
         twin = None
         if req.external_id and store.is_unique_violation(exc):
-            twin = store.query_one(
-                "SELECT * FROM tickets WHERE external_id = ?", (req.external_id,)
-            )
+            twin = ticket_repo.by_external_id(store, req.external_id)
         if twin is None:
             raise
         return Opened(twin, False)
@@ -311,10 +303,7 @@ def open_in_tx(
     )
     add_participant(store, int(ticket["id"]), key, "requester")
     if req.linked_from:
-        store.execute(
-            "INSERT INTO ticket_links (ticket_id, other_id, kind) VALUES (?, ?, ?)",
-            (ticket["id"], req.linked_from["id"], "follow_up_of"),
-        )
+        ticket_repo.link(store, ticket["id"], req.linked_from["id"], "follow_up_of")
     record(
         ctx,
         ticket,
@@ -405,7 +394,7 @@ def _open_batch(ctx: Context, items: list[tuple[int, OpenRequest | Exception]]) 
 
 # -- work ----------------------------------------------------------------------------------------
 def _agent_of_actor(store: SqlStorage, actor: str) -> Row | None:
-    return store.query_one("SELECT * FROM agents WHERE login = ? AND active = 1", (actor,))
+    return customer_repo.active_agent(store, actor)
 
 
 def assign(
@@ -439,7 +428,7 @@ def start(ctx: Context, number: str, override: bool = False, reason: str | None 
         ticket = get_ticket(store, number)
         agent = None
         if ticket["assignee_id"] is not None:
-            agent = store.query_one("SELECT * FROM agents WHERE id = ?", (ticket["assignee_id"],))
+            agent = customer_repo.agent(store, ticket["assignee_id"])
         else:
             agent = _agent_of_actor(store, ctx.actor)
             if agent is None:
@@ -507,9 +496,9 @@ def _time_entry(
     guard(ctx, "ticket.log", ticket, minutes=minutes, activity=activity, force=force)
     agent = _agent_of_actor(store, ctx.actor)
     if agent is None and ticket["assignee_id"] is not None:
-        agent = store.query_one("SELECT * FROM agents WHERE id = ?", (ticket["assignee_id"],))
-    entry_id = store.insert(
-        "time_entries",
+        agent = customer_repo.agent(store, ticket["assignee_id"])
+    entry_id = time_repo.insert(
+        store,
         {
             "ticket_id": ticket["id"],
             "agent_id": agent["id"] if agent else None,
@@ -543,9 +532,7 @@ def reply(
         require(ticket, "reply", OPEN, " (use `hdcli reopen` first)")
         guard(ctx, "ticket.reply", ticket, body=body)
         agent = _agent_of_actor(store, ctx.actor) or (
-            store.query_one("SELECT * FROM agents WHERE id = ?", (ticket["assignee_id"],))
-            if ticket["assignee_id"]
-            else None
+            customer_repo.agent(store, ticket["assignee_id"]) if ticket["assignee_id"] else None
         )
         send_mail(
             ctx,

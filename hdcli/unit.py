@@ -13,18 +13,20 @@ and the context: the approval gate before work, the lock of approved time). :fun
 is the only writer of a ticket's status; :func:`hdcli.tickets.transition` is the one function
 that calls it.
 
-Imports only :mod:`hdcli.errors`, :mod:`hdcli.models` and :mod:`hdcli.util` at its top; the
-plugin manager and the event types are imported when a plugin listens.
+Imports only :mod:`hdcli.errors`, :mod:`hdcli.util` and the repositories of the history and
+the tickets at its top; the plugin manager and the event types are imported when a plugin
+listens.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import Refused
+from hdcli.repo import history as history_repo
+from hdcli.repo import tickets as ticket_repo
 from hdcli.util import now_iso
 
 if TYPE_CHECKING:
@@ -162,18 +164,15 @@ def history(
     ticket_id: int | None = None,
 ) -> None:
     """Record who did what, when (every change calls this inside its transaction)."""
-    store.execute(
-        "INSERT INTO history (ticket_id, entity, entity_key, actor, action, detail, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            ticket_id,
-            entity,
-            key,
-            actor,
-            action,
-            json.dumps(dict(detail or {}), ensure_ascii=False, default=str),
-            now_iso(),
-        ),
+    history_repo.add(
+        store,
+        actor=actor,
+        entity=entity,
+        key=key,
+        action=action,
+        detail=detail,
+        ticket_id=ticket_id,
+        at=now_iso(),
     )
 
 
@@ -205,19 +204,12 @@ def set_status(store: SqlStorage, ticket: Row, status: TicketStatus, **cols: Any
     Only :func:`hdcli.tickets.transition` calls this: it checks and guards the move first.
     """
     now = now_iso()
-    sets = "".join(f", {c} = ?" for c in cols)
-    store.execute(
-        f"UPDATE tickets SET status = ?, updated_at = ?{sets} WHERE id = ?",
-        (status, now, *cols.values(), ticket["id"]),
-    )
+    ticket_repo.update(store, ticket["id"], {"status": status, "updated_at": now, **cols})
     ticket.update(status=status, updated_at=now, **cols)
 
 
 def touch(store: SqlStorage, ticket: Row, **cols: Any) -> None:
     """Mark a ticket as changed now (and write other columns), its status unchanged."""
     now = now_iso()
-    sets = "".join(f", {c} = ?" for c in cols)
-    store.execute(
-        f"UPDATE tickets SET updated_at = ?{sets} WHERE id = ?", (now, *cols.values(), ticket["id"])
-    )
+    ticket_repo.update(store, ticket["id"], {"updated_at": now, **cols})
     ticket.update(updated_at=now, **cols)

@@ -162,15 +162,99 @@ def test_workflow_code_never_imports_typer_or_the_commands() -> None:
         assert not (GRAPH[name] & {m for m in MODULES if m.startswith("hdcli.commands")}), name
 
 
-def test_commands_hold_no_sql() -> None:
-    sql = re.compile(r"[\"'](SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\s", re.I)
+# -- SQL: only in the repositories (hdcli/repo/) and the backends -----------------------------
+#: Where SQL may be written: the repositories own the SQL of the tables, the backends their
+#: dialect, DDL, migrations (``.sql`` files, not read here) and the conformance suite.
+SQL_HOMES = ("hdcli.repo", "hdcli.backends")
+#: Strings that begin as a statement does (keywords in capitals, as hdcli writes SQL).
+_SQL = re.compile(
+    r"^\s*\(?\s*(SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s"
+    r"|WITH\s+(RECURSIVE\s+)?\w+(\s*\([^)]*\))?\s+AS\s*\()"
+)
+#: The storage's methods that take SQL or a table name.
+_SQL_METHODS = {"execute", "executemany", "query", "query_one", "iterate", "insert"}
+
+
+def _in_sql_home(name: str) -> bool:
+    return any(name == home or name.startswith(home + ".") for home in SQL_HOMES)
+
+
+def _sql_literals(source: str) -> list[str]:
+    """String literals of ``source`` that begin as SQL (an f-string's fields count as a word)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(
+                v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "x"
+                for v in node.values
+            )
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if _SQL.match(text):
+            found.append(text)
+    return found
+
+
+def _store_calls(source: str) -> list[str]:
+    """Calls of the storage's SQL methods on a store (``store.query(…)``, ``ctx.store.…``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value
+        named = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+        if node.func.attr in _SQL_METHODS and named in ("store", "source", "target"):
+            found.append(f"{named}.{node.func.attr} (line {node.lineno})")
+    return found
+
+
+def test_the_sql_checker_finds_statements_and_leaves_prose() -> None:
+    source = """
+a = "SELECT id FROM tickets WHERE number = ?"
+b = ("INSERT INTO history (ticket_id) "
+     "VALUES (?)")
+c = f"UPDATE {table} SET {sets} WHERE id = ?"
+d = "  DELETE FROM org_domains WHERE org_id = ?"
+e = "WITH recent AS (SELECT 1) SELECT * FROM recent"
+f = "(SELECT count(*) FROM outbound)"
+g = "Select a ticket; with --dry-run nothing is written. Update the set."
+h = "WITH the contract's approval"
+i = store.query_one(g)
+j = ctx.store.insert("tickets", {})
+k = rows.insert(0, x)
+"""
+    assert len(_sql_literals(source)) == 6
+    assert _store_calls(source) == ["store.query_one (line 11)", "store.insert (line 12)"]
+
+
+def test_no_sql_outside_the_repositories_and_backends() -> None:
+    """All SQL of a table lives in the repository that owns it (hdcli/repo/), dialects and DDL
+    in hdcli/backends/: no other module writes SQL or hands the store a table name."""
     for name, path in MODULES.items():
-        if name.startswith("hdcli.commands"):
-            assert not sql.search(path.read_text(encoding="utf-8")), name
+        if _in_sql_home(name):
+            continue
+        source = path.read_text(encoding="utf-8")
+        assert _sql_literals(source) == [], name
+        assert _store_calls(source) == [], name
+
+
+def test_repositories_sit_at_the_bottom() -> None:
+    """A repository imports only the vocabularies, the errors and the helpers (the backends'
+    types only for type checking), and no other repository: any layer may call it."""
+    repos = [name for name in MODULES if name.startswith("hdcli.repo.")]
+    assert {"hdcli.repo.tickets", "hdcli.repo.history", "hdcli.repo.outbound"} <= set(repos)
+    assert GRAPH["hdcli.repo"] == set()
+    for name in repos:
+        assert GRAPH[name] <= {"hdcli.models", "hdcli.errors", "hdcli.util"}, name
 
 
 def test_dialects_are_told_apart_only_in_the_backends() -> None:
     for name, path in MODULES.items():
-        if name.startswith("hdcli.backends") or name == "hdcli.dbcopy":
+        if name.startswith("hdcli.backends"):
             continue
-        assert ".dialect ==" not in path.read_text(encoding="utf-8"), name
+        text = path.read_text(encoding="utf-8")
+        assert ".dialect ==" not in text, name
+        if not _in_sql_home(name):
+            assert "row_lock" not in text, name

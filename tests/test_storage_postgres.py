@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from hdcli.backends.base import Storage
 from hdcli.backends.testing import Connect, StorageConformance, postgres_schema, run_concurrently
 from hdcli.config import Config
 from hdcli.errors import BackendError, BackendUnavailable
@@ -33,6 +34,22 @@ class TestPostgresConformance(StorageConformance):
         from hdcli.backends.postgres import PostgresStorage
 
         return lambda: PostgresStorage(schema_url)
+
+    @pytest.fixture
+    def break_connection(self, postgres_url: str) -> Callable[[Storage], None]:
+        """The server ends the store's session, as a restart or a failover would."""
+        import psycopg
+
+        def break_(store: Storage) -> None:
+            row = store.query_one("SELECT pg_backend_pid() AS pid")
+            assert row is not None
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                ended = admin.execute(
+                    "SELECT pg_terminate_backend(%s, 10000) AS ok", (row["pid"],)
+                ).fetchone()
+            assert ended == (True,)
+
+        return break_
 
 
 def _config(tmp_path: Path, **env: str) -> Config:

@@ -5,14 +5,38 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hdcli.backends import sqlite as sqlite_backend
-from hdcli.backends.base import INTEGRITY, PERMANENT, TRANSIENT
+from hdcli.backends.base import INTEGRITY, PERMANENT, TRANSIENT, Storage
 from hdcli.backends.sqlite import ERROR_KINDS, SqliteStorage, error_kind, path_of
 from hdcli.backends.testing import Connect, StorageConformance
 from hdcli.errors import BackendError, BackendUnavailable
+
+
+class _FailingConnection:
+    """A connection whose disk went away: every statement fails as SQLite reports it."""
+
+    in_transaction = False
+
+    def __init__(self, real: sqlite3.Connection, error: str = "disk I/O error") -> None:
+        self.real = real
+        self.error = error
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError(self.error)
+
+    execute = executemany = executescript = cursor = _fail
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def _break(store: Storage) -> None:
+    assert isinstance(store, SqliteStorage)
+    store._conn = _FailingConnection(store._conn)
 
 
 class TestSqliteConformance(StorageConformance):
@@ -20,6 +44,10 @@ class TestSqliteConformance(StorageConformance):
     def connect(self, tmp_path: Path) -> Connect:
         url = f"sqlite:///{tmp_path / 'hdcli.db'}"
         return lambda: SqliteStorage(url)
+
+    @pytest.fixture
+    def break_connection(self) -> Callable[[Storage], None]:
+        return _break
 
 
 def test_urls_relative_and_absolute(tmp_path: Path) -> None:
@@ -264,3 +292,75 @@ def test_every_primary_code_is_in_the_table() -> None:
     assert error_kind(ValueError("not from the driver")) is None
     assert error_kind(sqlite3.IntegrityError("no code")) == INTEGRITY
     assert error_kind(sqlite3.OperationalError("no code")) == PERMANENT
+
+
+class _FailingCursor:
+    """Rows that cannot be read: the statement started, the disk failed while stepping."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+    def _fail(self, *args: Any) -> Any:
+        raise sqlite3.OperationalError(self.error)
+
+    fetchone = fetchall = fetchmany = _fail
+
+
+@pytest.mark.parametrize(
+    "error", ["disk I/O error", "database is locked", "database or disk is full"]
+)
+def test_errors_while_reading_rows_are_backend_unavailable(tmp_path: Path, error: str) -> None:
+    store = SqliteStorage(f"sqlite:///{tmp_path / 'hdcli.db'}")
+    try:
+        store.ensure_schema()
+        real = store._conn
+
+        class Reading:
+            in_transaction = False
+
+            def execute(self, *args: Any) -> Any:
+                real.execute(*args)
+                return _FailingCursor(error)
+
+            def close(self) -> None:
+                real.close()
+
+        store._conn = Reading()
+        for read in (
+            lambda: store.query("SELECT name FROM counters"),
+            lambda: store.query_one("SELECT name FROM counters"),
+            lambda: list(store.iterate("SELECT name FROM counters")),
+        ):
+            with pytest.raises(BackendUnavailable, match=error):
+                read()
+    finally:
+        store.close()
+
+
+def test_a_failed_commit_leaves_the_connection_usable(tmp_path: Path) -> None:
+    store = SqliteStorage(f"sqlite:///{tmp_path / 'hdcli.db'}")
+    try:
+        store.ensure_schema()
+        commit = store._commit
+
+        def failing() -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        store._commit = failing  # type: ignore[method-assign]
+        with pytest.raises(BackendUnavailable), store.transaction():
+            store.next_value("a")
+        store._commit = commit  # type: ignore[method-assign]
+        with store.transaction():
+            assert store.next_value("a") == 1  # the failed transaction was rolled back
+    finally:
+        store.close()
+
+
+def test_an_unusable_lock_file_is_backend_unavailable(tmp_path: Path) -> None:
+    store = SqliteStorage(f"sqlite:///{tmp_path / 'hdcli.db'}")
+    try:
+        (tmp_path / "hdcli.db.fetch.lock").mkdir()
+        with pytest.raises(BackendUnavailable, match="lock"), store.lock("fetch"):
+            pass
+    finally:
+        store.close()

@@ -159,6 +159,34 @@ class Storage(ABC):
         """After rows were inserted with explicit ids: make the next generated ids follow
         the largest ones (PostgreSQL identity columns; SQLite needs nothing)."""
 
+    # -- whole tables, whatever they hold (``hdcli db copy``) -------------------------------
+    def has_rows(self, table: str) -> bool:
+        """Whether ``table`` holds any row."""
+        return self.query_one(f"SELECT 1 AS x FROM {_checked(table)} LIMIT 1") is not None
+
+    def count_rows(self, table: str) -> int:
+        """How many rows ``table`` holds."""
+        row = self.query_one(f"SELECT count(*) AS n FROM {_checked(table)}")
+        return int(row["n"]) if row else 0
+
+    def read_rows(self, table: str, columns: Sequence[str]) -> Iterator[Row]:
+        """Stream ``columns`` of every row of ``table``, by id when it has one (a row that
+        refers to an older one of its table comes after it)."""
+        names = ", ".join(_checked(c) for c in columns)
+        order = " ORDER BY id" if "id" in columns else ""
+        return self.iterate(f"SELECT {names} FROM {_checked(table)}{order}")
+
+    def write_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert ``rows`` (values in the order of ``columns``) into ``table`` as they are,
+        ids included."""
+        names = ", ".join(_checked(c) for c in columns)
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {_checked(table)} ({names}) VALUES ({marks})", rows)
+
+    def delete_rows(self, table: str) -> None:
+        """Delete every row of ``table``."""
+        self.execute(f"DELETE FROM {_checked(table)}")
+
     def ensure_schema(self) -> None:
         """Upgrade an empty store; refuse an outdated store that holds data."""
         version = self.schema_version()
@@ -180,6 +208,13 @@ class Storage(ABC):
 
 
 _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _checked(name: str) -> str:
+    """A table or column name fit to be put into SQL, else ValueError."""
+    if not _TABLE_RE.match(name):
+        raise ValueError(f"bad table or column name {name!r}")
+    return name
 
 
 class SqlStorage(Storage):
@@ -271,7 +306,14 @@ class SqlStorage(Storage):
                 self._rollback()
             raise
         self._depth = 0
-        self._guard(self._commit)
+        try:
+            self._guard(self._commit)
+        except BaseException:
+            # a COMMIT that failed may leave the transaction open (SQLite): end it, so the
+            # connection can begin the next one
+            with contextlib.suppress(Exception):
+                self._rollback()
+            raise
 
     @property
     def in_transaction(self) -> bool:
@@ -327,7 +369,7 @@ class SqlStorage(Storage):
         self._conn.executemany(sql, rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        rows: list[Row] = self.execute(sql, params).fetchall()
+        rows: list[Row] = self._guard(self.execute(sql, params).fetchall)
         return rows
 
     def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
@@ -339,7 +381,7 @@ class SqlStorage(Storage):
             yield from chunk
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = self.execute(sql, params).fetchone()
+        row: Row | None = self._guard(self.execute(sql, params).fetchone)
         return row
 
     def insert(self, table: str, values: dict[str, Any]) -> int:
@@ -411,6 +453,6 @@ class SqlStorage(Storage):
         )
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._guard(conn.close)

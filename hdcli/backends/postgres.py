@@ -286,10 +286,10 @@ class PostgresStorage(SqlStorage):
 
         # Outside a transaction a server-side cursor must be WITH HOLD; either way the rows
         # come in chunks and the connection stays usable for other statements meanwhile.
-        cur = self._conn.cursor(
-            name=f"hdcli_iter_{next(_cursor_ids)}",
-            row_factory=dict_row,
-            withhold=not self.in_transaction,
+        name = f"hdcli_iter_{next(_cursor_ids)}"
+        withhold = not self.in_transaction
+        cur = self._guard(
+            lambda: self._conn.cursor(name=name, row_factory=dict_row, withhold=withhold)
         )
         cur.itersize = 1000
         try:

@@ -13,6 +13,17 @@ from hdcli.backends.base import INTEGRITY, PERMANENT, TRANSIENT, ErrorKind, SqlS
 from hdcli.errors import BackendError, BackendUnavailable, HdcliError
 
 BUSY_TIMEOUT_MS = 15000
+#: What "try again later" is in SQLite: locked, busy, cannot open the file, the disk failing
+#: or full (error codes, and the messages for drivers that give none).
+_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_PROTOCOL",
+)
+_UNAVAILABLE_MESSAGES = ("locked", "busy", "unable to open", "disk I/O", "disk is full")
 
 #: What each SQLite primary result code means for hdcli (the low byte of
 #: ``sqlite_errorcode``, so every extended code goes with its primary one: READONLY_DIRECTORY
@@ -205,12 +216,18 @@ class SqliteStorage(SqlStorage):
         import fcntl
 
         lock_path = self.path.with_name(f"{self.path.name}.{name}.lock")
-        with open(lock_path, "a+b") as fh:
+        try:
+            fh = open(lock_path, "a+b")  # noqa: SIM115 - closed below, after the lock
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot open lock file {lock_path}: {exc.strerror}") from None
+        with fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return
+            except OSError as exc:
+                raise BackendUnavailable(f"cannot lock {lock_path}: {exc.strerror}") from None
             try:
                 yield True
             finally:

@@ -15,6 +15,12 @@ Several tests open two connections at once (locks, isolation, concurrent counter
 connection opened through ``connect`` is closed after the test. The suite needs pytest; the
 hdcli command line never imports this module.
 
+A second, optional fixture, ``break_connection``, is a callable that makes an open store's
+connection fail the way a lost server or a failing disk does (PostgreSQL: the server ends the
+session; SQLite: the driver reports a disk I/O error). With it, the suite checks that every
+operation then raises :class:`~hdcli.errors.BackendUnavailable`, never a driver error;
+without it those tests are skipped.
+
 :func:`postgres_schema` gives a PostgreSQL backend its fresh empty store per test: a schema of
 its own on an existing database, dropped afterwards.
 """
@@ -31,7 +37,7 @@ import pytest
 
 from hdcli.backends import base
 from hdcli.backends.base import SqlStorage, Storage, latest_version
-from hdcli.errors import BackendError, BackendUnavailable, Refused
+from hdcli.errors import BackendError, BackendUnavailable, HdcliError, Refused
 
 Connect = Callable[[], Storage]
 
@@ -66,12 +72,63 @@ def _names(store: Storage) -> list[str]:
     return [r["name"] for r in store.query("SELECT name FROM organisations ORDER BY id")]
 
 
+def _transaction(store: Storage) -> None:
+    with store.transaction():
+        _org(store, "B")
+
+
+def _savepoint(store: Storage) -> None:
+    with store.transaction(), store.savepoint():
+        _org(store, "B")
+
+
+def _lock(store: Storage) -> None:
+    with store.lock("fetch"):
+        pass
+
+
+#: What the broken-connection test runs, and whether it must fail (True) or may also work
+#: without a connection (False).
+BROKEN_OPERATIONS: dict[str, tuple[Callable[[Storage], Any], bool]] = {
+    "execute": (lambda s: s.execute("SELECT 1 AS x"), True),
+    "executemany": (
+        lambda s: s.executemany("INSERT INTO counters (name, value) VALUES (?, ?)", [("a", 1)]),
+        True,
+    ),
+    "query": (lambda s: s.query("SELECT name FROM organisations"), True),
+    "query_one": (lambda s: s.query_one("SELECT name FROM organisations"), True),
+    "iterate": (lambda s: list(s.iterate("SELECT name FROM organisations")), True),
+    "insert": (lambda s: _org(s, "B"), True),
+    "next_value": (lambda s: s.next_value("a"), True),
+    "transaction": (_transaction, True),
+    "savepoint": (_savepoint, True),
+    "schema_version": (lambda s: s.schema_version(), True),
+    "ensure_schema": (lambda s: s.ensure_schema(), True),
+    "upgrade": (lambda s: s.upgrade(), True),
+    "is_empty": (lambda s: s.is_empty(), True),
+    "list_tables": (lambda s: s.list_tables(), True),
+    "columns": (lambda s: s.columns("counters"), True),
+    "has_rows": (lambda s: s.has_rows("organisations"), True),
+    "count_rows": (lambda s: s.count_rows("organisations"), True),
+    "read_rows": (lambda s: list(s.read_rows("organisations", ["id", "name"])), True),
+    "write_rows": (lambda s: s.write_rows("counters", ["name", "value"], [("b", 1)]), True),
+    "delete_rows": (lambda s: s.delete_rows("counters"), True),
+    "lock": (_lock, False),
+    "reset_sequences": (lambda s: s.reset_sequences(), False),
+}
+
+
 class StorageConformance:
     """What every storage backend promises. Provide the ``connect`` fixture (see module doc)."""
 
     @pytest.fixture
     def connect(self) -> Connect:
         raise NotImplementedError("a conformance test class provides the `connect` fixture")
+
+    @pytest.fixture
+    def break_connection(self) -> Callable[[Storage], None]:
+        """Make the given store's connection fail as a lost server would (see module doc)."""
+        pytest.skip("the backend's tests provide no `break_connection` fixture")
 
     @pytest.fixture
     def opener(self, connect: Connect) -> Iterator[Connect]:
@@ -335,6 +392,38 @@ class StorageConformance:
             raise Refused("vetoed")
         assert _names(store) == []
 
+    def test_constraint_errors_stay_the_drivers_integrity_error(self, store: Storage) -> None:
+        """A violated constraint, whichever method ran the statement, is ``store.IntegrityError``
+        (never an hdcli error: it is the caller's to handle), a duplicate key recognisably so."""
+        org = _org(store, "A")
+        store.execute("INSERT INTO org_domains (org_id, domain) VALUES (?, ?)", (org, "a.example"))
+        violations: list[tuple[Callable[[], Any], bool]] = [
+            (lambda: _org(store, "A"), True),
+            (
+                lambda: store.executemany(
+                    "INSERT INTO org_domains (org_id, domain) VALUES (?, ?)",
+                    [(org, "b.example"), (org, "a.example")],
+                ),
+                True,
+            ),
+            (
+                lambda: store.query_one(
+                    "INSERT INTO contacts (org_id, name, email, created_at) VALUES (?, ?, ?, ?) "
+                    "RETURNING id",
+                    (org + 1000, "X", "x@a.example", TIMESTAMP),
+                ),
+                False,  # a foreign key
+            ),
+            (lambda: store.execute("UPDATE organisations SET kind = NULL"), False),
+        ]
+        for violate, duplicate in violations:
+            with pytest.raises(store.IntegrityError) as caught, store.transaction():
+                violate()
+            assert not isinstance(caught.value, HdcliError)
+            assert store.is_unique_violation(caught.value) is duplicate, caught.value
+        assert _names(store) == ["A"]
+        assert store.query("SELECT domain FROM org_domains") == [{"domain": "a.example"}]
+
     def test_savepoint_undoes_only_its_part(self, store: Storage) -> None:
         with store.transaction():
             _org(store, "A")
@@ -425,6 +514,39 @@ class StorageConformance:
             assert again is True
 
     # -- copies --------------------------------------------------------------------------
+    def test_whole_tables_are_read_emptied_and_written_back(self, store: Storage) -> None:
+        """What ``hdcli db copy`` does with each table: rows by id, written back as they were
+        (ids, BLOBs and NULLs included), counted."""
+        for name in ("B", "A", "C"):
+            _org(store, name)
+        raw = bytes(range(256))
+        store.insert(
+            "quarantine",
+            {"message_key": "k", "source": "", "reason": "r", "raw": raw, "created_at": TIMESTAMP},
+        )
+        assert store.has_rows("organisations")
+        assert not store.has_rows("contacts")
+        assert (store.count_rows("organisations"), store.count_rows("contacts")) == (3, 0)
+        cols = ["id", "name", "kind", "language", "created_at"]
+        orgs = list(store.read_rows("organisations", cols))
+        assert [r["name"] for r in orgs] == ["B", "A", "C"]  # by id
+        assert list(orgs[0]) == cols
+        qcols = ["id", "message_key", "source", "reason", "raw", "created_at"]
+        kept = list(store.read_rows("quarantine", qcols))
+        with store.transaction():
+            store.delete_rows("quarantine")
+            store.delete_rows("organisations")
+            assert store.count_rows("organisations") == 0
+            store.write_rows("organisations", cols, [tuple(r[c] for c in cols) for r in orgs])
+            store.write_rows("quarantine", qcols, [tuple(r[c] for c in qcols) for r in kept])
+        assert list(store.read_rows("organisations", cols)) == orgs
+        assert [r["raw"] for r in store.read_rows("quarantine", ["raw"])] == [raw]
+        assert list(store.read_rows("counters", ["name", "value"])) == []  # no id column
+        with pytest.raises(ValueError):
+            store.count_rows("organisations; DROP TABLE tickets")
+        with pytest.raises(ValueError):
+            list(store.read_rows("organisations", ["name FROM organisations --"]))
+
     def test_explicit_ids_then_generated_ones_follow(self, store: Storage) -> None:
         store.execute(
             "INSERT INTO organisations (id, name, kind, created_at) VALUES (?, ?, ?, ?)",
@@ -435,6 +557,28 @@ class StorageConformance:
 
     def test_close_twice_is_harmless(self, opener: Connect) -> None:
         store = opener()
+        store.close()
+        store.close()
+
+    # -- driver errors -------------------------------------------------------------------
+    @pytest.mark.parametrize("operation", sorted(BROKEN_OPERATIONS))
+    def test_a_broken_connection_is_backend_unavailable(
+        self, store: Storage, break_connection: Callable[[Storage], None], operation: str
+    ) -> None:
+        """Once the connection fails, every operation raises BackendUnavailable (exit 5; the
+        MTA pipe's 75), never a driver error; only what needs no connection may still work
+        (a file lock, a no-op). Closing the broken store stays harmless."""
+        run, must_fail = BROKEN_OPERATIONS[operation]
+        _org(store, "A")
+        break_connection(store)
+        try:
+            run(store)
+        except BackendUnavailable:
+            pass
+        except Exception as exc:
+            pytest.fail(f"{operation} on a broken connection raised {exc!r}")
+        else:
+            assert not must_fail, f"{operation} on a broken connection did not fail"
         store.close()
         store.close()
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hdcli.billing.accounting import contract_terms
 from hdcli.errors import UsageError
+from hdcli.repo import billing as billing_repo
 from hdcli.reports import ReportContext, ReportResult, flag
 
 if TYPE_CHECKING:
@@ -67,14 +68,6 @@ def local_date(stamp: str, tz: ZoneInfo) -> date:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(tz).date()
 
 
-# Per-ticket sums in SQL: a month's report reads one row per ticket, never every time entry.
-_TICKET_SUMS = (
-    "SELECT t.id, t.number, t.subject, t.closed_at, t.billable_override, "
-    "coalesce(sum(e.minutes), 0) AS worked, "
-    "coalesce(sum(CASE WHEN e.billable = 1 THEN e.minutes ELSE 0 END), 0) AS chargeable"
-)
-
-
 def _charge_of(row: Row, terms: ContractTerms) -> TicketCharge:
     from hdcli.billing.accounting import charge_from_minutes
 
@@ -93,16 +86,13 @@ def month_share(
     the contract's tickets closed in its month (an open ticket counts as closed now)."""
     from hdcli.billing.accounting import month_charges
 
-    store = ctx.store
     terms = contract_terms(contract)
     closed = ticket.get("closed_at")
     day = local_date(closed, ctx.tz) if closed else ctx.today()
     month = month_range(day.strftime("%Y-%m"), day, ctx.tz)
-    rows = store.query(
-        _TICKET_SUMS + " FROM tickets t LEFT JOIN time_entries e ON e.ticket_id = t.id "
-        "WHERE t.contract_id = ? AND t.closed_at >= ? AND t.closed_at < ? AND t.id <> ? "
-        "GROUP BY t.id ORDER BY t.closed_at, t.id",
-        (contract["id"], month.start, month.end, ticket["id"]),
+    # Per-ticket sums in SQL: one row per ticket, never every time entry.
+    rows = billing_repo.contract_month(
+        ctx.store, contract["id"], month.start, month.end, ticket["id"]
     )
     pairs: list[tuple[int, TicketCharge]] = []
     placed = False
@@ -207,30 +197,12 @@ def billing_rows(
 
     store = ctx.store
     currency = str(ctx.config.get("billing.currency") or "EUR")
-    params: list[Any] = [month.start, month.end]
-    where = "t.closed_at >= ? AND t.closed_at < ?"
-    if org:
-        where += " AND t.org_id = ?"
-        params.append(get_org(store, org)["id"])
-    # Correlated sums rather than JOIN … GROUP BY: each is a range of the covering index
-    # time_entries(ticket_id, billable, minutes), and no wide intermediate rows are sorted.
-    sql = (
-        "SELECT t.id, t.closed_at, t.billable_override, "
-        + ("t.number, " if detail else "")
-        + "(SELECT coalesce(sum(e.minutes), 0) FROM time_entries e "
-        "WHERE e.ticket_id = t.id) AS worked, "
-        "(SELECT coalesce(sum(e.minutes), 0) FROM time_entries e "
-        "WHERE e.ticket_id = t.id AND e.billable = 1) AS chargeable, "
-        "(SELECT s.status FROM service_reports s WHERE s.ticket_id = t.id "
-        "ORDER BY s.id DESC LIMIT 1) AS report_status, "
-        "o.name AS organisation, c.id AS contract_id, c.number AS contract, c.billing, c.rate, "
-        "c.increment_minutes, c.minimum_minutes, c.included_minutes "
-        "FROM tickets t JOIN organisations o ON o.id = t.org_id "
-        "JOIN contracts c ON c.id = t.contract_id "
-        f"WHERE {where} ORDER BY o.name, c.number, t.closed_at, t.id"
+    org_id = int(get_org(store, org)["id"]) if org else None
+    tickets = billing_repo.month_tickets(
+        store, month.start, month.end, org_id=org_id, numbers=detail
     )
     total = _Sums()
-    for _, group in itertools.groupby(store.iterate(sql, params), key=lambda r: r["contract_id"]):
+    for _, group in itertools.groupby(tickets, key=lambda r: r["contract_id"]):
         first = next(group)
         terms = contract_terms(first)
         head = {

@@ -22,6 +22,11 @@ from hdcli.billing.monthly import local_date, month_share
 from hdcli.errors import NotFound, Refused, UsageError
 from hdcli.mail.answers import decision_word
 from hdcli.models import REPORT_STATUSES, VIAS, choice
+from hdcli.repo import articles as article_repo
+from hdcli.repo import billing as billing_repo
+from hdcli.repo import customers as customer_repo
+from hdcli.repo import outbound as outbound_repo
+from hdcli.repo import time_entries as time_repo
 from hdcli.unit import announce, guard, record, touch
 from hdcli.unit import change as transaction
 from hdcli.util import norm_email, now_iso, one_line
@@ -37,16 +42,12 @@ if TYPE_CHECKING:
 
 
 def time_entries(store: SqlStorage, ticket_id: int) -> list[TimeEntryLine]:
+    """The ticket's time entries as lines of its service report, by work date."""
     from datetime import date
 
     from hdcli.billing.accounting import TimeEntryLine
 
-    rows = store.query(
-        "SELECT e.work_date, coalesce(a.name, '') AS agent, e.minutes, e.activity, e.note, "
-        "e.billable FROM time_entries e LEFT JOIN agents a ON a.id = e.agent_id "
-        "WHERE e.ticket_id = ? ORDER BY e.work_date, e.id",
-        (ticket_id,),
-    )
+    rows = time_repo.report_lines(store, ticket_id)
     return [
         TimeEntryLine(
             date.fromisoformat(r["work_date"]),
@@ -70,9 +71,9 @@ def build_report(
     from hdcli.billing.document import ServiceReport
 
     store = ctx.store
-    contract = store.query_one("SELECT * FROM contracts WHERE id = ?", (ticket["contract_id"],))
-    org = store.query_one("SELECT * FROM organisations WHERE id = ?", (ticket["org_id"],))
-    requester = store.query_one("SELECT * FROM contacts WHERE id = ?", (ticket["requester_id"],))
+    contract = customer_repo.contract(store, ticket["contract_id"])
+    org = customer_repo.org(store, ticket["org_id"])
+    requester = customer_repo.contact(store, ticket["requester_id"])
     if contract is None or org is None or requester is None:
         raise NotFound(f"ticket {ticket['number']} lacks its contract, organisation or requester")
     entries = time_entries(store, int(ticket["id"]))
@@ -89,7 +90,7 @@ def build_report(
         charge = replace(charge, amount=amount)
     agents = list(dict.fromkeys(e.agent for e in entries if e.agent))
     if not agents and ticket.get("assignee_id"):
-        a = store.query_one("SELECT name FROM agents WHERE id = ?", (ticket["assignee_id"],))
+        a = customer_repo.agent(store, ticket["assignee_id"])
         agents = [a["name"]] if a else []
     created_day = local_date(created, ctx.tz) if created else ctx.today()
     return ServiceReport(
@@ -118,24 +119,14 @@ def build_report(
 
 def report_recipient(store: SqlStorage, ticket: Row) -> tuple[str, str]:
     """The contract's report address, else the main contact, else the requester."""
-    contract = store.query_one(
-        "SELECT report_to FROM contracts WHERE id = ?", (ticket["contract_id"],)
-    )
-    if contract and contract["report_to"]:
-        known = store.query_one(
-            "SELECT name FROM contacts WHERE email = ?", (contract["report_to"],)
-        )
-        return (known["name"] if known else ""), contract["report_to"]
-    main = store.query_one(
-        "SELECT name, email FROM contacts WHERE org_id = ? AND (',' || roles || ',') LIKE ? "
-        "ORDER BY id LIMIT 1",
-        (ticket["org_id"], "%,main,%"),
-    )
+    report_to = customer_repo.contract_value(store, ticket["contract_id"], "report_to")
+    if report_to:
+        known = customer_repo.contact_by_email(store, report_to)
+        return (known["name"] if known else ""), report_to
+    main = customer_repo.first_with_role(store, ticket["org_id"], "main")
     if main:
         return main["name"], main["email"]
-    req = store.query_one(
-        "SELECT name, email FROM contacts WHERE id = ?", (ticket["requester_id"],)
-    )
+    req = customer_repo.contact(store, ticket["requester_id"])
     assert req is not None
     return req["name"], req["email"]
 
@@ -150,8 +141,8 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
     name, address = report_recipient(store, ticket)
     closed = ticket.get("closed_at")
     month = (local_date(closed, ctx.tz) if closed else ctx.today()).strftime("%Y-%m")
-    report_id = store.insert(
-        "service_reports",
+    report_id = billing_repo.insert_report(
+        store,
         {
             "ticket_id": ticket["id"],
             "created_at": now_iso(),
@@ -197,9 +188,8 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
 
 
 def latest_report(store: SqlStorage, ticket_id: int) -> Row | None:
-    return store.query_one(
-        "SELECT * FROM service_reports WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", (ticket_id,)
-    )
+    """The ticket's latest service report, or None."""
+    return billing_repo.latest_report(store, ticket_id)
 
 
 def report_json(ctx: Context, number: str) -> dict[str, Any]:
@@ -254,10 +244,8 @@ def set_billable(ctx: Context, number: str, billable: bool | None, *, force: boo
 
     with transaction(ctx) as store:
         ticket = get_ticket(store, number)
-        contract = store.query_one(
-            "SELECT billing FROM contracts WHERE id = ?", (ticket["contract_id"],)
-        )
-        if billable and contract and contract["billing"] == "free":
+        mode = customer_repo.contract_value(store, ticket["contract_id"], "billing")
+        if billable and mode == "free":
             raise Refused(
                 f"ticket {number}: the contract is free of charge, its tickets cannot "
                 "be made billable"
@@ -274,15 +262,12 @@ def set_billable(ctx: Context, number: str, billable: bool | None, *, force: boo
         detail: dict[str, Any] = {"billable": billable}
         if report is not None:
             built = build_report(ctx, ticket, status=report["status"], created=report["created_at"])
-            store.execute(
-                "UPDATE service_reports SET billed_minutes = ?, billable = ?, amount = ? "
-                "WHERE id = ?",
-                (
-                    built.charge.billed_minutes,
-                    int(built.charge.billable),
-                    str(built.charge.amount),
-                    report["id"],
-                ),
+            billing_repo.refresh_charge(
+                store,
+                report["id"],
+                billed_minutes=built.charge.billed_minutes,
+                billable=built.charge.billable,
+                amount=str(built.charge.amount),
             )
             detail.update(report=report["id"], amount=str(built.charge.amount))
             if report["status"] == "approved":
@@ -332,10 +317,14 @@ def decide_report_in_tx(
             "ticket is closed)"
         )
     guard(ctx, f"report.{status}", ticket, by=by, via=via)
-    store.execute(
-        "UPDATE service_reports SET status = ?, decided_by = ?, via = ?, reason = ?, "
-        "decided_at = ? WHERE id = ?",
-        (status, by.strip() or None, via, reason, now_iso(), report["id"]),
+    billing_repo.decide_report(
+        store,
+        report["id"],
+        status=status,
+        by=by.strip() or None,
+        via=via,
+        reason=reason,
+        at=now_iso(),
     )
     record(
         ctx,
@@ -372,14 +361,10 @@ def on_billing_mail(ctx: Context, mail: ParsedMail, ticket: Row | None) -> str |
         return None
     store = ctx.store
     sender = norm_email(mail.from_addr or "")
-    known = store.query_one(
-        "SELECT id FROM contacts WHERE org_id = ? AND email = ?", (ticket["org_id"], sender)
-    )
-    contract = store.query_one(
-        "SELECT report_to FROM contracts WHERE id = ?", (ticket["contract_id"],)
-    )
-    report_to = norm_email(contract["report_to"]) if contract and contract["report_to"] else ""
-    if known is None and sender != report_to:
+    known = customer_repo.in_org(store, ticket["org_id"], sender)
+    contract_report_to = customer_repo.contract_value(store, ticket["contract_id"], "report_to")
+    report_to = norm_email(contract_report_to) if contract_report_to else ""
+    if not known and sender != report_to:
         return None
     report = latest_report(store, int(ticket["id"]))
     if report is None:
@@ -487,22 +472,9 @@ def subject_hooks(ctx: Context) -> list[str]:
 def _report_mails(store: SqlStorage, ticket: Row, since: str) -> dict[str, str]:
     """Message-ID → subject of the service report mails of ``ticket`` sent from ``since`` on
     (the latest report's; an older report's mail answers a report already replaced)."""
-    rows = store.query(
-        "SELECT message_id FROM articles WHERE ticket_id = ? AND direction = 'out' "
-        "AND message_id IS NOT NULL AND created_at >= ?",
-        (ticket["id"], since),
-    )
-    ids = [str(r["message_id"]) for r in rows][-50:]
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
     # The ticket's outbound articles are few; the queue is looked up by its indexed Message-ID.
-    found = store.query(
-        f"SELECT message_id, subject FROM outbound WHERE message_id IN ({marks}) "
-        "AND ticket_id = ? AND kind = 'service_report'",
-        [*ids, ticket["id"]],
-    )
-    return {str(r["message_id"]): str(r["subject"] or "") for r in found}
+    ids = article_repo.sent_since(store, ticket["id"], since)[-50:]
+    return outbound_repo.subjects(store, ticket["id"], ids, "service_report")
 
 
 def _subject_key(hooks: list[str], subject: str | None) -> str:
@@ -518,22 +490,13 @@ def _report_addressee(store: SqlStorage, ticket: Row, sender: str) -> bool:
     report address, or a contact of the organisation with the role main or billing."""
     if not sender:
         return False
-    row = store.query_one(
-        "SELECT 1 AS x FROM contracts WHERE id = ? AND lower(report_to) = ? "
-        "UNION ALL SELECT 1 AS x FROM contacts WHERE org_id = ? AND email = ? "
-        "AND ((',' || roles || ',') LIKE ? OR (',' || roles || ',') LIKE ?) LIMIT 1",
-        (ticket["contract_id"], sender, ticket["org_id"], sender, "%,main,%", "%,billing,%"),
-    )
-    return row is not None
+    return customer_repo.receives_reports(store, ticket["contract_id"], ticket["org_id"], sender)
 
 
 def check_time_change(ctx: Context, ticket: Row, *, force: bool = False) -> None:
     """Time on a ticket whose service report is approved is locked; ``force`` changes it anyway
     and records that in the history."""
-    row = ctx.store.query_one(
-        "SELECT id, status FROM service_reports WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
-        (ticket["id"],),
-    )
+    row = billing_repo.latest_report_status(ctx.store, ticket["id"])
     if row and row["status"] == "approved":
         if force:
             record(ctx, ticket, "locked_time_changed", report=row["id"])

@@ -35,6 +35,10 @@ from typing import TYPE_CHECKING, Any
 from hdcli.articles import add_inbound_mail, inbound_attachments, may_write, send_mail
 from hdcli.errors import BackendUnavailable, ConfigError, Refused, TransientError
 from hdcli.models import OUTCOMES as OUTCOMES
+from hdcli.repo import customers as customer_repo
+from hdcli.repo import inbound as inbound_repo
+from hdcli.repo import outbound as outbound_repo
+from hdcli.repo import tickets as ticket_repo
 from hdcli.tickets import OpenRequest, followup_in_tx, open_in_tx, reopen_in_tx
 from hdcli.unit import finish, record
 from hdcli.util import norm_email, now_iso, one_line
@@ -212,11 +216,7 @@ def _quarantine(
     with store.transaction():
         if not _claim(store, lkey, source):
             return _duplicate(store, lkey, source, message_id)
-        store.execute(
-            "INSERT INTO quarantine (message_key, source, reason, raw, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (lkey, source, reason, bytes(raw), now_iso()),
-        )
+        inbound_repo.quarantine(store, lkey, source, reason, bytes(raw), now_iso())
         _log(store, lkey, "quarantined", None, reason)
     return IngestResult(source, message_id, "quarantined", None, reason)
 
@@ -227,30 +227,15 @@ def _claim(store: SqlStorage, lkey: str, source: str) -> bool:
     Inserting first (and not checking first) makes a concurrent duplicate wait for the other
     transaction and then find the row: it becomes ``duplicate``, never an error.
     """
-    row = store.query_one(
-        "INSERT INTO inbound_log (message_key, source, outcome, reason, received_at) "
-        "VALUES (?, ?, 'processing', '', ?) ON CONFLICT (message_key) DO NOTHING RETURNING id",
-        (lkey, source, now_iso()),
-    )
-    return row is not None
+    return inbound_repo.claim(store, lkey, source, now_iso())
 
 
 def _log(store: SqlStorage, lkey: str, outcome: str, ticket_id: Any, reason: str) -> None:
-    store.execute(
-        "UPDATE inbound_log SET outcome = ?, ticket_id = ?, reason = ? WHERE message_key = ?",
-        (outcome, ticket_id, reason, lkey),
-    )
+    inbound_repo.set_outcome(store, lkey, outcome, ticket_id, reason)
 
 
 def _duplicate(store: SqlStorage, lkey: str, source: str, message_id: str | None) -> IngestResult:
-    row = (
-        store.query_one(
-            "SELECT l.outcome, t.number FROM inbound_log l "
-            "LEFT JOIN tickets t ON t.id = l.ticket_id WHERE l.message_key = ?",
-            (lkey,),
-        )
-        or {}
-    )
+    row = inbound_repo.seen(store, lkey) or {}
     previous = row.get("outcome")
     if previous == "rejected" and row.get("number") is None:
         # Rejected without a ticket: a sender the gate refused (or one a plugin turned away),
@@ -307,11 +292,9 @@ def _for_a_human(
 def _suppressed(store: SqlStorage, ticket: Row) -> bool:
     """Whether mail to the requester of ``ticket`` was suppressed (for a ticket opened in this
     transaction: its acknowledgement)."""
-    row = store.query_one(
-        "SELECT 1 AS x FROM history WHERE ticket_id = ? AND action = 'mail_suppressed' LIMIT 1",
-        (ticket["id"],),
-    )
-    return row is not None
+    from hdcli.repo import history
+
+    return history.has_action(store, int(ticket["id"]), "mail_suppressed")
 
 
 def _stranger(settings: _Settings, mail: ParsedMail) -> bool:
@@ -355,12 +338,7 @@ def _writable(
 
 def _numbered(store: SqlStorage, numbers: list[str]) -> list[Row]:
     """The tickets with these numbers, in their order."""
-    if not numbers:
-        return []
-    marks = ",".join("?" * len(numbers))
-    rows = store.query(f"SELECT * FROM tickets WHERE number IN ({marks})", numbers)
-    order = {n: i for i, n in enumerate(numbers)}
-    return sorted(rows, key=lambda r: order[r["number"]])
+    return ticket_repo.by_numbers(store, numbers)
 
 
 def _candidates(store: SqlStorage, settings: _Settings, mail: ParsedMail) -> list[Row]:
@@ -369,13 +347,7 @@ def _candidates(store: SqlStorage, settings: _Settings, mail: ParsedMail) -> lis
     candidates = _numbered(store, _subject_numbers(settings, mail))
     ids = list(dict.fromkeys([*mail.in_reply_to, *reversed(mail.references)]))[:20]
     if ids:
-        marks = ",".join("?" * len(ids))
-        rows = store.query(
-            f"SELECT t.* FROM tickets t WHERE t.id IN (SELECT ticket_id FROM articles "
-            f"WHERE message_id IN ({marks}) UNION SELECT ticket_id FROM outbound "
-            f"WHERE message_id IN ({marks}))",
-            [*ids, *ids],
-        )
+        rows = ticket_repo.answered_by(store, ids)
         seen = {int(c["id"]) for c in candidates}
         candidates.extend(r for r in rows if int(r["id"]) not in seen)
     return candidates
@@ -387,21 +359,11 @@ def _automatic(
     """Auto-replies and bounces: recorded where they belong, never answered."""
     store = ctx.store
     if kind.kind == "bounce" and kind.bounced_message_ids:
-        ids = kind.bounced_message_ids[:20]
-        marks = ",".join("?" * len(ids))
-        row = store.query_one(
-            f"SELECT ticket_id, message_id FROM outbound WHERE message_id IN ({marks}) "
-            f"AND ticket_id IS NOT NULL UNION ALL SELECT ticket_id, message_id FROM articles "
-            f"WHERE message_id IN ({marks}) AND direction = 'out' LIMIT 1",
-            [*ids, *ids],
-        )
+        row = outbound_repo.sent_for_ticket(store, kind.bounced_message_ids[:20])
         if row is not None:
-            ticket = store.query_one("SELECT * FROM tickets WHERE id = ?", (row["ticket_id"],))
+            ticket = ticket_repo.by_id(store, row["ticket_id"])
             if ticket is not None:
-                store.execute(
-                    "UPDATE outbound SET last_error = ? WHERE message_id = ?",
-                    (f"bounced: {kind.reason}", row["message_id"]),
-                )
+                outbound_repo.mark_bounced(store, row["message_id"], f"bounced: {kind.reason}")
                 add_inbound_mail(ctx, ticket, mail, kind="bounce", attachments=())
                 record(ctx, ticket, "bounce", message_id=row["message_id"], reason=kind.reason)
                 return "ignored", ticket, f"bounce of our mail recorded ({kind.reason})"
@@ -449,11 +411,9 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
     if ticket["status"] != "closed":
         return _followup(ctx, ticket, mail)
     policy = settings.closed_policy
-    contract = store.query_one(
-        "SELECT closed_policy FROM contracts WHERE id = ?", (ticket["contract_id"],)
-    )
-    if contract and contract.get("closed_policy"):
-        policy = str(contract["closed_policy"])
+    contract_policy = customer_repo.contract_value(store, ticket["contract_id"], "closed_policy")
+    if contract_policy:
+        policy = str(contract_policy)
     if policy == "reopen":
         reopen_in_tx(ctx, ticket, "reply by mail")
         outcome, t, reason = _followup(ctx, ticket, mail)

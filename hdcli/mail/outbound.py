@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import Refused, UsageError
+from hdcli.repo import outbound as outbound_repo
 from hdcli.util import now_iso, one_line
 
 if TYPE_CHECKING:
@@ -223,12 +224,7 @@ def auto_limit_reached(ctx: Context, recipient: str) -> bool:
     """True when ``recipient`` got ``mail.auto_reply_limit`` automatic answers in 24 hours."""
     limit = int(ctx.config.get("mail.auto_reply_limit"))
     since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    row = ctx.store.query_one(
-        "SELECT count(*) AS n FROM outbound WHERE recipient = ? AND automatic = 1 "
-        "AND kind IN (?, ?) AND created_at >= ?",
-        (recipient, *ANSWER_KINDS, since),
-    )
-    return bool(row and int(row["n"]) >= limit)
+    return outbound_repo.answers_since(ctx.store, recipient, ANSWER_KINDS, since) >= limit
 
 
 def queue(
@@ -274,8 +270,8 @@ def queue(
         reply_to=reply_to,
     )
     now = now_iso()
-    qid = store.insert(
-        "outbound",
+    qid = outbound_repo.insert(
+        store,
         {
             "ticket_id": ticket_id,
             "kind": kind,
@@ -426,98 +422,6 @@ def this_process() -> Claimant:
     return _ME[0]
 
 
-# -- the queue's SQL, one statement per function ----------------------------------------------
-def _claimants(store: SqlStorage) -> list[str]:
-    rows = store.query("SELECT DISTINCT claimed_by FROM outbound WHERE status = 'sending'")
-    return [str(r["claimed_by"]) for r in rows if r["claimed_by"]]
-
-
-def _release_claims_of(store: SqlStorage, claimed_by: str) -> int:
-    cur = store.execute(
-        "UPDATE outbound SET status = 'queued', claimed_by = NULL "
-        "WHERE status = 'sending' AND claimed_by = ?",
-        (claimed_by,),
-    )
-    return int(cur.rowcount)
-
-
-def _release_stale_claims(store: SqlStorage, before: str) -> None:
-    store.execute(
-        "UPDATE outbound SET status = 'queued', claimed_by = NULL "
-        "WHERE status = 'sending' AND claimed_at < ?",
-        (before,),
-    )
-
-
-def _claim_ids(store: SqlStorage, owner: str, now: str, ids: Sequence[int]) -> None:
-    marks = ",".join("?" * len(ids))
-    store.execute(
-        f"UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
-        f"WHERE status = 'queued' AND id IN ({marks})",
-        (owner, now, *ids),
-    )
-
-
-def _claim_due(store: SqlStorage, owner: str, now: str, limit: int) -> None:
-    store.execute(
-        "UPDATE outbound SET status = 'sending', claimed_by = ?, claimed_at = ? "
-        "WHERE status = 'queued' AND id IN (SELECT id FROM outbound "
-        "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?)",
-        (owner, now, now, limit),
-    )
-
-
-def _claimed(store: SqlStorage, owner: str) -> list[dict[str, Any]]:
-    return store.query(
-        "SELECT id, attempts FROM outbound WHERE claimed_by = ? AND status = 'sending' ORDER BY id",
-        (owner,),
-    )
-
-
-def _begin_attempt(store: SqlStorage, qid: int, owner: str) -> dict[str, Any] | None:
-    """Count the attempt and refresh the claim before the mail leaves; None when the claim
-    is no longer ours. Counting first means a run killed while sending has its attempt
-    counted too."""
-    mine = store.execute(
-        "UPDATE outbound SET attempts = attempts + 1, claimed_at = ? "
-        "WHERE id = ? AND claimed_by = ? AND status = 'sending'",
-        (now_iso(), qid, owner),
-    ).rowcount
-    if not mine:
-        return None
-    return store.query_one(
-        "SELECT sender, recipient, message_id, raw FROM outbound WHERE id = ?", (qid,)
-    )
-
-
-def _record_sent(store: SqlStorage, qid: int, owner: str) -> None:
-    """The record of a delivery: one statement, committed on its own (both backends are in
-    autocommit outside ``transaction()``), run the moment the transport returns."""
-    store.execute(
-        "UPDATE outbound SET status = 'sent', last_error = NULL, claimed_by = NULL, "
-        "sent_at = ? WHERE id = ? AND claimed_by = ?",
-        (now_iso(), qid, owner),
-    )
-
-
-def _record_failed(store: SqlStorage, qid: int, owner: str, error: str) -> None:
-    store.execute(
-        "UPDATE outbound SET status = 'failed', last_error = ?, claimed_by = NULL "
-        "WHERE id = ? AND claimed_by = ?",
-        (error, qid, owner),
-    )
-
-
-def _requeue(
-    store: SqlStorage, qid: int, owner: str, status: str, attempts: int, due: str, error: str
-) -> None:
-    store.execute(
-        "UPDATE outbound SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-        "claimed_by = NULL WHERE id = ? AND claimed_by = ?",
-        (status, attempts, due, error, qid, owner),
-    )
-
-
 def release_abandoned(store: SqlStorage) -> int:
     """Inside the claiming transaction: give back what dead runs had claimed.
 
@@ -527,16 +431,18 @@ def release_abandoned(store: SqlStorage) -> int:
     delivered (see docs/mail.md, "Delivery guarantees"); it is sent again.
     """
     released = 0
-    for claimed_by in _claimants(store):
+    for claimed_by in outbound_repo.claimants(store):
         claimant = Claimant.parse(claimed_by)
         if claimant is not None and claimant.gone():
-            n = _release_claims_of(store, claimed_by)
+            n = outbound_repo.release_claims_of(store, claimed_by)
             released += n
             log.warning(
                 "%d mail(s) claimed by process %d on %s, which has ended, are queued again",
                 n, claimant.pid, claimant.host,
             )  # fmt: skip
-    _release_stale_claims(store, (datetime.now(UTC) - STALE_CLAIM).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    outbound_repo.release_stale_claims(
+        store, (datetime.now(UTC) - STALE_CLAIM).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     return released
 
 
@@ -566,10 +472,10 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
     with store.transaction():
         release_abandoned(store)
         if ids is not None:
-            _claim_ids(store, owner, now, ids)
+            outbound_repo.claim_ids(store, owner, now, ids)
         else:
-            _claim_due(store, owner, now, limit)
-    claimed = _claimed(store, owner)
+            outbound_repo.claim_due(store, owner, now, limit)
+    claimed = outbound_repo.claimed(store, owner)
     if not claimed:
         return result
     transport = None
@@ -584,7 +490,7 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
                 result.deferred.append((qid, down))
                 continue
             # one message in memory at a time, however long the queue
-            mail = _begin_attempt(store, qid, owner)
+            mail = outbound_repo.begin_attempt(store, qid, owner)
             if mail is None:  # taken over by another run after STALE_CLAIM
                 continue
             envelope = (str(mail["sender"]), [str(mail["recipient"])], bytes(mail["raw"]))
@@ -594,14 +500,14 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
                 else:
                     transport.send(*envelope)
             except PermanentSendError as exc:
-                _record_failed(store, qid, owner, str(exc))
+                outbound_repo.record_failed(store, qid, owner, str(exc))
                 result.failed.append((qid, str(exc)))
             except SendError as exc:
                 down = str(exc)
                 _release(ctx, qid, owner, row, down, count_attempt=True)
                 result.deferred.append((qid, down))
             else:
-                _record_sent(store, qid, owner)
+                outbound_repo.record_sent(store, qid, owner)
                 result.sent.append(qid)
     except UsageError as exc:  # bad transport settings: keep everything queued
         handled = set(result.sent) | {q for q, _ in result.failed} | {q for q, _ in result.deferred}
@@ -628,7 +534,9 @@ def _release(
     attempts = int(row["attempts"]) + (1 if count_attempt else 0)
     max_attempts = int(ctx.config.get("mail.outbound.max_attempts"))
     status = "failed" if attempts >= max_attempts else "queued"
-    _requeue(ctx.store, qid, owner, status, attempts, _backoff(ctx.config, attempts), error)
+    outbound_repo.requeue(
+        ctx.store, qid, owner, status, attempts, _backoff(ctx.config, attempts), error
+    )
 
 
 def retry(ctx: Context, ids: Sequence[int] | None = None) -> int:
@@ -636,19 +544,8 @@ def retry(ctx: Context, ids: Sequence[int] | None = None) -> int:
     now = now_iso()
     with ctx.store.transaction():
         if ids is None:
-            cur = ctx.store.execute(
-                "UPDATE outbound SET status = 'queued', next_attempt_at = ?, attempts = 0 "
-                "WHERE status = 'failed'",
-                (now,),
-            )
-        else:
-            marks = ",".join("?" * len(ids)) or "NULL"
-            cur = ctx.store.execute(
-                f"UPDATE outbound SET status = 'queued', next_attempt_at = ?, attempts = 0 "
-                f"WHERE status IN ('failed', 'queued') AND id IN ({marks})",
-                (now, *ids),
-            )
-    return int(cur.rowcount)
+            return outbound_repo.retry_failed(ctx.store, now)
+        return outbound_repo.retry(ctx.store, ids, now)
 
 
 def queue_rows(
@@ -656,18 +553,4 @@ def queue_rows(
 ) -> list[dict[str, Any]]:
     """The outbound queue, newest first: rows of ``status``, else all but those sent (or,
     with ``everything``, all), at most ``limit``."""
-    where, params = [], []
-    if status:
-        where.append("o.status = ?")
-        params.append(status)
-    elif not everything:
-        where.append("o.status <> 'sent'")
-    sql = (
-        "SELECT o.id, o.status, o.kind, o.recipient, t.number AS ticket, o.subject, "
-        "o.attempts, o.next_attempt_at, o.last_error, o.created_at FROM outbound o "
-        "LEFT JOIN tickets t ON t.id = o.ticket_id"
-    )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY o.id DESC LIMIT {int(limit)}"
-    return store.query(sql, params)
+    return outbound_repo.listing(store, status=status, everything=everything, limit=limit)

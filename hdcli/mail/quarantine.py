@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import NotFound, Refused, UsageError
+from hdcli.repo import quarantine as quarantine_repo
 from hdcli.unit import history
 from hdcli.util import now_iso
 
@@ -41,127 +42,6 @@ ATTENTION_COLUMNS = ("when", "outcome", "ticket", "reason", "quarantine")
 RETRY_COLUMNS = ("id", "outcome", "ticket", "message_id", "reason")
 #: The counter that holds the day (its ordinal) of the last automatic purge.
 PURGE_COUNTER = "quarantine_purged_day"
-
-
-# -- storage ------------------------------------------------------------------------------------
-_SELECT = (
-    "SELECT id, created_at, source, reason, COALESCE(size, length(raw)) AS size, "
-    "message_key, purged_at FROM quarantine"
-)
-
-
-def _select_all(store: SqlStorage) -> list[Row]:
-    return store.query(_SELECT + " ORDER BY created_at DESC, id DESC")
-
-
-def _select_one(store: SqlStorage, qid: int, *, lock: bool = False) -> Row | None:
-    return store.query_one(_SELECT + " WHERE id = ?" + (store.row_lock if lock else ""), (qid,))
-
-
-def _select_raw(store: SqlStorage, qid: int) -> bytes | None:
-    row = store.query_one("SELECT raw FROM quarantine WHERE id = ?", (qid,))
-    return None if row is None else bytes(row["raw"])
-
-
-def _max_id(store: SqlStorage) -> int:
-    row = store.query_one("SELECT max(id) AS n FROM quarantine")
-    return int(row["n"]) if row and row["n"] is not None else 0
-
-
-def _find_new(store: SqlStorage, after: int, raw: bytes) -> Row | None:
-    """The row ingest added for ``raw`` in this transaction (its id is above ``after``)."""
-    return store.query_one(
-        "SELECT id, message_key, reason FROM quarantine WHERE id > ? AND raw = ? "
-        "ORDER BY id DESC LIMIT 1",
-        (after, raw),
-    )
-
-
-def _update_reason(store: SqlStorage, qid: int, key: str, reason: str) -> None:
-    store.execute(
-        "UPDATE quarantine SET message_key = ?, reason = ? WHERE id = ?", (key, reason, qid)
-    )
-
-
-def _delete(store: SqlStorage, qid: int) -> None:
-    store.execute("DELETE FROM quarantine WHERE id = ?", (qid,))
-
-
-def _forget_log(store: SqlStorage, key: str) -> None:
-    store.execute("DELETE FROM inbound_log WHERE message_key = ?", (key,))
-
-
-def _due_ids(store: SqlStorage, cutoff: str) -> list[int]:
-    rows = store.query(
-        "SELECT id FROM quarantine WHERE purged_at IS NULL AND created_at < ? ORDER BY id",
-        (cutoff,),
-    )
-    return [int(r["id"]) for r in rows]
-
-
-def _strip_raw(store: SqlStorage, cutoff: str, now: str) -> None:
-    store.execute(
-        "UPDATE quarantine SET size = length(raw), raw = ?, purged_at = ? "
-        "WHERE purged_at IS NULL AND created_at < ?",
-        (b"", now, cutoff),
-    )
-
-
-def _counts(store: SqlStorage) -> Row:
-    row = store.query_one(
-        "SELECT count(*) AS n, count(purged_at) AS purged, min(created_at) AS oldest "
-        "FROM quarantine"
-    )
-    return row or {"n": 0, "purged": 0, "oldest": None}
-
-
-def _purged_day(store: SqlStorage) -> int:
-    row = store.query_one("SELECT value FROM counters WHERE name = ?", (PURGE_COUNTER,))
-    return int(row["value"]) if row else 0
-
-
-def _claim_day(store: SqlStorage, day: int) -> bool:
-    """Move the purge counter to ``day``; False when another run did so today already."""
-    store.execute(
-        "INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
-        (PURGE_COUNTER,),
-    )
-    row = store.query_one(
-        "UPDATE counters SET value = ? WHERE name = ? AND value < ? RETURNING value",
-        (day, PURGE_COUNTER, day),
-    )
-    return row is not None
-
-
-def _quarantined_since(store: SqlStorage, since: str) -> list[Row]:
-    """Quarantined messages as the inbound log has them, with the row that still waits."""
-    return store.query(
-        "SELECT q.id, q.created_at, q.reason, l.outcome FROM quarantine q "
-        "LEFT JOIN inbound_log l ON l.message_key = q.message_key "
-        "WHERE q.created_at >= ? ORDER BY q.created_at DESC, q.id DESC",
-        (since,),
-    )
-
-
-#: History actions of mail that needs a human (``mail_followup`` only with skipped attachments).
-ATTENTION_ACTIONS = (
-    "mail_suppressed",
-    "attachments_skipped",
-    "mail_followup",
-    "approval_answer_unclear",
-    "billing_mail_kept",
-)
-
-
-def _history_since(store: SqlStorage, since: str) -> list[Row]:
-    marks = ",".join("?" * len(ATTENTION_ACTIONS))
-    return store.query(
-        "SELECT h.id, h.created_at, h.action, h.detail, t.number FROM history h "
-        f"JOIN tickets t ON t.id = h.ticket_id WHERE h.action IN ({marks}) "
-        "AND h.created_at >= ? AND (h.action <> 'mail_followup' OR h.detail LIKE ?) "
-        "ORDER BY h.created_at DESC, h.id DESC",
-        [*ATTENTION_ACTIONS, since, '%"skipped_attachments"%'],
-    )
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -205,12 +85,12 @@ def _view(row: Row) -> dict[str, Any]:
 def list_rows(store: SqlStorage) -> list[dict[str, Any]]:
     """Every quarantined message, newest first: id, when, source, reason, size, digest and
     whether its content is still kept. Never the content itself."""
-    return [_view(r) for r in _select_all(store)]
+    return [_view(r) for r in quarantine_repo.select_all(store)]
 
 
 def get(store: SqlStorage, qid: int) -> dict[str, Any]:
     """One quarantined message as :func:`list_rows` shows it; NotFound (exit 3) if unknown."""
-    row = _select_one(store, qid)
+    row = quarantine_repo.select_one(store, qid)
     if row is None:
         raise NotFound(f"no quarantined message {qid} (see `hdcli mail quarantine list`)")
     return _view(row)
@@ -238,7 +118,7 @@ def show(store: SqlStorage, qid: int) -> dict[str, Any]:
     """A quarantined message: what :func:`get` gives, with its ``headers`` (empty once the
     content was removed)."""
     data = get(store, qid)
-    raw = _select_raw(store, qid) or b""
+    raw = quarantine_repo.select_raw(store, qid) or b""
     data["headers"] = headers(raw) if raw else []
     return data
 
@@ -249,7 +129,7 @@ def raw_bytes(store: SqlStorage, qid: int) -> bytes:
     data = get(store, qid)
     if data["content"] != "kept":
         raise Refused(f"quarantined message {qid}: content {data['content']} (retention)")
-    return _select_raw(store, qid) or b""
+    return quarantine_repo.select_raw(store, qid) or b""
 
 
 # -- retry and drop -----------------------------------------------------------------------------
@@ -309,7 +189,7 @@ def retry_one(
     mark = len(ctx.after_commit)
     try:
         with store.transaction():
-            row = _select_one(store, qid, lock=True)
+            row = quarantine_repo.select_one(store, qid, lock=True)
             if row is None:
                 raise NotFound(f"no quarantined message {qid} (see `hdcli mail quarantine list`)")
             if row["purged_at"]:
@@ -317,20 +197,22 @@ def retry_one(
                     f"quarantined message {qid}: content removed {row['purged_at']} "
                     "(retention): nothing to retry; `hdcli mail quarantine drop` removes it"
                 )
-            raw = _select_raw(store, qid) or b""
+            raw = quarantine_repo.select_raw(store, qid) or b""
             source = str(row["source"])
             flag = _is_billing(ctx, source) if billing is None else billing
-            top = _max_id(store)
-            _forget_log(store, str(row["message_key"]))
+            top = quarantine_repo.max_id(store)
+            quarantine_repo.forget_log(store, str(row["message_key"]))
             result = ingest_one(ctx, raw, source, billing=flag, deliver=False)
             kept = result.outcome == "quarantined"
             if kept:
-                new = _find_new(store, top, raw)
+                new = quarantine_repo.find_new(store, top, raw)
                 if new is not None:
-                    _update_reason(store, qid, str(new["message_key"]), str(new["reason"]))
-                    _delete(store, int(new["id"]))
+                    quarantine_repo.update_reason(
+                        store, qid, str(new["message_key"]), str(new["reason"])
+                    )
+                    quarantine_repo.delete(store, int(new["id"]))
             else:
-                _delete(store, qid)
+                quarantine_repo.delete(store, qid)
             history(
                 store,
                 ctx.actor,
@@ -359,11 +241,11 @@ def drop(ctx: Context, qid: int, *, dry_run: bool = False) -> dict[str, Any]:
     message coming again is a ``duplicate``. Returns the row as :func:`get` showed it."""
     store = ctx.store
     with store.transaction():
-        row = _select_one(store, qid, lock=True)
+        row = quarantine_repo.select_one(store, qid, lock=True)
         if row is None:
             raise NotFound(f"no quarantined message {qid} (see `hdcli mail quarantine list`)")
         if not dry_run:
-            _delete(store, qid)
+            quarantine_repo.delete(store, qid)
             history(
                 store,
                 ctx.actor,
@@ -425,9 +307,9 @@ def _purge_in_tx(
     store = ctx.store
     moment = now or datetime.now(UTC)
     cutoff = (moment - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ids = _due_ids(store, cutoff)
+    ids = quarantine_repo.due_ids(store, cutoff)
     if ids and not dry_run:
-        _strip_raw(store, cutoff, now_iso())
+        quarantine_repo.strip_raw(store, cutoff, now_iso())
         history(store, ctx.actor, "quarantine", "", "quarantine_purged", {"ids": ids, "days": days})
     return ids
 
@@ -443,10 +325,10 @@ def purge_if_due(ctx: Context) -> list[int]:
         return []
     store = ctx.store
     day = ctx.today().toordinal()
-    if _purged_day(store) >= day:
+    if quarantine_repo.purged_day(store) >= day:
         return []
     with store.transaction():
-        if not _claim_day(store, day):
+        if not quarantine_repo.claim_day(store, day):
             return []
         return _purge_in_tx(ctx, days)
 
@@ -454,7 +336,7 @@ def purge_if_due(ctx: Context) -> list[int]:
 def waiting(store: SqlStorage) -> dict[str, Any]:
     """How many messages wait in the quarantine: ``n``, ``purged`` (content removed by
     retention) and the ``oldest`` date."""
-    row = _counts(store)
+    row = quarantine_repo.counts(store)
     return {"n": int(row["n"] or 0), "purged": int(row["purged"] or 0), "oldest": row["oldest"]}
 
 
@@ -511,9 +393,9 @@ def attention(store: SqlStorage, since: str | None = None) -> list[dict[str, Any
             "reason": escape(r["reason"]),
             "quarantine": int(r["id"]),
         }
-        for r in _quarantined_since(store, day)
+        for r in quarantine_repo.quarantined_since(store, day)
     ]
-    for r in _history_since(store, day):
+    for r in quarantine_repo.history_since(store, day):
         try:
             detail = json.loads(r["detail"]) if r["detail"] else {}
         except ValueError:

@@ -1,0 +1,39 @@
+"""The ``time_entries`` table: time worked on tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hdcli.backends.base import SqlStorage
+    from hdcli.models import Row
+
+
+def insert(store: SqlStorage, row: Mapping[str, Any]) -> int:
+    """Write a new time entry; returns its id."""
+    return store.insert("time_entries", dict(row))
+
+
+def of_ticket(store: SqlStorage, ticket_id: int) -> list[Row]:
+    """The ticket's time entries by work date, as ``hdcli show`` shows them: ``id``, ``agent``
+    (login, None without one), ``minutes``, ``date``, ``activity``, ``note``, ``billable``
+    (0 or 1)."""
+    return store.query(
+        "SELECT e.id, a.login AS agent, e.minutes, e.work_date AS date, e.activity, e.note, "
+        "e.billable FROM time_entries e LEFT JOIN agents a ON a.id = e.agent_id "
+        "WHERE e.ticket_id = ? ORDER BY e.work_date, e.id",
+        (ticket_id,),
+    )
+
+
+def report_lines(store: SqlStorage, ticket_id: int) -> list[Row]:
+    """The ticket's time entries by work date, as a service report lists them:
+    ``work_date``, ``agent`` (the agent's name, '' without one), ``minutes``, ``activity``,
+    ``note``, ``billable`` (0 or 1)."""
+    return store.query(
+        "SELECT e.work_date, coalesce(a.name, '') AS agent, e.minutes, e.activity, e.note, "
+        "e.billable FROM time_entries e LEFT JOIN agents a ON a.id = e.agent_id "
+        "WHERE e.ticket_id = ? ORDER BY e.work_date, e.id",
+        (ticket_id,),
+    )
