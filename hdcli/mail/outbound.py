@@ -139,11 +139,15 @@ def compose(
         ("Date", format_datetime(datetime.now(UTC))),
         ("Message-ID", message_id),
     ]
-    if reply_to and one_line(reply_to).isascii():
-        headers.append(("Reply-To", one_line(reply_to)))
-    if in_reply_to:
-        headers.append(("In-Reply-To", one_line(in_reply_to)))
-    refs = [one_line(r) for r in references if r]
+    # Addresses and Message-IDs are ASCII: one that is not (8-bit bytes in an inbound
+    # Message-ID) is left out instead of being sent as an encoded word no reader matches.
+    reply = one_line(reply_to or "")
+    if reply and reply.isascii():
+        headers.append(("Reply-To", reply))
+    parent = one_line(in_reply_to or "")
+    if parent and parent.isascii():
+        headers.append(("In-Reply-To", parent))
+    refs = [r for r in map(one_line, references) if r and r.isascii()]
     if refs:
         headers.append(("References", " ".join(refs[-10:])))
     if automatic:
