@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_CTRL = re.compile(r"[\x00-\x1f\x7f]+")
+_CTRL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
 def now_iso() -> str:
@@ -14,7 +14,11 @@ def now_iso() -> str:
 
 
 def one_line(text: str) -> str:
-    """Fold CR, LF, TAB and other control characters into single spaces (header-safe)."""
+    """Fold CR, LF, TAB and other control characters into single spaces (header-safe).
+
+    NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR count as line breaks too: ``str.splitlines``
+    splits on them, and the stdlib's ``email`` package refuses a header value that holds one.
+    """
     return _CTRL.sub(" ", text).strip()
 
 

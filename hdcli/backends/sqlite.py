@@ -13,16 +13,7 @@ from hdcli.backends.base import INTEGRITY, PERMANENT, TRANSIENT, ErrorKind, SqlS
 from hdcli.errors import BackendError, BackendUnavailable, HdcliError
 
 BUSY_TIMEOUT_MS = 15000
-#: What "try again later" is in SQLite: locked, busy, cannot open the file, the disk failing
-#: or full (error codes, and the messages for drivers that give none).
-_UNAVAILABLE = (
-    "SQLITE_BUSY",
-    "SQLITE_LOCKED",
-    "SQLITE_CANTOPEN",
-    "SQLITE_IOERR",
-    "SQLITE_FULL",
-    "SQLITE_PROTOCOL",
-)
+#: The messages of "try again later" errors, for errors that carry no result code.
 _UNAVAILABLE_MESSAGES = ("locked", "busy", "unable to open", "disk I/O", "disk is full")
 
 #: What each SQLite primary result code means for hdcli (the low byte of
@@ -95,7 +86,15 @@ def error_kind(exc: BaseException) -> ErrorKind | None:
         return None
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:
-        return INTEGRITY if isinstance(exc, sqlite3.IntegrityError) else PERMANENT
+        if isinstance(exc, sqlite3.IntegrityError):
+            return INTEGRITY
+        # An error without a result code (a driver or wrapper that gives none): known
+        # "try again" messages are transient, anything else is permanent.
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            m in str(exc) for m in _UNAVAILABLE_MESSAGES
+        ):
+            return TRANSIENT
+        return PERMANENT
     return ERROR_KINDS.get(code & 0xFF, PERMANENT)
 
 
