@@ -153,11 +153,13 @@ def _bounce_reason(mail: ParsedMail) -> str | None:
         return "delivery status notification"
     if "message/feedback-report" in types:
         return "abuse/feedback report (ARF)"
-    local = mail.from_addr.split("@", 1)[0].strip('"')
+    # from_raw: a daemon's From is often no usable address at all ("MAILER-DAEMON")
+    sender = mail.from_addr or mail.from_raw
+    local = sender.split("@", 1)[0].strip('"')
     if local in _DAEMON_LOCALPARTS:
         return f"sender {local}"
     if _is_list_robot(local, mail.headers):
-        return f"mailing-list robot {mail.from_addr}"
+        return f"mailing-list robot {sender}"
     if mail.return_path == "" and mail.embedded_message_ids:
         return "null sender with the original message attached"
     if _BOUNCE_SUBJECT.search(mail.subject) and (

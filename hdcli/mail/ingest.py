@@ -400,7 +400,7 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
 
     store = ctx.store
     if not mail.from_addr or "@" not in mail.from_addr:
-        return "rejected", None, "no sender address"
+        return "rejected", None, mail.sender_problem or "no sender address"
     candidates = _candidates(store, settings, mail)
     ticket = _writable(store, candidates, mail)
     handled = hooks.handle_inbound_mail(mail, ticket, ctx, candidates, "")

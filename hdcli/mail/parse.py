@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,7 @@ class ParsedMail:
     """
     message_id: str | None
     from_addr: str
+    """The sender's usable address (see :func:`usable_address`), "" when there is none."""
     from_name: str
     to: list[str]
     cc: list[str]
@@ -137,6 +139,19 @@ class ParsedMail:
     (for a bounce: the original message)."""
     content_type: str = "text/plain"
     """Lower-case ``type/subtype`` of the top-level part."""
+    sender_problem: str | None = None
+    """Why there is no usable sender (``from_addr`` is then ""), one line for the result,
+    e.g. ``"no usable sender: the From header has an address with an empty local part"``;
+    None when there is one. A message without a usable sender never becomes a contact and
+    is never answered."""
+    sender_source: str = "from"
+    """Where ``from_addr`` came from: one of :data:`SENDER_SOURCES`, "" when there is none."""
+    from_raw: str = ""
+    """The first address of the sender headers as written (lower-case), also when it is not
+    usable: for recognising senders such as ``MAILER-DAEMON``, never for writing to."""
+    addresses_not_kept: dict[str, int] = field(default_factory=dict)
+    """Lower-case header name → number of addresses beyond the cap of the parse (counted,
+    not kept), e.g. ``{"cc": 99000}``."""
     text_parts: list[tuple[str, Message]] = field(default_factory=list, repr=False, compare=False)
     """The body parts (``text/plain`` or ``text/html``, part), still encoded: the bodies are
     decoded on first use (a rejected stranger's body is never needed)."""
@@ -182,8 +197,74 @@ def _fold(text: str) -> str:
     return _CTRL_RUN.sub(" ", text).strip()
 
 
+# Labels whose bytes are really a superset's: what senders label GB2312 is GBK or GB18030,
+# Shift_JIS is Windows' cp932, EUC-KR is cp949 (the WHATWG encoding standard does the same).
+_SUPERSETS = {
+    "gb2312": "gb18030",
+    "euc-cn": "gb18030",
+    "euc_cn": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "chinese": "gb18030",
+    "csgb2312": "gb18030",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "windows-31j": "cp932",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "euc-kr": "cp949",
+    "euc_kr": "cp949",
+    "big5": "big5hkscs",
+    "tis-620": "cp874",
+    "iso-8859-11": "cp874",
+    "iso-8859-8-i": "iso8859_8",
+    "unicode-1-1-utf-7": "utf_7",
+}
+# ISO-2022-JP as written by real clients uses the extensions (NEC, IBM, JIS X 0212); some
+# label Shift_JIS bytes as ISO-2022-JP (Zammad tries the same chain).
+_ISO2022JP_CHAIN = ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2", "iso2022_jp_3")
+# Codecs Python knows that are not the character set of a text: decoding with them gives
+# nothing a person can read (``undefined`` raises on every byte).
+_NOT_TEXT = frozenset(
+    {
+        "punycode",
+        "idna",
+        "undefined",
+        "raw_unicode_escape",
+        "unicode_escape",
+        "mbcs",
+        "oem",
+        "charmap",
+        "palmos",
+    }
+)
+# Mail charsets the detector may answer with (it guesses exotic code pages on short text).
+_DETECT_CANDIDATES = (
+    "utf_8",
+    "cp1252",
+    "cp1250",
+    "cp1251",
+    "koi8_r",
+    "cp932",
+    "euc_jp",
+    "gb18030",
+    "big5hkscs",
+    "cp949",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp874",
+)
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{3,}")
+
+
 def _lookup_charset(charset: str | None) -> str | None:
-    """A Python codec name for a MIME charset label, or None when unknown."""
+    """A Python codec name for a MIME charset label, or None when unknown or not a text charset."""
     import codecs
 
     if not charset:
@@ -198,45 +279,92 @@ def _lookup_charset(charset: str | None) -> str | None:
         # What senders label latin-1 is in practice windows-1252 (€, curly quotes): the
         # same choice browsers make (WHATWG encoding standard).
         return "cp1252"
+    label = _SUPERSETS.get(label, label)
     try:
-        return codecs.lookup(label).name
+        info = codecs.lookup(label)
     except (LookupError, ValueError):
         return None
+    if info.name in _NOT_TEXT or not getattr(info, "_is_text_encoding", True):
+        return None
+    return _SUPERSETS.get(info.name, info.name)
 
 
-def decode_bytes(data: bytes, charset: str | None) -> str:
+def _try_decode(data: bytes, codec: str) -> str | None:
+    codecs = _ISO2022JP_CHAIN if codec.startswith("iso2022_jp") else (codec,)
+    for name in codecs:
+        try:
+            return data.decode(name)
+        except (UnicodeError, LookupError):
+            continue
+    return None
+
+
+def _detect(data: bytes, sample: bytes | None = None) -> str | None:
+    """``data`` decoded in the charset a detector finds for ``sample`` (default ``data``).
+
+    charset-normalizer is imported only here, when a message has 8-bit text in no charset
+    that fits. None when it finds nothing that decodes ``data``.
+    """
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    probe = sample if sample and _HIGH_RUN.search(sample) else data
+    try:
+        best = from_bytes(probe[:65536], cp_isolation=list(_DETECT_CANDIDATES)).best()
+    except Exception:  # the detector must never lose a mail
+        return None
+    if best is None or best.encoding in _NOT_TEXT:
+        return None
+    return _try_decode(data, best.encoding)
+
+
+def decode_bytes(data: bytes, charset: str | None, *, sample: bytes | None = None) -> str:
     """Decode text bytes in the declared ``charset``, never failing.
 
-    Unknown, missing or wrong labels fall back to UTF-8, then windows-1252, then latin-1
-    (which decodes anything).
+    Labels are read as the superset real senders mean (GB2312 as GB18030, Shift_JIS as
+    cp932, ISO-2022-JP with its extensions, then as Shift_JIS). Unknown, missing, wrong and
+    non-text labels (``punycode``, ``idna``, ``undefined``) fall back to UTF-8; then, for
+    8-bit text that is not Latin with accents (runs of three or more 8-bit bytes), to what a
+    detector finds (charset-normalizer, over ``sample`` when given: more text guesses
+    better); last to windows-1252 (never failing).
     """
     codec = _lookup_charset(charset)
     if codec is not None and codec != "ascii":
-        try:
-            return data.decode(codec)
-        except UnicodeDecodeError:
-            pass
-        except LookupError:  # pragma: no cover - codec vanished between lookup and use
-            codec = None
+        text = _try_decode(data, codec)
+        if text is not None:
+            return text
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    if codec is not None and codec.startswith("iso2022_jp"):
+        text = _try_decode(data, "cp932")  # Shift_JIS bytes labelled ISO-2022-JP
+        if text is not None:
+            return text
+    if _HIGH_RUN.search(data):
+        text = _detect(data, sample)
+        if text is not None:
+            return text
     if codec is not None and codec not in ("ascii", "utf-8"):
         return data.decode(codec, errors="replace")
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    return data.decode("cp1252", errors="replace")
 
 
-def _unsurrogate(value: str) -> str:
-    """Turn raw 8-bit header bytes (surrogate-escaped by the parser) back into text."""
+def _unsurrogate(value: str, charset: str | None = None, sample: bytes | None = None) -> str:
+    """Turn raw 8-bit header bytes (surrogate-escaped by the parser) back into text.
+
+    The bytes are read in ``charset`` (the message's declared body charset), then as
+    UTF-8, then as :func:`decode_bytes` guesses.
+    """
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raw = value.encode("utf-8", errors="surrogateescape")
-        return decode_bytes(raw, None)
+        try:
+            raw = value.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:  # surrogates that were not raw bytes
+            return value.encode("utf-8", errors="replace").decode("utf-8")
+        return decode_bytes(raw, charset, sample=sample)
     return value
 
 
@@ -272,21 +400,37 @@ def _is_hex(b: bytes) -> bool:
     return len(b) == 2 and all(ch in b"0123456789abcdefABCDEF" for ch in b)
 
 
-def decode_header_value(value: str | None) -> str:
+#: How often a header value is decoded again when its decoded text is itself encoded words
+#: (double-encoding senders and gateways).
+MAX_DECODE_ROUNDS = 3
+
+
+def decode_header_value(
+    value: str | None, charset: str | None = None, sample: bytes | None = None
+) -> str:
     """Decode a raw header value: 8-bit bytes, RFC 2047 encoded words; fold control runs.
 
-    Whitespace between two adjacent encoded words is dropped (RFC 2047 section 6.2), and
-    adjacent words in the same charset are joined as bytes before decoding, because real
-    senders split one multi-byte character across two words. A broken encoded word is
-    kept as it is rather than raising.
+    Raw 8-bit bytes are read in ``charset`` (the message's declared body charset) first,
+    see :func:`_unsurrogate`. Whitespace between two adjacent encoded words is dropped
+    (RFC 2047 section 6.2), and adjacent words in the same charset are joined as bytes
+    before decoding, because real senders split one multi-byte character across two words.
+    A value whose decoded text is again encoded words is decoded again, up to
+    :data:`MAX_DECODE_ROUNDS` times; then every control character (CR and LF included)
+    becomes a space, so the result is always one line. A broken encoded word is kept as
+    it is rather than raising.
     """
     if not value:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    value = _unsurrogate(value)
-    if "=?" in value:
-        value = _decode_encoded_words(value)
+    value = _unsurrogate(value, charset, sample)
+    for _ in range(MAX_DECODE_ROUNDS):
+        if "=?" not in value:
+            break
+        decoded = _decode_encoded_words(value)
+        if decoded == value:
+            break
+        value = decoded
     return _fold(value)
 
 
@@ -327,41 +471,73 @@ def _decode_encoded_words(value: str) -> str:
     return "".join(out)
 
 
+_MSGID_UNSAFE = re.compile(r"[^!-;=?-~]")
+
+
+def _msgid_inner(inner: str) -> str:
+    """The inside of a Message-ID as ASCII: what is not printable ASCII is percent-encoded.
+
+    Raw 8-bit bytes are encoded byte by byte (not decoded first), so the same id always
+    becomes the same text whatever charset the message claims; outbound In-Reply-To and
+    References built from it never fail to encode.
+    """
+    inner = _CTRL_RUN.sub("", _WS.sub("", inner))
+    if not _MSGID_UNSAFE.search(inner):
+        return inner
+    raw = inner.encode("utf-8", errors="surrogateescape") if _encodable(inner) else b""
+    if not raw:
+        raw = inner.encode("utf-8", errors="replace")
+    return "".join(
+        chr(b) if 0x21 <= b <= 0x7E and b not in (0x3C, 0x3E) else f"%{b:02X}" for b in raw
+    )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalise_msgid(value: str | None) -> str | None:
     """Return a Message-ID as ``"<id@host>"``, or None when ``value`` holds none.
 
     Takes the first ``<…>`` group; without brackets, the first whitespace-free token.
-    Whitespace inside the brackets (from folding) is removed.
+    Whitespace inside the brackets (from folding) is removed; anything else that is not
+    printable ASCII is percent-encoded (:func:`_msgid_inner`).
     """
     if not value:
         return None
-    value = _unsurrogate(value)
     m = _MSGID_BRACKETED.search(value)
     if m:
-        inner = _WS.sub("", m.group(1))
+        inner = m.group(1)
     else:
         tokens = value.split()
         inner = tokens[0].strip("<>,;") if tokens else ""
-    inner = _CTRL_RUN.sub("", inner)
+    inner = _msgid_inner(inner)
     return f"<{inner}>" if inner else None
 
 
-def extract_msgids(value: str | None) -> list[str]:
+def extract_msgids(value: str | None, limit: int = 1000) -> list[str]:
     """Every Message-ID in a References / In-Reply-To value, in order, without duplicates.
 
     Bracketed ids are taken; a value without brackets falls back to the whitespace or
-    comma separated tokens that contain ``@``.
+    comma separated tokens that contain ``@``. At most ``limit`` ids (the first ones).
     """
     if not value:
         return []
-    value = _unsurrogate(value)
-    found = [_WS.sub("", g) for g in _MSGID_BRACKETED.findall(value)]
+    found: list[str] = []
+    for m in _MSGID_BRACKETED.finditer(value):
+        found.append(m.group(1))
+        if len(found) >= limit:
+            break
     if not found:
-        found = [t.strip("<>") for t in re.split(r"[\s,;]+", value) if "@" in t]
+        found = [t.strip("<>") for t in re.split(r"[\s,;]+", value) if "@" in t][:limit]
     out: list[str] = []
     seen: set[str] = set()
     for inner in found:
-        inner = _CTRL_RUN.sub("", inner)
+        inner = _msgid_inner(inner)
         if not inner:
             continue
         mid = f"<{inner}>"
@@ -564,16 +740,202 @@ def _normalise_eol(raw: bytes) -> tuple[bytes, bool]:
     return lf, bare_cr
 
 
-def _check_header_block(data: bytes) -> None:
-    """Refuse input that cannot be a mail, with a reason, before the parser sees it."""
-    if not data.strip():
-        raise MailParseError("empty message")
-    end = data.find(b"\n\n")
-    head = data if end < 0 else data[:end]
-    if b"\x00" in head:
-        raise MailParseError("binary data in the header block: not an RFC 5322 message")
-    if not _HEADER_LINE.match(data):
+#: Caps on the header block of a message (and of every MIME part's). Fields beyond either
+#: cap are dropped and the count recorded in :attr:`ParsedMail.defects`, except the first
+#: of each header hdcli reads (:data:`_ESSENTIAL`), kept up to :data:`ESSENTIAL_FIELD_MAX`
+#: bytes, so that a flood of headers never costs a customer's mail its sender or subject.
+DEFAULT_MAX_HEADER_COUNT = 1000
+DEFAULT_MAX_HEADER_BYTES = 4 * 1024 * 1024
+#: Addresses kept per address header (To, Cc, From …); the rest are only counted.
+DEFAULT_MAX_ADDRESSES = 1000
+ESSENTIAL_FIELD_MAX = 64 * 1024
+# Non-header lines skipped before the header block (an mbox "From " line, a client's
+# "---- Original message ----" banner, a blank line); the header block must follow.
+_MAX_LEADING_JUNK = 3
+# A malformed line inside the header block is dropped when a header field follows it
+# within this many lines; otherwise the body starts there (it lacked its blank line).
+_LOOKAHEAD = 2
+
+_ESSENTIAL = frozenset(
+    {
+        *KEPT_HEADERS,
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "mime-version",
+        "content-transfer-encoding",
+        "content-disposition",
+    }
+)
+_FIELD_NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")
+_BLANKISH = re.compile(rb"[ \t\r\x0b\x0c]*")
+
+
+@dataclass
+class _HeaderBlock:
+    """The header block of a message as found, recovered and capped by :func:`_scan_headers`."""
+
+    data: bytes
+    """A clean message for the stdlib parser: the kept header fields, a blank line, the body."""
+    envelope: str | None = None
+    """The address of a leading mbox ``From `` line, if any."""
+    defects: list[str] = field(default_factory=list)
+
+
+def _lines(data: bytes, start: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each line from ``start`` on (``end`` after its LF)."""
+    n = len(data)
+    pos = start
+    while pos < n:
+        nl = data.find(b"\n", pos)
+        end = n if nl < 0 else nl + 1
+        yield pos, end
+        pos = end
+
+
+def _scan_headers(
+    data: bytes,
+    max_count: int = DEFAULT_MAX_HEADER_COUNT,
+    max_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+) -> _HeaderBlock:
+    """Find the header block the way Zammad (the Ruby mail gem) and Znuny read real mail.
+
+    One pass over the lines, linear in the size of the header block:
+
+    - up to :data:`_MAX_LEADING_JUNK` lines before the first header field that are not
+      fields are skipped (an mbox ``From `` line, whose address is kept as the envelope
+      sender; a ``---- Original message ----`` banner); the stdlib would read all of the
+      message as body;
+    - a line inside the block that is no field (no name and colon), and a line that only
+      looks empty (blanks, a lone CR), is dropped when a field follows within
+      :data:`_LOOKAHEAD` lines: the fields after it are still headers; otherwise the body
+      starts at that line;
+    - ``Name : value`` (blanks before the colon) is read as ``Name: value``;
+    - fields beyond ``max_count`` fields or ``max_bytes`` bytes are dropped (see
+      :data:`DEFAULT_MAX_HEADER_COUNT`).
+
+    Raises MailParseError when there is no header field at all.
+    """
+    lines = _lines(data, 0)
+    pending: list[tuple[int, int]] = []  # lines read ahead
+    block = _HeaderBlock(b"")
+
+    def next_line() -> tuple[int, int] | None:
+        if pending:
+            return pending.pop(0)
+        return next(lines, None)
+
+    def peek(k: int) -> tuple[int, int] | None:
+        while len(pending) <= k:
+            line = next(lines, None)
+            if line is None:
+                return None
+            pending.append(line)
+        return pending[k]
+
+    def is_field(line: tuple[int, int] | None) -> bool:
+        return line is not None and _FIELD_NAME.match(data, line[0], line[1]) is not None
+
+    # 1. leading lines that are not header fields
+    first = peek(0)
+    skipped = 0
+    while first is not None and not is_field(first) and skipped < _MAX_LEADING_JUNK:
+        if not any(is_field(peek(k)) for k in range(1, _MAX_LEADING_JUNK - skipped + 1)):
+            break
+        junk = data[first[0] : first[1]]
+        if junk.startswith(b"From ") and first[0] == 0:
+            token = junk[5:].split(None, 1)
+            if token and b"@" in token[0]:
+                block.envelope = token[0].decode("ascii", errors="replace").strip("<>")
+        elif junk.strip():
+            block.defects.append("text before the header block skipped")
+        next_line()
+        skipped += 1
+        first = peek(0)
+    if not is_field(first):
         raise MailParseError("no headers: not an RFC 5322 message")
+
+    # 2. the fields
+    out: list[bytes] = []
+    current: list[bytes] = []
+    count = total = dropped = dropped_bytes = 0
+    seen_essential: set[bytes] = set()
+    body_start = len(data)
+    malformed = 0
+
+    def close() -> None:
+        nonlocal count, total, dropped, dropped_bytes
+        if not current:
+            return
+        raw = b"".join(current)
+        current.clear()
+        m = _FIELD_NAME.match(raw)
+        assert m is not None
+        name = m.group(1).lower()
+        if m.end() != len(m.group(1)) + 1:  # "Name : value"
+            raw = m.group(1) + b":" + raw[m.end() :]
+        if not raw.endswith(b"\n"):
+            raw += b"\n"
+        essential = name.decode("ascii", "replace") in _ESSENTIAL and name not in seen_essential
+        if count < max_count and total + len(raw) <= max_bytes:
+            pass
+        elif essential:
+            if len(raw) > ESSENTIAL_FIELD_MAX:
+                raw = raw[: ESSENTIAL_FIELD_MAX - 1] + b"\n"
+        else:
+            dropped += 1
+            dropped_bytes += len(raw)
+            return
+        if essential:
+            seen_essential.add(name)
+        count += 1
+        total += len(raw)
+        out.append(raw)
+
+    while True:
+        line = next_line()
+        if line is None:
+            break
+        start, end = line
+        text = data[start:end]
+        if text in (b"\n", b""):
+            body_start = end
+            break
+        if text[0] in b" \t" and text.strip(b" \t\r\x0b\x0c\n"):
+            if current:
+                current.append(text)
+            continue
+        if _BLANKISH.fullmatch(text.rstrip(b"\n")) is not None or not is_field(line):
+            if any(is_field(peek(k)) for k in range(_LOOKAHEAD)):
+                malformed += 1
+                continue
+            if _BLANKISH.fullmatch(text.rstrip(b"\n")) is not None:
+                body_start = end  # a line that only looks empty ends the block
+            else:
+                body_start = start  # no blank line before the body
+                block.defects.append("no blank line between header and body")
+            break
+        close()
+        current.append(text)
+    close()
+    if malformed:
+        block.defects.append(f"{malformed} malformed header line(s) skipped")
+    if dropped:
+        block.defects.append(
+            f"header cap: {dropped} header field(s) ({dropped_bytes} bytes) beyond "
+            f"{max_count} fields or {max_bytes} bytes dropped"
+        )
+    out.append(b"\n")
+    out.append(data[body_start:])
+    block.data = b"".join(out)
+    return block
 
 
 # The common shapes of an address header, ``Name <local@domain>``, ``"Name" <local@domain>``
@@ -628,13 +990,174 @@ def _bare(addr: str) -> str:
     return _CTRL_RUN.sub("", addr).strip().strip("<>").lower()
 
 
-def _bare_list(values: list[str]) -> list[str]:
-    out: list[str] = []
-    for _, addr in _addresses(values):
+def _split_addresses(values: list[str], cap: int) -> tuple[list[str], int]:
+    """The first ``cap`` address items of header values, and how many more there are.
+
+    One linear scan: items end at a comma outside quotes, comments and angle brackets.
+    The stdlib's address parser (and any per-address work) then only ever sees the kept
+    items, each short, so a header of 100,000 addresses costs time in proportion to its
+    size. A group's name and its closing ``;`` stay with its first and last member,
+    which :func:`email.utils.getaddresses` reads the same way.
+    """
+    items: list[str] = []
+    extra = 0
+    for value in values:
+        start = 0
+        depth_comment = 0
+        in_quote = angle = escaped = False
+        n = len(value)
+        i = 0
+        while i < n:
+            c = value[i]
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif in_quote:
+                if c == '"':
+                    in_quote = False
+            elif c == '"':
+                in_quote = True
+            elif c == "(":
+                depth_comment += 1
+            elif c == ")" and depth_comment:
+                depth_comment -= 1
+            elif depth_comment:
+                pass
+            elif c == "<":
+                angle = True
+            elif c == ">":
+                angle = False
+            elif c == "," and not angle:
+                if value[start:i].strip():
+                    if len(items) < cap:
+                        items.append(value[start:i])
+                    else:
+                        extra += 1
+                start = i + 1
+            i += 1
+        if value[start:].strip():
+            if len(items) < cap:
+                items.append(value[start:])
+            else:
+                extra += 1
+    return items, extra
+
+
+def _address_pairs(
+    values: list[str], cap: int = DEFAULT_MAX_ADDRESSES, charset: str | None = None
+) -> tuple[list[tuple[str, str]], int]:
+    """``(name, address)`` pairs of address header values, at most ``cap``; and the count of
+    the addresses beyond the cap (counted, not parsed)."""
+    texts = [_unsurrogate(v, charset) for v in values]
+    items, extra = _split_addresses(texts, cap)
+    if len(items) <= 64:
+        return _addresses(texts if not extra else items), extra
+    pairs: list[tuple[str, str]] = []
+    for item in items:  # short items: the stdlib's parser stays linear on each
+        pairs.extend(_addresses([item]))
+    return pairs, extra
+
+
+def _bare_list(values: list[str], cap: int = DEFAULT_MAX_ADDRESSES) -> tuple[list[str], int]:
+    """Lower-case bare addresses, without duplicates, at most ``cap``; and how many more."""
+    pairs, extra = _address_pairs(values, cap)
+    out: dict[str, None] = {}
+    for _, addr in pairs:
         bare = _bare(addr)
-        if bare and bare not in out:
-            out.append(bare)
-    return out
+        if bare:
+            out.setdefault(bare)
+    return list(out), extra
+
+
+_LOCAL_OK = re.compile(r"[!-~]+")
+_DOMAIN_OK = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
+
+
+def usable_address(addr: str) -> tuple[str, str | None]:
+    """``(address, None)`` for an address mail can be sent to, else ``("", reason)``.
+
+    The address is lower-case with an ASCII domain (an internationalised domain is
+    written in IDNA). Unusable: no ``@``, an empty local part (``@kunde.example``), a local
+    part with 8-bit or control characters or blanks, a domain that is empty or not a
+    host name.
+    """
+    bare = _bare(addr)
+    if not bare:
+        return "", "no address"
+    local, at, domain = bare.rpartition("@")
+    if not at:
+        return "", "an address without a domain"
+    if not local:
+        return "", "an address with an empty local part"
+    if not _LOCAL_OK.fullmatch(local):
+        return "", "an address with 8-bit or blank characters in its local part"
+    if not domain:
+        return "", "an address without a domain"
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            return "", "an address with an unreadable domain"
+    domain = domain.rstrip(".")
+    if not _DOMAIN_OK.fullmatch(domain) or len(domain) > 253:
+        return "", "an address whose domain is not a host name"
+    return f"{local}@{domain}", None
+
+
+#: Where the sender is looked for, in order: what real clients and servers put there when
+#: there is no usable From (Zammad reads From, Reply-To, Return-Path, Sender likewise).
+SENDER_SOURCES = ("from", "sender", "reply-to", "mbox", "return-path")
+_SENDER_LABEL = {
+    "from": "From header",
+    "sender": "Sender header",
+    "reply-to": "Reply-To header",
+    "mbox": "mbox From line",
+    "return-path": "Return-Path header",
+}
+
+
+def _find_sender(
+    first: dict[str, str], envelope: str | None, charset: str | None
+) -> tuple[str, str, str, str, str | None]:
+    """``(name, address, raw address, source, problem)`` of the message's sender.
+
+    The first usable address of :data:`SENDER_SOURCES`; ``address`` is "" and ``problem``
+    says why when there is none (the From header's problem when it had one).
+    """
+    problem: str | None = None
+    raw_addr = ""
+    raw_name = ""
+    for source in SENDER_SOURCES:
+        value = envelope if source == "mbox" else first.get(source)
+        if value is None or not value.strip("<> \t\n"):
+            if source == "from" and value is not None:
+                problem = "the From header is empty"
+            continue
+        pairs, _ = _address_pairs([value], 20, charset)
+        if not any(addr for _, addr in pairs):
+            # the stdlib gives no address for "<@kunde.example>" or "Anna <anna@>": take
+            # what is written, to say what is wrong with it
+            text = _fold(_unsurrogate(value, charset))
+            m = _MSGID_BRACKETED.search(text)
+            pairs = [("", m.group(1) if m else text.split()[-1] if text.split() else "")]
+        for name, addr in pairs:
+            if not raw_addr and not raw_name:
+                raw_addr, raw_name = _bare(addr), name
+            usable, why = usable_address(addr)
+            if usable:
+                return decode_header_value(name, charset), usable, raw_addr, source, None
+            if problem is None and why is not None:
+                problem = f"the {_SENDER_LABEL[source]} has {why}"
+        if not pairs and problem is None:
+            problem = f"the {_SENDER_LABEL[source]} holds no address"
+    return (
+        decode_header_value(raw_name, charset),
+        "",
+        raw_addr,
+        "",
+        "no usable sender: " + (problem or "no From, Sender, Reply-To or Return-Path"),
+    )
 
 
 def _raw_get(msg: Message, name: str) -> str | None:
@@ -676,12 +1199,27 @@ def _part_text(part: Message) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _payload(part: Message) -> Any:
+    """The payload as parsed: sub-messages or the raw string (8-bit bytes surrogate-escaped).
+
+    ``get_payload()`` decodes 8-bit text in the part's charset label and raises on labels
+    such as ``idna``; the raw string is what the decoding here works on anyway.
+    """
+    try:
+        return part.get_payload()
+    except (UnicodeError, LookupError):
+        return getattr(part, "_payload", "")
+
+
 def _decoded_payload(part: Message) -> bytes:
-    data = part.get_payload(decode=True)
+    try:
+        data = part.get_payload(decode=True)
+    except (UnicodeError, LookupError):  # a charset label such as idna or punycode
+        data = None
     if isinstance(data, bytes):
         return data
     if data is None:
-        payload = part.get_payload()
+        payload = _payload(part)
         if isinstance(payload, str):
             return payload.encode("utf-8", errors="surrogateescape")
         return b""
@@ -709,7 +1247,7 @@ def _subparts(payload: object) -> list[Message]:
 
 def _message_bytes(part: Message) -> bytes:
     """The embedded message of a message/rfc822 part, as bytes."""
-    subs = _subparts(part.get_payload())
+    subs = _subparts(_payload(part))
     if not subs:
         return _decoded_payload(part)
     inner = subs[0]
@@ -728,7 +1266,7 @@ def _serialise(msg: Message, out: list[str], depth: int) -> None:
     for name, value in msg.raw_items():
         out.append(f"{name}: {value}\n")
     out.append("\n")
-    payload = msg.get_payload()
+    payload = _payload(msg)
     if isinstance(payload, str):
         out.append(payload)
         return
@@ -778,7 +1316,7 @@ class _Walker:
             self.defects.append("MIME nesting too deep: inner parts ignored")
             return
         ctype = _part_type(part)
-        payload = part.get_payload()
+        payload = _payload(part)
         if isinstance(payload, list) and ctype != "message/rfc822":
             # multipart/* (and message/* parts the parser split into sub-messages)
             subs = _subparts(payload)
@@ -835,8 +1373,16 @@ def parse_message(
     *,
     max_attachment_size: int = DEFAULT_MAX_ATTACHMENT_SIZE,
     loop_header: str = DEFAULT_LOOP_HEADER,
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    max_addresses: int = DEFAULT_MAX_ADDRESSES,
 ) -> ParsedMail:
     """Parse the bytes of one message.
+
+    ``max_header_count`` and ``max_header_bytes`` cap the top-level header block (see
+    :data:`DEFAULT_MAX_HEADER_COUNT`); ``max_addresses`` the addresses kept per address
+    header (the rest are counted in :attr:`ParsedMail.addresses_not_kept`). Time is linear
+    in the size of the message.
 
     Raises:
         MailParseError: the input is not a mail (empty, binary, no header block) or could
@@ -844,8 +1390,9 @@ def parse_message(
     """
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise MailParseError(f"expected bytes, got {type(raw).__name__}")
+    caps = (max(1, max_header_count), max(1024, max_header_bytes), max(1, max_addresses))
     try:
-        return _parse(bytes(raw), max_attachment_size, loop_header)
+        return _parse(bytes(raw), max_attachment_size, loop_header, caps)
     except MailParseError:
         raise
     except RecursionError as exc:
@@ -854,17 +1401,58 @@ def parse_message(
         raise MailParseError(f"unreadable message: {type(exc).__name__}: {exc}") from exc
 
 
-def _parse(raw: bytes, max_size: int, loop_header: str) -> ParsedMail:
+def _check_header_block(data: bytes) -> None:
+    """Refuse input that cannot be a mail, with a reason, before the parser sees it."""
+    if not data.strip():
+        raise MailParseError("empty message")
+    end = data.find(b"\n\n")
+    head = data if end < 0 else data[:end]
+    if b"\x00" in head:
+        raise MailParseError("binary data in the header block: not an RFC 5322 message")
+
+
+def _header_charset(msg: Message, text_parts: list[tuple[str, Message]]) -> str | None:
+    """The charset the message declares for its text: raw 8-bit headers are read in it."""
+    for part in (msg, *(p for _, p in text_parts[:3])):
+        try:
+            charset = part.get_content_charset()
+        except Exception:
+            charset = None
+        if isinstance(charset, str) and _lookup_charset(charset) not in (None, "ascii"):
+            return charset
+    return None
+
+
+def _eight_bit_sample(msg: Message, limit: int = 4096) -> bytes:
+    """The raw 8-bit bytes of the top-level header values: more text for the detector."""
+    chunks: list[bytes] = []
+    size = 0
+    for _, value in msg.raw_items():
+        if isinstance(value, str) and not value.isascii():
+            try:
+                chunk = value.encode("utf-8", errors="surrogateescape")
+            except UnicodeEncodeError:
+                continue
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    return b" ".join(chunks)
+
+
+def _parse(raw: bytes, max_size: int, loop_header: str, caps: tuple[int, int, int]) -> ParsedMail:
     # compat32 is the parser's default policy; naming it would import email.policy (and its
     # header registry), which the MTA pipe pays for on every message.
     from email.parser import BytesParser
 
+    max_count, max_bytes, max_addresses = caps
     data, bare_cr = _normalise_eol(raw)
     m = _MBOX_FROM.match(data)
     body_start = m.end() if m else 0
     _check_header_block(data[body_start:])
+    block = _scan_headers(data, max_count, max_bytes)
 
-    msg = BytesParser().parsebytes(data)
+    msg = BytesParser().parsebytes(block.data)
 
     # One pass over the raw header fields: first occurrence of each, all of a few.
     first: dict[str, str] = {}
@@ -876,7 +1464,7 @@ def _parse(raw: bytes, max_size: int, loop_header: str) -> ParsedMail:
         if lname in multi:
             multi[lname].append(value)
         first.setdefault(lname, value)
-    if not _MAIL_HEADERS.intersection(first):
+    if not _MAIL_HEADERS.intersection(first) and block.envelope is None:
         raise MailParseError("no mail headers (From, To, Subject, Date …): not an RFC 5322 message")
 
     message_id = normalise_msgid(first.get("message-id"))
@@ -885,41 +1473,55 @@ def _parse(raw: bytes, max_size: int, loop_header: str) -> ParsedMail:
     else:
         key = "sha256:" + hashlib.sha256(data[body_start:]).hexdigest()
 
-    from_pairs = _addresses([first["from"]]) if "from" in first else []
-    if not from_pairs and "sender" in first:
-        from_pairs = _addresses([first["sender"]])
-    from_name, from_addr = ("", "")
-    if from_pairs:
-        from_name, from_addr = from_pairs[0]
-        from_name = decode_header_value(from_name)
-        from_addr = _bare(from_addr)
+    walker = _Walker(max_size)
+    walker.walk(msg)
+    charset = _header_charset(msg, walker.text_parts)
+    sample = _eight_bit_sample(msg) if charset is None else None
 
-    kept = {h: decode_header_value(first[h]) for h in KEPT_HEADERS if h in first}
+    def text(value: str | None) -> str:
+        return decode_header_value(value, charset, sample)
+
+    from_name, from_addr, from_raw, sender_source, sender_problem = _find_sender(
+        first, block.envelope, charset
+    )
+
+    kept = {h: text(first[h]) for h in KEPT_HEADERS if h in first}
     loop_lname = loop_header.lower()
     if loop_lname in first:
-        kept[loop_lname] = decode_header_value(first[loop_lname])
+        kept[loop_lname] = text(first[loop_lname])
 
     has_return_path = "return-path" in first
     return_path: str | None = None
     if has_return_path:
-        rp = _unsurrogate(first["return-path"]).strip()
-        pairs = _addresses([rp]) if rp.strip("<> \t\n") else []
+        rp = _unsurrogate(first["return-path"], charset).strip()
+        pairs = _address_pairs([rp], 1)[0] if rp.strip("<> \t\n") else []
         return_path = _bare(pairs[0][1]) if pairs else ""
 
-    walker = _Walker(max_size)
-    walker.walk(msg)
-    defects = list(dict.fromkeys(walker.defects))
+    to, to_extra = _bare_list([_unsurrogate(v, charset) for v in multi["to"]], max_addresses)
+    cc, cc_extra = _bare_list([_unsurrogate(v, charset) for v in multi["cc"]], max_addresses)
+    not_kept = {k: v for k, v in (("to", to_extra), ("cc", cc_extra)) if v}
+
+    defects = list(dict.fromkeys([*block.defects, *walker.defects]))
     if bare_cr:
         defects.append("bare CR line endings (converted to LF)")
+    for name, extra in not_kept.items():
+        defects.append(
+            f"address cap: {extra} {name.capitalize()} address(es) beyond {max_addresses} "
+            "counted, not kept"
+        )
+    if sender_problem is not None:
+        defects.append(sender_problem)
+    elif sender_source != "from":
+        defects.append(f"no usable From: sender taken from the {_SENDER_LABEL[sender_source]}")
 
     return ParsedMail(
         key=key,
         message_id=message_id,
         from_addr=from_addr,
         from_name=from_name,
-        to=_bare_list(multi["to"]),
-        cc=_bare_list(multi["cc"]),
-        subject=decode_header_value(first.get("subject")),
+        to=to,
+        cc=cc,
+        subject=text(first.get("subject")),
         date=_parse_date(first.get("date")),
         in_reply_to=extract_msgids(first.get("in-reply-to")),
         references=extract_msgids(first.get("references")),
@@ -932,4 +1534,8 @@ def _parse(raw: bytes, max_size: int, loop_header: str) -> ParsedMail:
         embedded_message_ids=walker.embedded_ids,
         content_type=_part_type(msg),
         text_parts=walker.text_parts,
+        sender_problem=sender_problem,
+        sender_source=sender_source,
+        from_raw=from_raw,
+        addresses_not_kept=not_kept,
     )
