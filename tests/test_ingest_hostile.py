@@ -51,7 +51,7 @@ nasty_values = st.one_of(
             b"text/plain; charset=punycode",
             b"text/plain; charset=utf-7",
             b"base64",
-            b"attachment; filename=\"../../../etc/passwd\"",
+            b'attachment; filename="../../../etc/passwd"',
             b"attachment; filename*=utf-8''%E2%80%AEfdp.exe",
             b"auto-generated",
             b"bulk",
