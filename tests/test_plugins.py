@@ -13,13 +13,13 @@ import os
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from workflow import registered
 
 from hdcli import hookimpl
 
@@ -229,20 +229,6 @@ def test_registering_a_backend_does_not_import_its_driver(tmp_path: Path) -> Non
 def _no_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     # in case this process loads plugins first: never pull installed entry points in
     monkeypatch.setenv("HDCLI_LOAD_PLUGINS", "")
-
-
-@contextmanager
-def registered(plugin: object, name: str) -> Iterator[None]:
-    from hdcli.plugins import load_plugins, pm, reset_registries
-
-    load_plugins()
-    pm.register(plugin, name)
-    reset_registries()
-    try:
-        yield
-    finally:
-        pm.unregister(name=name)
-        reset_registries()
 
 
 def config_in(tmp_path: Path, text: str = "") -> Any:

@@ -192,18 +192,16 @@ def latest_report(store: SqlStorage, ticket_id: int) -> Row | None:
     return billing_repo.latest_report(store, ticket_id)
 
 
-def report_json(ctx: Context, number: str) -> dict[str, Any]:
-    from hdcli.billing.document import render_json
-
+def current_report(ctx: Context, number: str) -> ServiceReport:
+    """The service report of a ticket as it stands, with its latest stored status."""
     ticket = get_ticket(ctx.store, number)
     row = latest_report(ctx.store, int(ticket["id"]))
-    report = build_report(
+    return build_report(
         ctx,
         ticket,
         status=row["status"] if row else "pending",
         created=row["created_at"] if row else None,
     )
-    return render_json(report)
 
 
 def service_report_output(ctx: Context, number: str, fmt: str) -> bytes:
@@ -211,14 +209,7 @@ def service_report_output(ctx: Context, number: str, fmt: str) -> bytes:
     from hdcli.billing.document import render_markdown, render_pdf, render_text
     from hdcli.errors import UsageError
 
-    ticket = get_ticket(ctx.store, number)
-    row = latest_report(ctx.store, int(ticket["id"]))
-    report = build_report(
-        ctx,
-        ticket,
-        status=row["status"] if row else "pending",
-        created=row["created_at"] if row else None,
-    )
+    report = current_report(ctx, number)
     if fmt == "text":
         return render_text(report).encode()
     if fmt == "md":
