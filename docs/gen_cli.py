@@ -29,6 +29,11 @@ Generated from `hdcli --help` by `docs/gen_cli.py`; `tests/test_docs_cli.py` kee
   history of every change.
 - No prompts, no colour when `NO_COLOR` is set or stdout is no terminal; progress on stderr
   only on a terminal.
+- Text from mail never reaches the terminal as control sequences: `table`, `md` and the text
+  of `show` write control characters, ANSI escapes, bidi overrides and isolates, zero-width and
+  other format characters as visible escapes (`\\x1b`, `\\u202e`). `json`, `jsonl` and `csv`
+  carry the text exactly as received (JSON escapes control characters itself); mind that when
+  you print csv to a terminal.
 
 ## Exit codes
 

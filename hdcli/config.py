@@ -39,6 +39,7 @@ from hdcli.config_schema import (
     validate,
 )
 from hdcli.errors import ConfigError
+from hdcli.util import private_dir, private_file
 
 __all__ = [
     "SCHEMA",
@@ -742,13 +743,15 @@ def write_private(path: Path, text: str) -> None:
     a temporary file renamed over it; folders created on the way are 0700. A symbolic link is
     followed: the file it points to is replaced."""
     target = path.resolve() if path.is_symlink() else path
-    _private_dirs(target.parent)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
+        private_dir(target.parent)
+    except OSError as exc:
+        where = exc.filename or target.parent
+        raise ConfigError(f"cannot create {where}: {exc.strerror}") from None
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = private_file(tmp)
         try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o600)  # the umask may have cleared bits; it never adds any
             os.write(fd, text.encode("utf-8"))
             os.fsync(fd)
         finally:
@@ -758,20 +761,3 @@ def write_private(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def _private_dirs(folder: Path) -> None:
-    missing: list[Path] = []
-    while not folder.exists():
-        missing.append(folder)
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    for created in reversed(missing):
-        try:
-            os.mkdir(created, 0o700)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise ConfigError(f"cannot create {created}: {exc.strerror}") from None
-        os.chmod(created, 0o700)

@@ -12,6 +12,14 @@ Cells are converted the same way in every format: ``None`` is empty (``null`` in
 its items joined by ``", "`` and a dict is compact JSON. md escapes ``|`` and line breaks so
 that a cell stays one cell. Nothing is coloured.
 
+Text from mail never reaches a terminal as control sequences: table and md (and the text
+views of ``show``, through :func:`visible`) write control characters (C0, DEL, C1), format
+characters (bidi overrides, isolates and marks, zero-width characters), line and paragraph
+separators and lone surrogates as visible escapes (``\\x1b``, ``\\u202e``); a table cell keeps
+its line breaks, a tab becomes ``\\t``. json, jsonl and csv stay exact: they are data for
+programs (JSON escapes control characters itself), and a spreadsheet or script reading csv
+must get the text as it was received.
+
 ``list`` and ``show`` import this on every run, so ``json``, ``csv`` and tabulate are imported
 only by the format that uses them.
 """
@@ -47,6 +55,36 @@ def _dumps(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
 
 
+# Spaces other than the ASCII one are "not printable" to Python but harmless: they stay.
+_SPACES = frozenset("\u00a0\u1680\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return "\\t" if ch == "\t" else f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: str, keep: str = "") -> str:
+    """``text`` safe to print on a terminal: every character a terminal could act on, or that
+    changes how the text around it looks, written as an escape.
+
+    Escaped: control characters (C0, DEL, C1 such as CSI), so no ANSI sequence starts; format
+    characters (bidi overrides, embeddings, isolates and marks, U+061C, zero-width characters,
+    U+FEFF); line and paragraph separators; lone surrogates (undecodable bytes); private-use and
+    unassigned code points. ``keep`` names the characters the layout allows (``"\\n"`` or
+    ``"\\n\\t"``); with ``"\\n"`` kept, CRLF becomes one line break. A backslash stays itself.
+    """
+    if text.isprintable():
+        return text
+    if "\n" in keep and "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    return "".join(
+        ch if ch.isprintable() or ch in keep or ch in _SPACES else _escape(ch) for ch in text
+    )
+
+
 def cell(value: Any) -> str:
     """``value`` as the text of a table, md or csv cell."""
     if value is None:
@@ -62,7 +100,11 @@ def cell(value: Any) -> str:
 
 def _md_cell(value: Any) -> str:
     text = cell(value).replace("|", "\\|")
-    return text.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>")
+    return visible(text.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>"))
+
+
+def _table_cell(value: Any) -> str:
+    return visible(cell(value), "\n")
 
 
 class _Sink:
@@ -140,7 +182,7 @@ class _Table(_Sink):
     def row(self, row: Mapping[str, Any]) -> None:
         if self.columns is None:
             self.columns = list(row)
-        convert = _md_cell if self.md else cell
+        convert = _md_cell if self.md else _table_cell
         self.cells.append([convert(row.get(c)) for c in self.columns])
 
     def end(self) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _CTRL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
@@ -32,3 +37,55 @@ _EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$|^
 
 def valid_email(address: str) -> bool:
     return bool(_EMAIL_RE.match(address))
+
+
+#: Files hdcli creates are readable and writable by their user only, folders usable by their
+#: user only, whatever the umask: mail, tickets and reports are personal data.
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def private_dir(path: Path) -> None:
+    """Create the folder ``path`` and every missing parent as 0700, whatever the umask.
+
+    Folders that already exist keep their mode (an admin may have opened one to a group on
+    purpose). Raises OSError.
+    """
+    missing: list[Path] = []
+    folder = path
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, PRIVATE_DIR)
+        except FileExistsError:
+            if not created.is_dir():
+                raise
+            continue  # made by a concurrent run: its mode is the same
+        os.chmod(created, PRIVATE_DIR)  # the umask may have cleared bits; it never adds any
+
+
+def private_file(path: Path | str, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> int:
+    """Open ``path`` with ``os.open`` ``flags`` and make it 0600 whatever the umask; the file
+    descriptor is the caller's to close.
+
+    A file opened for writing becomes 0600 also when it existed (an ``-o`` target never keeps
+    a wider mode); with ``os.O_EXCL`` only a new file is touched. Raises OSError.
+    """
+    fd = os.open(path, flags, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_private(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` (created or truncated) as a 0600 file. Raises OSError."""
+    fd = private_file(path)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)

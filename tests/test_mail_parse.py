@@ -413,3 +413,10 @@ def test_bodies_are_decoded_on_first_use_and_kept() -> None:
     assert mail.body_html == "<p>Grüße</p>"
     assert mail.text_parts == []  # decoded once, the parts are let go
     assert mail.body_text == "Grüße"
+
+
+def test_attachment_names_lose_format_characters() -> None:
+    assert sanitize_filename("\u202efdp.exe") == "fdp.exe"
+    assert sanitize_filename("in\u200bvoice\u2066.pdf\u2069") == "invoice.pdf"
+    assert sanitize_filename("\u200e\u200f\ufeff") == "attachment"
+    assert sanitize_filename("../\u202e/etc/passwd") == "passwd"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from urllib.parse import unquote
 
 from hdcli.backends.base import INTEGRITY, PERMANENT, TRANSIENT, ErrorKind, SqlStorage
 from hdcli.errors import BackendError, BackendUnavailable, HdcliError
+from hdcli.util import private_dir, private_file
 
 BUSY_TIMEOUT_MS = 15000
 #: The messages of "try again later" errors, for errors that carry no result code.
@@ -98,6 +101,16 @@ def error_kind(exc: BaseException) -> ErrorKind | None:
     return ERROR_KINDS.get(code & 0xFF, PERMANENT)
 
 
+def _create_private(path: Path) -> None:
+    """Create a missing database file as 0600 before SQLite opens it: SQLite gives its
+    ``-wal`` and ``-shm`` files the database file's mode, so they are private too. An
+    existing database keeps its mode (an admin may share it with the MTA's user on purpose)."""
+    if str(path) in ("", ":memory:") or path.exists():
+        return
+    with contextlib.suppress(FileExistsError):  # a concurrent run created it first
+        os.close(private_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+
+
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
 
@@ -132,7 +145,8 @@ class SqliteStorage(SqlStorage):
         self.url = url
         self.path = path_of(url)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            _create_private(self.path)
             self._conn = sqlite3.connect(
                 self.path,
                 timeout=BUSY_TIMEOUT_MS / 1000,
@@ -216,7 +230,7 @@ class SqliteStorage(SqlStorage):
 
         lock_path = self.path.with_name(f"{self.path.name}.{name}.lock")
         try:
-            fh = open(lock_path, "a+b")  # noqa: SIM115 - closed below, after the lock
+            fh = os.fdopen(private_file(lock_path, os.O_RDWR | os.O_CREAT), "r+b")
         except OSError as exc:
             raise BackendUnavailable(f"cannot open lock file {lock_path}: {exc.strerror}") from None
         with fh:

@@ -81,15 +81,11 @@ def show(
 
 
 def _write_private(path: str, data: bytes) -> None:
-    import os
-
     from hdcli.errors import UsageError
+    from hdcli.util import write_private
 
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)  # an existing file keeps no wider mode
-            fh.write(data)
+        write_private(path, data)  # an existing file keeps no wider mode
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 

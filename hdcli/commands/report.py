@@ -23,7 +23,9 @@ Number = Annotated[str, typer.Argument(help="ticket number")]
 def service(
     number: Number,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text, md, json or pdf")] = "text",
-    output: Annotated[str | None, typer.Option("--output", "-o", help="write to this file")] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="write to this file (mode 0600)")
+    ] = None,
 ) -> None:
     """A ticket's service report.
 
@@ -33,9 +35,13 @@ def service(
 
     data = service_report_output(context(), number, fmt)
     if output:
-        from pathlib import Path
+        from hdcli.errors import UsageError
+        from hdcli.util import write_private
 
-        Path(output).write_bytes(data)
+        try:
+            write_private(output, data)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror}") from None
     else:
         import sys
 

@@ -31,15 +31,23 @@ def show(
 
 
 def _text(data: dict[str, object]) -> str:
+    """The ticket for a terminal: every value through :func:`hdcli.output.visible`, so that
+    no text from mail acts on the terminal or breaks the layout (a body keeps its lines and
+    tabs)."""
+    from hdcli.output import visible
+
+    def v(value: object) -> str:
+        return visible(str(value))
+
     lines = [
-        f"Ticket {data['number']}: {data['subject']}",
-        f"  status:       {data['status']}"
-        + (f" ({data['waiting_for']})" if data["waiting_for"] else ""),
-        f"  organisation: {data['organisation']} (contract {data['contract']})",
-        f"  requester:    {data['requester_name']} <{data['requester']}>",
-        f"  assignee:     {data['assignee'] or '-'}"
-        + (f" (preselected {data['preselected']})" if data["preselected"] else ""),
-        f"  channel:      {data['channel']}, impact {data['impact']}",
+        f"Ticket {v(data['number'])}: {v(data['subject'])}",
+        f"  status:       {v(data['status'])}"
+        + (f" ({v(data['waiting_for'])})" if data["waiting_for"] else ""),
+        f"  organisation: {v(data['organisation'])} (contract {v(data['contract'])})",
+        f"  requester:    {v(data['requester_name'])} <{v(data['requester'])}>",
+        f"  assignee:     {v(data['assignee'] or '-')}"
+        + (f" (preselected {v(data['preselected'])})" if data["preselected"] else ""),
+        f"  channel:      {v(data['channel'])}, impact {v(data['impact'])}",
         f"  created:      {data['created_at']}, updated {data['updated_at']}"
         + (f", closed {data['closed_at']}" if data["closed_at"] else ""),
         f"  time:         {_minutes(int(str(data['total_minutes'])))}"
@@ -52,23 +60,23 @@ def _text(data: dict[str, object]) -> str:
         lines.append("")
         lines.append(
             f"--- {art['created_at']} {art['kind']} {art['direction']} "
-            f"{art['sender'] or art['created_by']}"
-            + (f" -> {art['recipients']}" if art["recipients"] else "")
+            f"{v(art['sender'] or art['created_by'])}"
+            + (f" -> {v(art['recipients'])}" if art["recipients"] else "")
         )
         if art["subject"]:
-            lines.append(f"Subject: {art['subject']}")
+            lines.append(f"Subject: {v(art['subject'])}")
         for att in art["attachments"]:
             lines.append(
-                f"[attachment] {att['filename']} ({att['content_type']}, {att['size']} bytes)"
+                f"[attachment] {v(att['filename'])} ({v(att['content_type'])}, {att['size']} bytes)"
             )
-        lines.append(str(art["body"]).rstrip())
+        lines.append(visible(str(art["body"]).rstrip(), "\n\t"))
     if data["time_entries"]:
         lines.append("")
         lines.append("Time:")
         for e in data["time_entries"]:  # type: ignore[attr-defined]
             lines.append(
-                f"  {e['date']} {e['agent'] or '-':<12} {_minutes(int(e['minutes'])):>7} "
-                f"{e['activity']:<7} {'' if e['billable'] else '(no charge) '}{e['note']}"
+                f"  {e['date']} {v(e['agent'] or '-'):<12} {_minutes(int(e['minutes'])):>7} "
+                f"{v(e['activity']):<7} {'' if e['billable'] else '(no charge) '}{v(e['note'])}"
             )
     return "\n".join(lines)
 

@@ -560,7 +560,9 @@ def sanitize_filename(name: str | None, fallback: str = "attachment") -> str:
     """A file name safe to use as one path component on any system.
 
     Keeps only the last component of a path (``"../../etc/passwd"`` → ``"passwd"``,
-    ``"C:\\\\x\\\\a.doc"`` → ``"a.doc"``), replaces control characters and characters
+    ``"C:\\\\x\\\\a.doc"`` → ``"a.doc"``), removes format characters (bidi overrides, isolates
+    and marks, zero-width characters: ``"\\u202efdp.exe"`` is stored as ``"fdp.exe"``, which
+    is what it is), replaces control characters and characters
     Windows forbids with ``_``, removes leading dots and spaces, caps the length at
     :data:`MAX_FILENAME_LENGTH` characters keeping the extension, and never returns an
     empty or reserved name (``fallback`` is used, sanitised, when nothing is left).
@@ -569,6 +571,8 @@ def sanitize_filename(name: str | None, fallback: str = "attachment") -> str:
 
     text = "" if name is None else str(name)
     text = unicodedata.normalize("NFC", _unsurrogate(text))
+    # Format characters (category Cf) make a name look like another: gone, not replaced.
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     # CR/LF/TAB runs (folded headers, hostile names) become one space first.
     text = re.sub(r"[\r\n\t]+", " ", text)
     parts = [p for p in re.split(r"[/\\]", text) if p.strip(" .")]

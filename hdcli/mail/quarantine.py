@@ -46,27 +46,12 @@ PURGE_COUNTER = "quarantine_purged_day"
 
 # -- reading ------------------------------------------------------------------------------------
 def escape(text: Any) -> str:
-    """``text`` with every character a terminal could act on written as an escape.
+    """``text`` with every character a terminal could act on written as an escape
+    (:func:`hdcli.output.visible`: control and format characters, separators, lone surrogates;
+    line breaks and tabs too)."""
+    from hdcli.output import visible
 
-    Control characters (C0, DEL, C1 such as CSI), format characters (bidi overrides, zero
-    width), line and paragraph separators and lone surrogates (undecodable bytes) become
-    ``\\xNN``/``\\uNNNN``; everything else, and the plain space, stays.
-    """
-    value = "" if text is None else str(text)
-    if value.isprintable():
-        return value
-    out = []
-    for ch in value:
-        if ch.isprintable():
-            out.append(ch)
-            continue
-        code = ord(ch)
-        out.append(
-            f"\\x{code:02x}"
-            if code < 0x100
-            else (f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-        )
-    return "".join(out)
+    return visible("" if text is None else str(text))
 
 
 def _view(row: Row) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import HdcliError, TransientError, UsageError
+from hdcli.util import private_dir, private_file
 
 if TYPE_CHECKING:
     import smtplib
@@ -177,7 +178,7 @@ def _write_new_file(path: Path, raw: bytes, *, sync: bool = True, replace: bool 
     """Create ``path`` exclusively (with ``replace``: or truncate what a killed run left
     there), write ``raw`` completely and (with ``sync``) fsync it."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
-    fd = os.open(path, flags, 0o600)
+    fd = private_file(path, flags)
     try:
         view = memoryview(raw)
         while view:
@@ -512,7 +513,8 @@ class MaildirTransport(Transport):
     overwrites what that run left in ``tmp/`` and replaces its file in ``new/`` (the same
     bytes) instead of adding a second copy; other messages get a unique name. Files in
     ``tmp/`` older than 36 hours are removed (Maildir's rule). ``tmp``, ``new`` and ``cur`` are
-    created when missing. The file holds exactly ``raw``; the envelope is not recorded.
+    created when missing (0700, as are missing parents). The file holds exactly ``raw`` (mode
+    0600); the envelope is not recorded.
     """
 
     def __init__(self, settings: dict[str, Any]) -> None:
@@ -552,7 +554,7 @@ class MaildirTransport(Transport):
         try:
             if not self._made:
                 for sub in ("tmp", "new", "cur"):
-                    (self.path / sub).mkdir(parents=True, exist_ok=True)
+                    private_dir(self.path / sub)
                 _remove_stale(self.path / "tmp", lambda name: not name.startswith("."))
                 self._made = True
             name = _unique_name() if key is None else f"hdcli-{_key_name(key)}"
@@ -579,7 +581,8 @@ class FileTransport(Transport):
     messages were sent. A queued mail (:meth:`send_queued`) is written as ``<key>.eml``
     instead (names then sort in the order the mails were queued): a retry after a run was
     killed replaces that file and its hidden temporary file rather than adding new ones.
-    Hidden temporary files older than 36 hours are removed.
+    Hidden temporary files older than 36 hours are removed. A missing folder is created 0700,
+    the files are 0600.
     """
 
     def __init__(self, settings: dict[str, Any]) -> None:
@@ -624,7 +627,7 @@ class FileTransport(Transport):
             name = f"{_key_name(key)}.eml"
         try:
             if not self._made:
-                self.path.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path)
                 _remove_stale(self.path, lambda n: n.startswith(".") and n.endswith(".eml.tmp"))
                 self._made = True
             tmp = self.path / f".{name}.tmp"
