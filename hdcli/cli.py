@@ -130,6 +130,14 @@ def build() -> "typer.Typer":
     return app
 
 
+def _line(text: str) -> str:
+    """One line for the terminal: line breaks and control or format characters (from a mail,
+    an argument or a driver's message) escaped visibly."""
+    from hdcli.output import visible
+
+    return visible(text) + "\n"
+
+
 def invoked_command(args: list[str]) -> str | None:
     """The built-in command that ``args`` run, or None when the whole app is needed.
 
@@ -198,7 +206,7 @@ def run(argv: list[str] | None = None) -> int:
     except HdcliError as exc:
         if debug:
             raise
-        sys.stderr.write(f"hdcli: error: {exc}\n")
+        sys.stderr.write(_line(f"hdcli: error: {exc}"))
         code = exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("hdcli: error: interrupted\n")
@@ -209,8 +217,10 @@ def run(argv: list[str] | None = None) -> int:
         if debug:
             raise
         sys.stderr.write(
-            f"hdcli: error: unexpected {type(exc).__name__}: {exc} "
-            "(HDCLI_DEBUG=1 shows the traceback)\n"
+            _line(
+                f"hdcli: error: unexpected {type(exc).__name__}: {exc} "
+                "(HDCLI_DEBUG=1 shows the traceback)"
+            )
         )
         code = EXIT_UNEXPECTED
     finally:

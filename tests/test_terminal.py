@@ -136,3 +136,12 @@ def test_show_and_list_of_a_hostile_mail(hd: Helpdesk) -> None:
     data = hd.json("show", number)
     assert "\x1b]0;owned\x07" in data["articles"][0]["body"]  # stored as received
     assert data["articles"][0]["attachments"][0]["filename"] == "fdp.exe"
+
+
+def test_error_lines_are_one_escaped_line(hd: Helpdesk) -> None:
+    hd.seed()
+    proc = hd("show", "2026\x1b]0;owned\x07\n\u202e1")
+    assert proc.returncode == 3
+    assert proc.stderr.count("\n") == 1
+    assert "\x1b" not in proc.stderr and "\u202e" not in proc.stderr
+    assert "\\x1b" in proc.stderr and "\\u202e" in proc.stderr

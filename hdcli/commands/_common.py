@@ -65,8 +65,10 @@ def out(text: str) -> None:
 
 
 def say(text: str) -> None:
-    """A message for humans, on stderr."""
-    sys.stderr.write(text + "\n")
+    """A message for humans, on stderr (control and format characters escaped visibly)."""
+    from hdcli.output import visible
+
+    sys.stderr.write(visible(text, keep="\n") + "\n")
 
 
 def error_line(exc: BaseException) -> None:

@@ -189,8 +189,10 @@ def _maildir_flags(name: str) -> str:
 
 
 def _ensure_maildir(folder: Path, *, root: Path) -> None:
+    from hdcli.util import private_dir
+
     for sub in ("tmp", "new", "cur"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+        private_dir(folder / sub)
     if folder.parent == root and folder.name.startswith("."):
         # Maildir++ marks subfolders so that delivery agents treat them alike.
         (folder / "maildirfolder").touch(exist_ok=True)
@@ -214,7 +216,9 @@ def _maildir_move(current: Path, folder: Path, *, root: Path) -> None:
         except FileNotFoundError:
             return
         tmp = folder / "tmp" / current.name
-        tmp.write_bytes(raw)
+        from hdcli.util import write_private
+
+        write_private(tmp, raw)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.rename(tmp, target)
