@@ -415,7 +415,10 @@ def remove_contact(ctx: Context, key: str) -> Row:
     with store.transaction():
         row = get_contact(store, key)
         if store.query_one("SELECT id FROM tickets WHERE requester_id = ? LIMIT 1", (row["id"],)):
-            raise Refused(f"contact {row['email']} has tickets and cannot be removed")
+            raise Refused(
+                f"contact {row['email']} has tickets and cannot be removed "
+                f"(to erase the person: hdcli privacy erase {row['email']})"
+            )
         store.execute("DELETE FROM contacts WHERE id = ?", (row["id"],))
         history(store, ctx.actor, "contact", row["email"], "removed")
     return row
