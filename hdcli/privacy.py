@@ -285,3 +285,134 @@ def trail(store: SqlStorage, key: str) -> list[Row]:
     contact = get_contact(store, key)
     cid, addr = int(contact["id"]), str(contact["email"])
     return store.query(_sql_trail(), (cid, digest(addr), cid, addr))
+
+
+# -- purge -----------------------------------------------------------------------------------------
+def _cutoff(days: int) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sql_due_tickets() -> str:
+    # an anonymised ticket has no article left whose sender is not ERASED: a resumed run
+    # skips what an earlier (killed) run already finished
+    return (
+        "SELECT t.id FROM tickets t WHERE t.status = 'closed' AND t.closed_at < ? "
+        "AND (t.subject <> ? OR EXISTS (SELECT 1 FROM articles a WHERE a.ticket_id = t.id "
+        "AND a.sender <> ?) OR EXISTS (SELECT 1 FROM ticket_participants p "
+        "WHERE p.ticket_id = t.id)) ORDER BY t.id LIMIT ?"
+    )
+
+
+def _anonymise_ticket(store: SqlStorage, ticket_id: int) -> None:
+    store.execute(
+        "UPDATE attachments SET content = ?, filename = 'removed' WHERE article_id IN "
+        "(SELECT id FROM articles WHERE ticket_id = ?)",
+        (b"", ticket_id),
+    )
+    store.execute(
+        "UPDATE articles SET sender = ?, recipients = ?, cc = ?, subject = ?, body = ?, "
+        "body_html = NULL WHERE ticket_id = ?",
+        (ERASED, ERASED, "", ERASED, ERASED, ticket_id),
+    )
+    store.execute("DELETE FROM ticket_participants WHERE ticket_id = ?", (ticket_id,))
+    store.execute("UPDATE tickets SET subject = ? WHERE id = ?", (ERASED, ticket_id))
+    store.execute("UPDATE history SET detail = '{}' WHERE ticket_id = ?", (ticket_id,))
+    store.execute(
+        "UPDATE approvals SET change_text = ?, requested_by = ?, decided_by = CASE WHEN "
+        "decided_by IS NULL THEN NULL ELSE ? END, note = NULL WHERE ticket_id = ?",
+        (ERASED, ERASED, ERASED, ticket_id),
+    )
+    store.execute(
+        "UPDATE service_reports SET sent_to = CASE WHEN sent_to IS NULL THEN NULL ELSE ? END, "
+        "decided_by = CASE WHEN decided_by IS NULL THEN NULL ELSE ? END, reason = NULL "
+        "WHERE ticket_id = ?",
+        (ERASED, ERASED, ticket_id),
+    )
+    store.execute(
+        "UPDATE outbound SET raw = ?, recipient = ?, subject = ? WHERE ticket_id = ?",
+        (b"", ERASED, ERASED, ticket_id),
+    )
+
+
+def _sql_due_contacts() -> str:
+    return (
+        "SELECT c.id, c.email FROM contacts c WHERE c.email NOT LIKE ? "
+        "AND EXISTS (SELECT 1 FROM tickets t WHERE t.requester_id = c.id) "
+        "AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.requester_id = c.id "
+        "AND (t.status <> 'closed' OR t.closed_at >= ?)) ORDER BY c.id LIMIT ?"
+    )
+
+
+def purge(ctx: Context, *, older_than_years: int | None = None, batch: int = 200) -> Row:
+    """Apply every retention period of ``privacy.*``, a transaction per batch.
+
+    Closed tickets past ``privacy.content_years`` (default ``privacy.closed_years``) lose their
+    content, their people (with nothing newer) their contact data; ticket numbers, dates, time
+    entries, service reports and amounts stay. Rejected-mail log rows, raw bodies of delivered
+    outbound mail and access-trail rows go after their periods. Idempotent: killed and run
+    again, it ends where an uninterrupted run ends. With ``ctx.dry_run`` it counts only.
+    """
+    cfg = ctx.config
+    years = older_than_years or int(cfg.get("privacy.content_years") or 0)
+    years = years or int(cfg.get("privacy.closed_years"))
+    cutoff = _cutoff(365 * years + years // 4)
+    store = ctx.store
+    done: Row = {"tickets": 0, "contacts": 0, "inbound_log": 0, "outbound": 0, "access_log": 0}
+    if ctx.dry_run:
+        rows = store.query(_sql_due_tickets(), (cutoff, ERASED, ERASED, 10**9))
+        done["tickets"] = len(rows)
+        return done
+    while True:
+        with store.transaction():
+            ids = [
+                int(r["id"])
+                for r in store.query(_sql_due_tickets(), (cutoff, ERASED, ERASED, batch))
+            ]
+            for tid in ids:
+                _anonymise_ticket(store, tid)
+        done["tickets"] += len(ids)
+        if len(ids) < batch:
+            break
+    while True:
+        with store.transaction():
+            people = store.query(_sql_due_contacts(), (f"%@{ERASED_DOMAIN}", cutoff, batch))
+            for p in people:
+                sha = digest(str(p["email"]))
+                store.execute(
+                    "UPDATE contacts SET name = ?, email = ?, phone = NULL, roles = '' "
+                    "WHERE id = ?",
+                    (ERASED, f"{sha[:24]}@{ERASED_DOMAIN}", p["id"]),
+                )
+                store.execute(
+                    "UPDATE history SET entity_key = ?, detail = '{}' "
+                    "WHERE entity = 'contact' AND entity_key = ?",
+                    (sha, p["email"]),
+                )
+                history(store, ctx.actor, "contact", sha, "privacy.purged", {"sha256": sha})
+        done["contacts"] += len(people)
+        if len(people) < batch:
+            break
+    with store.transaction():
+        done["inbound_log"] = _count(
+            store,
+            "DELETE FROM inbound_log WHERE outcome = 'rejected' AND received_at < ?",
+            (_cutoff(int(cfg.get("privacy.rejected_log_days"))),),
+        )
+        done["outbound"] = _count(
+            store,
+            "UPDATE outbound SET raw = ? WHERE status = 'sent' AND sent_at < ? AND raw <> ?",
+            (b"", _cutoff(int(cfg.get("privacy.outbound_body_days"))), b""),
+        )
+        done["access_log"] = _count(
+            store,
+            "DELETE FROM access_log WHERE created_at < ?",
+            (_cutoff(int(cfg.get("privacy.access_trail_days"))),),
+        )
+    return done
+
+
+def _count(store: SqlStorage, sql: str, params: tuple[Any, ...]) -> int:
+    cur = store.execute(sql, params)
+    return int(getattr(cur, "rowcount", 0) or 0)

@@ -108,3 +108,17 @@ def test_the_trail_records_show_and_export(ctx: Context) -> None:
     actions = [r["action"] for r in privacy.trail(ctx.store, ANNA)]
     assert actions == ["show", "privacy.export"]
     assert [r["action"] for r in privacy.trail(ctx.store, number)] == ["show"]
+
+
+def test_purge_anonymises_old_closed_tickets_once(ctx: Context) -> None:
+    number = _setup(ctx)
+    before = _amounts(ctx)
+    with ctx.store.transaction():
+        ctx.store.execute(
+            "UPDATE tickets SET closed_at = '2010-01-01T00:00:00Z' WHERE number = ?", (number,)
+        )
+    assert privacy.purge(ctx)["tickets"] == 1
+    assert _scan(ctx, [ANNA, "Anna Schmidt"]) == []
+    assert _scan(ctx, [BERT])  # an open ticket keeps its content
+    assert _amounts(ctx) == before
+    assert privacy.purge(ctx)["tickets"] == 0

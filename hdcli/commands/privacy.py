@@ -66,6 +66,36 @@ def erase(
     say(f"erased {result['sha256']}: {result['rows']} rows anonymised")
 
 
+@app.command("purge")
+def purge(
+    older_than: Annotated[
+        str | None, typer.Option("--older-than", help="e.g. 10y (default: privacy.content_years)")
+    ] = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Anonymise closed tickets past their retention period; meant for a monthly cron.
+
+    Example: hdcli privacy purge --older-than 10y
+    """
+    from hdcli.errors import UsageError
+    from hdcli.privacy import purge as run
+
+    years = None
+    if older_than is not None:
+        if not older_than.rstrip("y").isdigit() or int(older_than.rstrip("y")) < 1:
+            raise UsageError(f"bad --older-than {older_than!r} (use e.g. 10y)")
+        years = int(older_than.rstrip("y"))
+    ctx = context()
+    ctx.dry_run = dry_run
+    done = run(ctx, older_than_years=years)
+    verb = "would anonymise" if dry_run else "anonymised"
+    say(
+        f"{verb} {done['tickets']} tickets, {done['contacts']} contacts; removed "
+        f"{done['inbound_log']} rejected-mail log rows, {done['outbound']} outbound bodies, "
+        f"{done['access_log']} trail rows"
+    )
+
+
 @app.command("trail")
 def trail(
     key: Annotated[str, typer.Argument(help="a mail address, contact id or ticket number")],
