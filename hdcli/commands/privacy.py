@@ -9,7 +9,11 @@ import typer
 
 from hdcli.commands._common import DryRunOpt, FormatOpt, JsonOpt, context, fmt_of, out, say
 
-app = typer.Typer(help="Data protection: export, erase and the access trail.", no_args_is_help=True)
+app = typer.Typer(
+    help="Data protection: export, erase, purge and the access trail.\n\n"
+    "Example: hdcli privacy export anna@muster.de -o anna.json",
+    no_args_is_help=True,
+)
 Person = Annotated[str, typer.Argument(help="the person's mail address or contact id")]
 
 
