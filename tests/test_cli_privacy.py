@@ -107,3 +107,15 @@ def test_purge_killed_and_resumed_ends_like_an_uninterrupted_run(tmp_path: Path)
     assert kills  # at least one run died on the way
     assert _purge(a).wait(120) == 0
     assert _state(a / "hd.db") == _state(b / "hd.db")
+
+
+def test_billing_report_prints_the_same_totals_after_erase(hd) -> None:  # type: ignore[no-untyped-def]
+    hd.seed()
+    number = hd.open()
+    hd.ok("log", number, "1h40m", "--note", "Anna Schmidt angerufen")
+    hd.ok("close", number)
+    before = hd.ok("report", "billing", "--month", "this", "--format", "csv")
+    hd.ok("privacy", "erase", ANNA, "--yes")
+    after = hd.ok("report", "billing", "--month", "this", "--format", "csv")
+    assert after == before
+    assert "166.25" in before  # 1h40m billed as 1h45m at 95 EUR
