@@ -43,7 +43,7 @@ def _sql_ticket_ids() -> str:
 
 def _sql_tickets() -> str:
     return (
-        "SELECT t.id, t.number, t.subject, t.status, t.channel, t.created_at, t.closed_at, "
+        "SELECT t.number, t.subject, t.status, t.channel, t.created_at, t.closed_at, "
         "CASE WHEN t.requester_id = ? THEN 'requester' ELSE p.role END AS role "
         "FROM tickets t LEFT JOIN ticket_participants p ON p.ticket_id = t.id AND p.email = ? "
         f"WHERE t.id IN ({_sql_ticket_ids()}) ORDER BY t.id"
