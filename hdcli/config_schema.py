@@ -273,6 +273,17 @@ SCHEMA: dict[str, Key] = {
     "mail.quarantine_days": Key(
         int, 30, "days a quarantined message keeps its bytes (0: for ever)", AtLeast(0)
     ),
+    "privacy.closed_years": Key(
+        int, 10, "years a closed ticket's billing figures stay (§ 147 AO)", AtLeast(1)
+    ),
+    "privacy.content_years": Key(
+        int, 0, "years closed tickets keep their content (0: privacy.closed_years)", AtLeast(0)
+    ),
+    "privacy.rejected_log_days": Key(int, 90, "days rejected-mail log rows stay", AtLeast(1)),
+    "privacy.outbound_body_days": Key(
+        int, 30, "days delivered outbound mail keeps its raw body", AtLeast(1)
+    ),
+    "privacy.access_trail_days": Key(int, 365, "days access trail rows stay", AtLeast(1)),
     "mail.billing_address": Key(
         str, "", "where approved service reports go back", Address(optional=True)
     ),

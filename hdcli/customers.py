@@ -384,7 +384,10 @@ def remove_contact(ctx: Context, key: str) -> Row:
     with store.transaction():
         row = get_contact(store, key)
         if ticket_repo.referenced(store, "requester_id", row["id"]):
-            raise Refused(f"contact {row['email']} has tickets and cannot be removed")
+            raise Refused(
+                f"contact {row['email']} has tickets and cannot be removed "
+                f"(to erase the person: hdcli privacy erase {row['email']})"
+            )
         customer_repo.delete_contact(store, row["id"])
         history(store, ctx.actor, "contact", row["email"], "removed")
     return row

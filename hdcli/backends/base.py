@@ -246,6 +246,7 @@ class SqlStorage(Storage):
         "ticket_links",
         "history",
         "locks",
+        "access_log",
     )
 
     def __init__(self) -> None:

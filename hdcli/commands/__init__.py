@@ -18,6 +18,7 @@ COMMANDS = (
     "mail",
     "report",
     "approval",
+    "privacy",
     "config",
     "plugins",
     "db",

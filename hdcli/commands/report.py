@@ -32,8 +32,10 @@ def service(
     Example: hdcli report service 2026112710000127 --format pdf -o bericht.pdf
     """
     from hdcli.billing.servicereports import service_report_output
+    from hdcli.trail import record_access
 
     data = service_report_output(context(), number, fmt)
+    record_access(context().store, context().actor, "report.service", ticket_number=number)
     if output:
         from hdcli.errors import UsageError
         from hdcli.util import write_private

@@ -18,9 +18,12 @@ def show(
 
     Example: hdcli show 2026112710000127 --json | jq .status
     """
+    from hdcli.trail import record_access
     from hdcli.views import show as load  # the read side only: no workflow imports
 
     fmt = fmt_of(fmt, as_json)
+    ctx = context()
+    record_access(ctx.store, ctx.actor, "show", ticket_number=number)
     if fmt in ("json", "jsonl"):
         from hdcli.output import render_record
 

@@ -1,0 +1,314 @@
+"""The SQL of data protection: what hdcli holds about one person, anonymising a person or a
+closed ticket, the retention periods, and the access trail (``access_log``).
+
+Erasure scans every table (:func:`scrub_table`): a person's address and name may stand in any
+text column, so no list of columns could be trusted to be complete.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from hdcli.util import now_iso
+
+if TYPE_CHECKING:
+    from hdcli.backends.base import SqlStorage
+    from hdcli.models import Row
+
+ERASED = "[erased]"
+#: the address an erased contact keeps (contacts.email is unique and required)
+ERASED_DOMAIN = "erased.invalid"
+
+
+def _sql_ticket_ids() -> str:
+    return (
+        "SELECT id FROM tickets WHERE requester_id = ? "
+        "UNION SELECT ticket_id FROM ticket_participants WHERE email = ?"
+    )
+
+
+def _sql_tickets() -> str:
+    return (
+        "SELECT t.number, t.subject, t.status, t.channel, t.created_at, t.closed_at, "
+        "CASE WHEN t.requester_id = ? THEN 'requester' ELSE p.role END AS role "
+        "FROM tickets t LEFT JOIN ticket_participants p ON p.ticket_id = t.id AND p.email = ? "
+        f"WHERE t.id IN ({_sql_ticket_ids()}) ORDER BY t.id"
+    )
+
+
+def _sql_articles() -> str:
+    return (
+        "SELECT a.id, t.number AS ticket, a.kind, a.direction, a.sender, a.recipients, a.cc, "
+        "a.subject, a.body, a.created_at FROM articles a JOIN tickets t ON t.id = a.ticket_id "
+        "WHERE lower(a.sender) LIKE ? OR lower(a.recipients) LIKE ? OR lower(a.cc) LIKE ? "
+        "ORDER BY a.id"
+    )
+
+
+def _sql_attachments() -> str:
+    return "SELECT filename, size, content_type FROM attachments WHERE article_id = ? ORDER BY id"
+
+
+def _sql_time() -> str:
+    return (
+        "SELECT t.number AS ticket, e.work_date, e.minutes, e.activity, e.billable "
+        "FROM time_entries e JOIN tickets t ON t.id = e.ticket_id "
+        f"WHERE e.ticket_id IN ({_sql_ticket_ids()}) ORDER BY e.id"
+    )
+
+
+def _sql_reports() -> str:
+    return (
+        "SELECT t.number AS ticket, r.month, r.worked_minutes, r.billed_minutes, r.amount, "
+        "r.status FROM service_reports r JOIN tickets t ON t.id = r.ticket_id "
+        f"WHERE r.ticket_id IN ({_sql_ticket_ids()}) ORDER BY r.id"
+    )
+
+
+def _sql_approvals() -> str:
+    return (
+        "SELECT t.number AS ticket, a.kind, a.status, a.via, a.decided_at FROM approvals a "
+        "JOIN tickets t ON t.id = a.ticket_id WHERE lower(a.decided_by) = ? ORDER BY a.id"
+    )
+
+
+def _sql_history() -> str:
+    return (
+        "SELECT entity, entity_key, actor, action, created_at FROM history "
+        "WHERE lower(entity_key) = ? OR lower(detail) LIKE ? ORDER BY id"
+    )
+
+
+def _sql_inbound() -> str:
+    return (
+        "SELECT outcome, reason, count(*) AS count FROM inbound_log "
+        "WHERE lower(reason) LIKE ? GROUP BY outcome, reason ORDER BY outcome, reason"
+    )
+
+
+def _sql_trail() -> str:
+    return (
+        "SELECT l.created_at, l.actor, l.action, l.subject FROM access_log l "
+        "WHERE l.contact_id = ? OR l.subject = ? "
+        f"OR l.ticket_id IN ({_sql_ticket_ids()}) ORDER BY l.id"
+    )
+
+
+def sections(
+    store: SqlStorage, cid: int, addr: str, sha: str
+) -> Iterator[tuple[str, Iterator[Row]]]:
+    """What the store holds about the contact ``cid`` (address ``addr``, digest ``sha``), a
+    streamed section at a time."""
+    like = f"%{addr.lower()}%"
+
+    def articles() -> Iterator[Row]:
+        for art in store.iterate(_sql_articles(), (like, like, like)):
+            art_id = art.pop("id")
+            art["attachments"] = store.query(_sql_attachments(), (art_id,))
+            yield art
+
+    yield "tickets", store.iterate(_sql_tickets(), (cid, addr, cid, addr))
+    yield "articles", articles()
+    yield "time_entries", store.iterate(_sql_time(), (cid, addr))
+    yield "service_reports", store.iterate(_sql_reports(), (cid, addr))
+    yield "approvals", store.iterate(_sql_approvals(), (addr.lower(),))
+    yield "history", store.iterate(_sql_history(), (addr.lower(), like))
+    yield "inbound_log", store.iterate(_sql_inbound(), (like,))
+    yield "access_trail", store.iterate(_sql_trail(), (cid, sha, cid, addr))
+
+
+def text_columns(store: SqlStorage, table: str) -> list[str]:
+    cols = store.columns(table)
+    return [c for c in cols if c not in ("id",)]
+
+
+def scrub_table(store: SqlStorage, table: str, pat: re.Pattern[str], terms: list[str]) -> int:
+    """Replace every occurrence of the terms in every text column of ``table``; blobs that
+    hold a term lose their bytes. Returns the number of rows changed."""
+    if "id" not in store.columns(table):
+        return 0
+    lowered = [t.lower() for t in terms]
+    raw_terms = [t.encode("utf-8") for t in lowered]
+    changed: list[tuple[int, dict[str, Any]]] = []
+    for row in store.iterate(f"SELECT * FROM {table}"):
+        sets: dict[str, Any] = {}
+        for col, value in row.items():
+            if col == "id" or value is None:
+                continue
+            if isinstance(value, str):
+                if any(t in value.lower() for t in lowered):
+                    sets[col] = pat.sub(ERASED, value)
+            elif isinstance(value, bytes | bytearray | memoryview):
+                low = bytes(value).lower()
+                if any(t in low for t in raw_terms):
+                    sets[col] = b""
+        if sets:
+            changed.append((int(row["id"]), sets))
+    for row_id, sets in changed:
+        cols = ", ".join(f"{c} = ?" for c in sets)
+        store.execute(f"UPDATE {table} SET {cols} WHERE id = ?", (*sets.values(), row_id))
+    return len(changed)
+
+
+def open_tickets(store: SqlStorage, contact_id: int) -> list[str]:
+    return [
+        str(r["number"])
+        for r in store.query(
+            "SELECT number FROM tickets WHERE requester_id = ? AND status <> 'closed' ORDER BY id",
+            (contact_id,),
+        )
+    ]
+
+
+def trail_of_ticket(store: SqlStorage, number: str) -> list[Row] | None:
+    """The access trail of the ticket ``number``; None when there is no such ticket."""
+    if not store.query_one("SELECT id FROM tickets WHERE number = ?", (number,)):
+        return None
+    return store.query(
+        "SELECT l.created_at, l.actor, l.action, l.subject FROM access_log l "
+        "JOIN tickets t ON t.id = l.ticket_id WHERE t.number = ? ORDER BY l.id",
+        (number,),
+    )
+
+
+def trail_of_person(store: SqlStorage, cid: int, sha: str, addr: str) -> list[Row]:
+    """The access trail of the contact ``cid`` (digest ``sha``, address ``addr``)."""
+    return store.query(_sql_trail(), (cid, sha, cid, addr))
+
+
+def add_access(
+    store: SqlStorage,
+    actor: str,
+    action: str,
+    *,
+    ticket_number: str | None,
+    contact_id: int | None,
+    subject: str,
+) -> None:
+    """One row of the access trail, in its own transaction."""
+    ticket_id = None
+    if ticket_number is not None:
+        row = store.query_one("SELECT id FROM tickets WHERE number = ?", (ticket_number,))
+        ticket_id = int(row["id"]) if row else None
+    with store.transaction():
+        store.execute(
+            "INSERT INTO access_log (actor, action, ticket_id, contact_id, subject, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (actor, action, ticket_id, contact_id, subject, now_iso()),
+        )
+
+
+def erase_contact(store: SqlStorage, cid: int, addr: str, sha: str) -> None:
+    """The contact's own data: the bytes of their mails' attachments, their participations,
+    their contact row (kept with a placeholder address, so billing records still point at it)."""
+    store.execute(
+        "UPDATE attachments SET content = ?, filename = 'removed' WHERE article_id IN "
+        "(SELECT id FROM articles WHERE lower(sender) LIKE ?)",
+        (b"", f"%{addr}%"),
+    )
+    store.execute("DELETE FROM ticket_participants WHERE email = ?", (addr,))
+    store.execute(
+        "UPDATE contacts SET name = ?, email = ?, phone = NULL, roles = '' WHERE id = ?",
+        (ERASED, f"{sha[:24]}@{ERASED_DOMAIN}", cid),
+    )
+
+
+def _sql_due_tickets() -> str:
+    # an anonymised ticket has no article left whose sender is not ERASED: a resumed run
+    # skips what an earlier (killed) run already finished
+    return (
+        "SELECT t.id FROM tickets t WHERE t.status = 'closed' AND t.closed_at < ? "
+        "AND (t.subject <> ? OR EXISTS (SELECT 1 FROM articles a WHERE a.ticket_id = t.id "
+        "AND a.sender <> ?) OR EXISTS (SELECT 1 FROM ticket_participants p "
+        "WHERE p.ticket_id = t.id)) ORDER BY t.id LIMIT ?"
+    )
+
+
+def anonymise_ticket(store: SqlStorage, ticket_id: int) -> None:
+    store.execute(
+        "UPDATE attachments SET content = ?, filename = 'removed' WHERE article_id IN "
+        "(SELECT id FROM articles WHERE ticket_id = ?)",
+        (b"", ticket_id),
+    )
+    store.execute(
+        "UPDATE articles SET sender = ?, recipients = ?, cc = ?, subject = ?, body = ?, "
+        "body_html = NULL WHERE ticket_id = ?",
+        (ERASED, ERASED, "", ERASED, ERASED, ticket_id),
+    )
+    store.execute("DELETE FROM ticket_participants WHERE ticket_id = ?", (ticket_id,))
+    store.execute("UPDATE tickets SET subject = ? WHERE id = ?", (ERASED, ticket_id))
+    store.execute("UPDATE history SET detail = '{}' WHERE ticket_id = ?", (ticket_id,))
+    store.execute(
+        "UPDATE approvals SET change_text = ?, requested_by = ?, decided_by = CASE WHEN "
+        "decided_by IS NULL THEN NULL ELSE ? END, note = NULL WHERE ticket_id = ?",
+        (ERASED, ERASED, ERASED, ticket_id),
+    )
+    store.execute(
+        "UPDATE service_reports SET sent_to = CASE WHEN sent_to IS NULL THEN NULL ELSE ? END, "
+        "decided_by = CASE WHEN decided_by IS NULL THEN NULL ELSE ? END, reason = NULL "
+        "WHERE ticket_id = ?",
+        (ERASED, ERASED, ticket_id),
+    )
+    store.execute(
+        "UPDATE outbound SET raw = ?, recipient = ?, subject = ? WHERE ticket_id = ?",
+        (b"", ERASED, ERASED, ticket_id),
+    )
+
+
+def _sql_due_contacts() -> str:
+    return (
+        "SELECT c.id, c.email FROM contacts c WHERE c.email NOT LIKE ? "
+        "AND EXISTS (SELECT 1 FROM tickets t WHERE t.requester_id = c.id) "
+        "AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.requester_id = c.id "
+        "AND (t.status <> 'closed' OR t.closed_at >= ?)) ORDER BY c.id LIMIT ?"
+    )
+
+
+def due_tickets(store: SqlStorage, cutoff: str, limit: int) -> list[int]:
+    """Ids of closed tickets closed before ``cutoff`` not yet anonymised, at most ``limit``."""
+    return [int(r["id"]) for r in store.query(_sql_due_tickets(), (cutoff, ERASED, ERASED, limit))]
+
+
+def due_contacts(store: SqlStorage, cutoff: str, limit: int) -> list[Row]:
+    """Contacts not yet anonymised whose every ticket was closed before ``cutoff``."""
+    return store.query(_sql_due_contacts(), (f"%@{ERASED_DOMAIN}", cutoff, limit))
+
+
+def anonymise_contact(store: SqlStorage, cid: int, email: str, sha: str) -> None:
+    store.execute(
+        "UPDATE contacts SET name = ?, email = ?, phone = NULL, roles = '' WHERE id = ?",
+        (ERASED, f"{sha[:24]}@{ERASED_DOMAIN}", cid),
+    )
+    store.execute(
+        "UPDATE history SET entity_key = ?, detail = '{}' "
+        "WHERE entity = 'contact' AND entity_key = ?",
+        (sha, email),
+    )
+
+
+def drop_rejected_log(store: SqlStorage, before: str) -> int:
+    """Rejected-mail log rows received before ``before`` go; returns how many."""
+    return _count(
+        store, "DELETE FROM inbound_log WHERE outcome = 'rejected' AND received_at < ?", (before,)
+    )
+
+
+def strip_sent_bodies(store: SqlStorage, before: str) -> int:
+    """Raw bodies of outbound mail sent before ``before`` go; returns how many."""
+    return _count(
+        store,
+        "UPDATE outbound SET raw = ? WHERE status = 'sent' AND sent_at < ? AND raw <> ?",
+        (b"", before, b""),
+    )
+
+
+def drop_access_log(store: SqlStorage, before: str) -> int:
+    """Access-trail rows older than ``before`` go; returns how many."""
+    return _count(store, "DELETE FROM access_log WHERE created_at < ?", (before,))
+
+
+def _count(store: SqlStorage, sql: str, params: tuple[Any, ...]) -> int:
+    cur = store.execute(sql, params)
+    return int(getattr(cur, "rowcount", 0) or 0)

@@ -1,0 +1,121 @@
+"""hdcli privacy through the CLI: file modes, exit codes, the trail of show; purge killed with
+kill -9 at random points and resumed (a real process: the kill is the point)."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workflow import ANNA, make_context
+
+from hdcli import tickets
+
+
+def test_export_file_is_private_and_show_is_in_the_trail(hd) -> None:  # type: ignore[no-untyped-def]
+    hd.seed()
+    number = hd.open()
+    hd.ok("show", number)
+    hd.ok("privacy", "export", ANNA, "-o", "anna.json")
+    path = hd.root / "anna.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert ANNA in path.read_text(encoding="utf-8")
+    trail = hd.json("privacy", "trail", ANNA)
+    assert [r["action"] for r in trail] == ["show", "privacy.export"]
+    refused = hd("privacy", "erase", ANNA, "--yes")
+    assert refused.returncode == 4
+    removed = hd("contact", "remove", ANNA)
+    assert removed.returncode == 4 and "hdcli privacy erase" in removed.stderr
+
+
+def _purge(root: Path) -> subprocess.Popen[bytes]:
+    code = (
+        "import sys\n"
+        "from hdcli.config import Config\n"
+        "from hdcli.context import Context\n"
+        "from hdcli import privacy\n"
+        "root = sys.argv[1]\n"
+        "env = {'HDCLI_STORAGE__URL': f'sqlite:///{root}/hd.db',\n"
+        "       'HDCLI_MAIL__OUTBOUND__PATH': f'{root}/outbox'}\n"
+        "from pathlib import Path\n"
+        "ctx = Context(Config.load(Path(root) / 'config.toml', env=env), 'cron')\n"
+        "privacy.purge(ctx, batch=3)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code, str(root)])
+
+
+def _state(db: Path) -> list[object]:
+    con = sqlite3.connect(db)
+    try:
+        out: list[object] = []
+        for table in (
+            "tickets",
+            "articles",
+            "attachments",
+            "ticket_participants",
+            "contacts",
+            "time_entries",
+            "service_reports",
+            "outbound",
+        ):
+            out.append(con.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall())
+        out.append(
+            con.execute(
+                "SELECT entity, entity_key, action, detail FROM history ORDER BY id"
+            ).fetchall()
+        )
+        return out
+    finally:
+        con.close()
+
+
+def test_purge_killed_and_resumed_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    ctx = make_context(a)
+    try:
+        for i in range(120):
+            opened = tickets.open_ticket(ctx, tickets.OpenRequest(ANNA, f"Drucker {i}", "Hilfe"))
+            number = str(opened.ticket["number"])
+            tickets.log_time(ctx, number, 30)
+            tickets.close(ctx, number, notify=False)
+        with ctx.store.transaction():
+            ctx.store.execute("UPDATE tickets SET closed_at = '2010-01-01T00:00:00Z'")
+    finally:
+        ctx.close()
+    shutil.copytree(a, b)
+    started = time.monotonic()
+    assert _purge(b).wait(120) == 0
+    took = time.monotonic() - started
+    rng = random.Random(7)
+    kills = 0
+    for _ in range(30):
+        proc = _purge(a)
+        time.sleep(rng.uniform(0.3, 1.0) * took)
+        if proc.poll() is not None:
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    assert kills  # at least one run died on the way
+    assert _purge(a).wait(120) == 0
+    assert _state(a / "hd.db") == _state(b / "hd.db")
+
+
+def test_billing_report_prints_the_same_totals_after_erase(hd) -> None:  # type: ignore[no-untyped-def]
+    hd.seed()
+    number = hd.open()
+    hd.ok("log", number, "1h40m", "--note", "Anna Schmidt angerufen")
+    hd.ok("close", number)
+    before = hd.ok("report", "billing", "--month", "this", "--format", "csv")
+    hd.ok("privacy", "erase", ANNA, "--yes")
+    after = hd.ok("report", "billing", "--month", "this", "--format", "csv")
+    assert after == before
+    assert "166.25" in before  # 1h40m billed as 1h45m at 95 EUR

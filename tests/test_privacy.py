@@ -1,0 +1,150 @@
+"""hdcli.privacy in process: export, erase, the access trail."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from workflow import ANNA, make_context
+
+from hdcli import customers, privacy, tickets
+from hdcli.backends.testing import postgres_schema
+from hdcli.context import Context
+from hdcli.errors import Refused
+from hdcli.mail.ingest import ingest_one
+from hdcli.trail import record_access
+
+BERT = "bert.meier@muster.example"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def pctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
+    """The ``ctx`` helpdesk on SQLite or on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        context = make_context(tmp_path)
+        try:
+            yield context
+        finally:
+            context.close()
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        context = make_context(tmp_path, STORAGE__URL=url)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def _mail(subject: str, body: str, n: int, sender: str = ANNA, name: str = "Anna Schmidt") -> bytes:
+    return (
+        f"From: {name} <{sender}>\r\nTo: helpdesk@smartwork.example\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <m-{n}@muster.example>\r\n"
+        f"Date: Wed, 02 Dec 2026 10:00:00 +0100\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+def _setup(ctx: Context) -> str:
+    customers.add_contact(ctx, "Muster GmbH", "Bert Meier", BERT)
+    ingest_one(ctx, _mail("Drucker", "Hallo\n-- \nAnna Schmidt\nanna.schmidt@muster.example", 1))
+    ingest_one(ctx, _mail("Scanner", "Bert hier", 2, BERT, "Bert Meier"))
+    number = str(ctx.store.query("SELECT number FROM tickets ORDER BY id")[0]["number"])
+    tickets.log_time(ctx, number, 90, note="Treiber")
+    tickets.close(ctx, number, notify=False)
+    return number
+
+
+def _export(ctx: Context, who: str) -> dict[str, object]:
+    buf = io.StringIO()
+    privacy.export(ctx, who, buf)
+    data: dict[str, object] = json.loads(buf.getvalue())
+    return data
+
+
+def _amounts(ctx: Context) -> list[tuple[str, int, str]]:
+    return [
+        (r["number"], r["billed_minutes"], r["amount"])
+        for r in ctx.store.query(
+            "SELECT t.number, r.billed_minutes, r.amount FROM service_reports r "
+            "JOIN tickets t ON t.id = r.ticket_id ORDER BY r.id"
+        )
+    ]
+
+
+def test_export_holds_their_articles_and_nothing_of_another(pctx: Context) -> None:
+    ctx = pctx
+    _setup(ctx)
+    data = _export(ctx, ANNA)
+    assert data["contact"]["email"] == ANNA  # type: ignore[index]
+    senders = [a["sender"] for a in data["articles"]]  # type: ignore[attr-defined]
+    assert senders and all(ANNA in s for s in senders if "helpdesk" not in s)
+    assert BERT not in json.dumps(data) and "Bert" not in json.dumps(data)
+    assert data["time_entries"] and data["service_reports"]
+
+
+def _scan(ctx: Context, terms: list[str]) -> list[str]:
+    found = []
+    store = ctx.store
+    for table in store.list_tables():
+        for row in store.iterate(f"SELECT * FROM {table}"):
+            for col, value in row.items():
+                if isinstance(value, str):
+                    text = value.lower()
+                elif isinstance(value, bytes | memoryview):
+                    text = bytes(value).decode("utf-8", "replace").lower()
+                else:
+                    continue
+                found += [f"{table}.{col}" for t in terms if t.lower() in text]
+    return found
+
+
+def test_erase_leaves_no_trace_and_keeps_the_billing_figures(pctx: Context) -> None:
+    ctx = pctx
+    _setup(ctx)
+    before = _amounts(ctx)
+    privacy.erase(ctx, ANNA)
+    assert _scan(ctx, [ANNA, "Anna Schmidt"]) == []
+    assert _scan(ctx, [BERT])  # the other person is untouched
+    assert _amounts(ctx) == before
+    erased = ctx.store.query("SELECT actor, detail FROM history WHERE action = 'privacy.erased'")
+    assert len(erased) == 1
+    # a new mail from them is handled like any other mail: a new contact, a new ticket
+    assert ingest_one(ctx, _mail("Neu", "Hallo", 9)).outcome == "new"
+    assert customers.get_contact(ctx.store, ANNA)["name"] != privacy.ERASED
+
+
+def test_erase_refuses_while_a_ticket_is_open(pctx: Context) -> None:
+    ctx = pctx
+    ingest_one(ctx, _mail("Drucker", "Hallo", 1))
+    with pytest.raises(Refused) as err:
+        privacy.erase(ctx, ANNA)
+    assert err.value.exit_code == 4
+    privacy.erase(ctx, ANNA, force=True)
+    assert _scan(ctx, [ANNA]) == []
+
+
+def test_the_trail_records_show_and_export(pctx: Context) -> None:
+    ctx = pctx
+    number = _setup(ctx)
+    record_access(ctx.store, ctx.actor, "show", ticket_number=number)
+    _export(ctx, ANNA)
+    actions = [r["action"] for r in privacy.trail(ctx.store, ANNA)]
+    assert actions == ["show", "privacy.export"]
+    assert [r["action"] for r in privacy.trail(ctx.store, number)] == ["show"]
+
+
+def test_purge_anonymises_old_closed_tickets_once(pctx: Context) -> None:
+    ctx = pctx
+    number = _setup(ctx)
+    before = _amounts(ctx)
+    with ctx.store.transaction():
+        ctx.store.execute(
+            "UPDATE tickets SET closed_at = '2010-01-01T00:00:00Z' WHERE number = ?", (number,)
+        )
+    assert privacy.purge(ctx)["tickets"] == 1
+    assert _scan(ctx, [ANNA, "Anna Schmidt"]) == []
+    assert _scan(ctx, [BERT])  # an open ticket keeps its content
+    assert _amounts(ctx) == before
+    assert privacy.purge(ctx)["tickets"] == 0
