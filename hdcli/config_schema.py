@@ -237,6 +237,8 @@ TYPE_WORDS: dict[type, str] = {
 }
 
 _SECURITY = Choice(TLS_SECURITIES)
+AUTOMATIC = Choice(("ticket", "ignore"))
+AUTOMATIC_KIND = Choice(("", "ticket", "ignore"))
 
 # Every fixed key. Tables of other keys: mail.sources, routing, plugins (below).
 SCHEMA: dict[str, Key] = {
@@ -264,6 +266,20 @@ SCHEMA: dict[str, Key] = {
     "mail.loop_header": Key(str, "X-hdcli-Loop", "header marking our automatic mail", HEADER_NAME),
     "mail.auto_reply_limit": Key(int, 10, "automatic mails per address per day", AtLeast(0)),
     "mail.max_attachment_size": Key(int, 10 * 1024 * 1024, "bytes per attachment", AtLeast(0)),
+    "mail.max_message_size": Key(
+        int, 25 * 1024 * 1024, "bytes per inbound message; above: headers only", AtLeast(0)
+    ),
+    "mail.automatic_new": Key(
+        str, "ticket", "automatic mail of a served customer: ticket or ignore", AUTOMATIC
+    ),
+    "mail.automatic.generated": Key(
+        str, "", "Auto-Submitted/null-sender mail: ticket or ignore (default automatic_new)",
+        AUTOMATIC_KIND,
+    ),
+    "mail.automatic.list": Key(
+        str, "", "Precedence bulk/list/junk mail: ticket or ignore (default automatic_new)",
+        AUTOMATIC_KIND,
+    ),
     "mail.billing_address": Key(
         str, "", "where approved service reports go back", Address(optional=True)
     ),
