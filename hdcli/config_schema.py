@@ -273,11 +273,15 @@ SCHEMA: dict[str, Key] = {
         str, "ticket", "automatic mail of a served customer: ticket or ignore", AUTOMATIC
     ),
     "mail.automatic.generated": Key(
-        str, "", "Auto-Submitted/null-sender mail: ticket or ignore (default automatic_new)",
+        str,
+        "",
+        "Auto-Submitted/null-sender mail: ticket or ignore (default automatic_new)",
         AUTOMATIC_KIND,
     ),
     "mail.automatic.list": Key(
-        str, "", "Precedence bulk/list/junk mail: ticket or ignore (default automatic_new)",
+        str,
+        "",
+        "Precedence bulk/list/junk mail: ticket or ignore (default automatic_new)",
         AUTOMATIC_KIND,
     ),
     "mail.billing_address": Key(

@@ -509,6 +509,8 @@ def _machine_kind(mail: ParsedMail, kind: Classification) -> str | None:
     if kind.kind != AUTO_REPLY or kind.reason.startswith("read receipt"):
         return None
     headers = mail.headers
+    if "x-loop" in headers:  # a loop somewhere, whatever else it says
+        return None
     submitted = headers.get("auto-submitted", "").split(";", 1)[0].strip().lower()
     if submitted == "auto-replied" or "x-autoreply" in headers or "x-autorespond" in headers:
         return None
