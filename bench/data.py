@@ -194,6 +194,28 @@ def mail(
     return msg.as_bytes(policy=SMTP)
 
 
+def big_mail(size: int, message_id: str = "<big@muster.example>") -> bytes:
+    """One mail of about ``size`` bytes from a served contact: a short text and one
+    base64 attachment (random bytes) that makes up the rest."""
+    rnd = random.Random(size)
+    _org, name, addr = contacts()[0]
+    head = (
+        f"From: {name} <{addr}>\r\nTo: helpdesk@smartwork.example\r\n"
+        "Subject: Logdateien des Servers\r\nDate: Mon, 02 Nov 2026 08:00:00 +0100\r\n"
+        f"Message-ID: {message_id}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="bb"\r\n\r\n'
+        "--bb\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei die Logs.\r\n"
+        "--bb\r\nContent-Type: application/octet-stream\r\n"
+        'Content-Disposition: attachment; filename="logs.tar"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode()
+    import base64
+
+    raw = rnd.randbytes(max(size - len(head) - 20, 0) // 78 * 57)  # 57 bytes: 76 chars + CRLF
+    body = base64.encodebytes(raw).replace(b"\n", b"\r\n")
+    return head + body + b"--bb--\r\n"
+
+
 def _when(rnd: random.Random) -> datetime:
     return datetime(2026, 11, 2, 8, 0, tzinfo=UTC) + timedelta(minutes=rnd.randint(0, 60 * 24 * 20))
 

@@ -27,7 +27,14 @@ SIZES: dict[str, dict[str, int]] = {
     # runs: latency repetitions; bulk: tickets from JSONL; mails: batch ingest; piped: single
     # mails; entries/billing_tickets: the billing store; tickets: the list/show store
     "tiny": dict(
-        runs=2, bulk=100, mails=30, piped=2, entries=1_000, billing_tickets=100, tickets=1_000
+        runs=2,
+        bulk=100,
+        mails=30,
+        piped=2,
+        entries=1_000,
+        billing_tickets=100,
+        tickets=1_000,
+        big_mb=2,
     ),
     "small": dict(
         runs=5,
@@ -37,6 +44,7 @@ SIZES: dict[str, dict[str, int]] = {
         entries=20_000,
         billing_tickets=2_000,
         tickets=20_000,
+        big_mb=70,
     ),
     "medium": dict(
         runs=10,
@@ -46,6 +54,7 @@ SIZES: dict[str, dict[str, int]] = {
         entries=200_000,
         billing_tickets=20_000,
         tickets=200_000,
+        big_mb=70,
     ),
     "full": dict(
         runs=15,
@@ -55,6 +64,7 @@ SIZES: dict[str, dict[str, int]] = {
         entries=1_000_000,
         billing_tickets=100_000,
         tickets=1_000_000,
+        big_mb=70,
     ),
 }
 
@@ -68,6 +78,7 @@ TARGETS = {
     "ingest": "≥ 1,300/s",
     "piped": "≤ 80 ms",
     "billing": "≤ 1,000 ms",
+    "bigmail": "≤ 2× size + 60 MB",
 }
 
 
@@ -485,6 +496,37 @@ class Suite:
             shutil.rmtree(self.work / "piped", ignore_errors=True)
             env, numbers = self._ingest_store("piped")
 
+    def w6_bigmail(self) -> None:
+        """Peak memory of ``hdcli-mailgate`` for one big mail: over ``mail.max_message_size``
+        (headers only) and, with the cap raised above it, parsed in full."""
+        gate = Path(sys.executable).parent / "hdcli-mailgate"
+        size = self.k["big_mb"] * 1024 * 1024
+        label = f"hdcli-mailgate, one {self.k['big_mb']} MB mail"
+        target = f"≤ {2 * self.k['big_mb'] + 60} MB"
+        if not gate.exists():
+            self.add(Result("6 big mail", label, status="skipped", note="no hdcli-mailgate"))
+            return
+        path = self.work / "big.eml"
+        path.write_bytes(data.big_mail(size))
+        for cap, what in ((None, "default cap"), (2 * size, "cap raised: parsed")):
+            shutil.rmtree(self.work / "bigmail", ignore_errors=True)
+            env = {**self.helpdesk("bigmail"), "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"}
+            if cap is not None:
+                env["HDCLI_MAIL__MAX_MESSAGE_SIZE"] = str(cap)
+            s = run_once([str(gate)], env, stdin=path)
+            res = Result(
+                "6 big mail",
+                f"{label} ({what})",
+                s.rss_mb,
+                "MB peak",
+                s.cpu * 1000,
+                target=target,
+                peak_mb=s.rss_mb,
+            )
+            if s.code:
+                res.status, res.note = "failed", f"exit code {s.code}"
+            self.add(res)
+
     def w5_scale(self) -> None:
         k = self.k
         env = self.helpdesk("billing")
@@ -542,7 +584,7 @@ class Suite:
             TARGETS["list"],
         )
 
-    WORKLOADS = ("start", "bulk", "ingest", "piped", "scale")
+    WORKLOADS = ("start", "bulk", "ingest", "piped", "scale", "bigmail")
 
     def run(self, only: Sequence[str]) -> list[Result]:
         steps = {
@@ -551,6 +593,7 @@ class Suite:
             "ingest": self.w3_ingest,
             "piped": self.w4_piped,
             "scale": self.w5_scale,
+            "bigmail": self.w6_bigmail,
         }
         self.write_bare_app()
         for name in self.WORKLOADS:

@@ -237,6 +237,8 @@ TYPE_WORDS: dict[type, str] = {
 }
 
 _SECURITY = Choice(TLS_SECURITIES)
+AUTOMATIC = Choice(("ticket", "ignore"))
+AUTOMATIC_KIND = Choice(("", "ticket", "ignore"))
 
 # Every fixed key. Tables of other keys: mail.sources, routing, plugins (below).
 SCHEMA: dict[str, Key] = {
@@ -284,6 +286,24 @@ SCHEMA: dict[str, Key] = {
         int, 30, "days delivered outbound mail keeps its raw body", AtLeast(1)
     ),
     "privacy.access_trail_days": Key(int, 365, "days access trail rows stay", AtLeast(1)),
+    "mail.max_message_size": Key(
+        int, 25 * 1024 * 1024, "bytes per inbound message; above: headers only", AtLeast(0)
+    ),
+    "mail.automatic_new": Key(
+        str, "ticket", "automatic mail of a served customer: ticket or ignore", AUTOMATIC
+    ),
+    "mail.automatic.generated": Key(
+        str,
+        "",
+        "Auto-Submitted/null-sender mail: ticket or ignore (default automatic_new)",
+        AUTOMATIC_KIND,
+    ),
+    "mail.automatic.list": Key(
+        str,
+        "",
+        "Precedence bulk/list/junk mail: ticket or ignore (default automatic_new)",
+        AUTOMATIC_KIND,
+    ),
     "mail.billing_address": Key(
         str, "", "where approved service reports go back", Address(optional=True)
     ),

@@ -43,6 +43,9 @@ from hdcli.tickets import OpenRequest, followup_in_tx, open_in_tx, reopen_in_tx
 from hdcli.unit import finish, record
 from hdcli.util import norm_email, now_iso, one_line
 
+AUTO_REPLY = "auto_reply"
+NORMAL = "normal"
+
 if TYPE_CHECKING:
     from hdcli.backends.base import Row, SqlStorage
     from hdcli.context import Context
@@ -69,6 +72,9 @@ class IngestResult:
     ticket: str | None
     reason: str
     previous: str | None = None
+    kept: bool = False
+    """Over the size cap and taken in with its headers only: the source keeps the original
+    (in its quarantine folder) for a human to look at."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +90,8 @@ class IngestResult:
         """The outcome a source's ``done`` should act on (a duplicate acts like its first)."""
         if self.outcome == "duplicate" and self.previous in ("rejected", "quarantined"):
             return self.previous
+        if self.kept:
+            return "quarantined"
         return self.outcome
 
 
@@ -106,6 +114,13 @@ class _Settings:
         self.formats = all_formats()
         self.loop_header = str(config.get("mail.loop_header"))
         self.max_size = int(config.get("mail.max_attachment_size"))
+        self.max_message = int(config.get("mail.max_message_size"))
+        default = str(config.get("mail.automatic_new"))
+        #: What automatic mail of a served customer does, per kind: "ticket" or "ignore".
+        self.automatic = {
+            kind: str(config.get(f"mail.automatic.{kind}") or default)
+            for kind in ("generated", "list")
+        }
         self.own = [
             str(config.get("mail.from_address")),
             *[str(a) for a in config.get("mail.addresses") or []],
@@ -145,6 +160,10 @@ def ingest_one(
     mail it queued is delivered and its events announced right after the commit; batch callers
     pass False and call :func:`hdcli.unit.finish` themselves now and then.
 
+    The message is parsed, classified and its sender put to the contract gate before the write
+    transaction begins (:func:`prepare`): however long a hostile message takes to read, no
+    other writer waits for it. Only the decision's writes hold the write lock.
+
     Never raises for a bad message (it is quarantined with the reason); raises
     BackendUnavailable / TransientError when the store is locked or unreachable and ConfigError
     for a configuration that cannot work, so the caller retries later.
@@ -152,9 +171,10 @@ def ingest_one(
     settings = _settings(ctx)
     mark = len(ctx.after_commit)  # what earlier, committed messages still wait to deliver
     settings.forget()
+    prepared = prepare(ctx, raw)
     try:
         with ctx.store.transaction():
-            result = _process(ctx, settings, raw, source, billing)
+            result = _process(ctx, settings, prepared, source, billing)
     except BaseException:
         del ctx.after_commit[mark:]  # mail and events of the rolled-back transaction
         raise
@@ -163,24 +183,87 @@ def ingest_one(
     return result
 
 
-def _process(
-    ctx: Context, settings: _Settings, raw: bytes, source: str, billing: bool
-) -> IngestResult:
-    """One message inside the caller's open transaction, in a savepoint of its own: a message
-    that fails is undone alone and quarantined; the messages before it stay."""
+@dataclass
+class Prepared:
+    """One message as far as it is read before its transaction (see :func:`prepare`)."""
+
+    raw: bytes
+    key: str
+    """The idempotency key (see :func:`message_key`); ``log_key`` of it is the log's key."""
+    id_key: str | None
+    """``log_key`` of the Message-ID alone (None without one): a reused Message-ID is told
+    from a message seen before by it."""
+    mail: ParsedMail | None = None
+    error: str | None = None
+    """Why the message could not be read (it is quarantined), else None."""
+    kind: Classification | None = None
+    size: int = 0
+    oversized: bool = False
+    """Over ``mail.max_message_size``: only its headers were read."""
+    gate: tuple[Any, str] | None = None
+    """The contract gate's answer for the sender, read before the transaction:
+    ``(requester, "")`` or ``(None, reason)``; None when not asked."""
+
+
+def prepare(
+    ctx: Context, raw: bytes, *, gate_cache: dict[str, tuple[Any, str]] | None = None
+) -> Prepared:
+    """Everything about a message that needs no write lock: parse (headers only above
+    ``mail.max_message_size``), key, classification, the contract gate's answer for the
+    sender (a read), and the decoded bodies of a served sender's mail."""
+    from hdcli import customers
+    from hdcli.mail.classify import classify
     from hdcli.mail.parse import MailParseError, parse_message
 
+    settings = _settings(ctx)
+    size = len(raw)
+    oversized = settings.max_message > 0 and size > settings.max_message
+    head = _header_block(raw) if oversized else raw
     try:
         mail = parse_message(
-            raw, max_attachment_size=settings.max_size, loop_header=settings.loop_header
+            head, max_attachment_size=settings.max_size, loop_header=settings.loop_header
         )
     except MailParseError as exc:
-        key = "sha256:" + hashlib.sha256(bytes(raw)).hexdigest()
-        return _quarantine(ctx, raw, key, None, source, exc.reason)
+        reason = exc.reason
+        if oversized:
+            reason = f"{_too_big(settings, size)}; its headers: {reason}"
+        digest = hashlib.sha256()
+        _feed(digest, raw, strip_cr=False)
+        prep = Prepared(raw, "sha256:" + digest.hexdigest(), None, error=reason, size=size)
+        prep.oversized = oversized
+        return prep
+    key, id_key = message_key(raw, mail, oversized)
+    kind = classify(mail, head, loop_header=settings.loop_header, own_addresses=settings.own)
+    prep = Prepared(raw, key, id_key, mail, kind=kind, size=size, oversized=oversized)
+    if oversized:
+        mail.body_text = _too_big_note(settings, size)
+        mail.body_html = None
+    sender = norm_email(mail.from_addr) if mail.from_addr and "@" in mail.from_addr else ""
+    if sender and kind.kind in (NORMAL, AUTO_REPLY):
+        answer = gate_cache.get(sender) if gate_cache is not None else None
+        if answer is None:
+            answer = customers.find_requester(ctx.store, sender, ctx.today())
+            # a requester still to be created is asked again inside (see _seed_gate)
+            if gate_cache is not None and (answer[0] is None or answer[0].contact.get("id")):
+                gate_cache[sender] = answer
+        prep.gate = answer
+        if prep.gate[0] is not None:
+            _ = mail.body_text, mail.body_html  # decoded here, not under the write lock
+    return prep
+
+
+def _process(
+    ctx: Context, settings: _Settings, prep: Prepared, source: str, billing: bool
+) -> IngestResult:
+    """One prepared message inside the caller's open transaction, in a savepoint of its own:
+    a message that fails is undone alone and quarantined; the messages before it stay."""
+    mail = prep.mail
+    if mail is None:
+        return _quarantine(ctx, prep, None, source, prep.error or "unreadable message")
     mark = len(ctx.after_commit)
     try:
         with ctx.store.savepoint():
-            return _ingest_parsed(ctx, settings, mail, raw, source, billing)
+            return _ingest_parsed(ctx, settings, prep, mail, source, billing)
     except PASS_THROUGH:
         del ctx.after_commit[mark:]
         settings.forget()
@@ -189,7 +272,7 @@ def _process(
         del ctx.after_commit[mark:]
         settings.forget()
         reason = one_line(str(exc))[:500] or f"refused by a plugin: {type(exc).__name__}"
-        return _quarantine(ctx, raw, mail.key, mail.message_id, source, reason)
+        return _quarantine(ctx, prep, mail.message_id, source, reason)
     except Exception as exc:  # one bad message never stops the rest: keep it for a human
         del ctx.after_commit[mark:]
         settings.forget()
@@ -200,34 +283,98 @@ def _process(
         )
         return _quarantine(
             ctx,
-            raw,
-            mail.key,
+            prep,
             mail.message_id,
             source,
             f"internal error: {type(exc).__name__}: {one_line(str(exc))}"[:500],
         )
 
 
+# -- keys and sizes ------------------------------------------------------------------------------
+_CHUNK = 1 << 20
+#: Where the header block of a message over the size cap is searched for (and cut off).
+_MAX_HEADER_BLOCK = 1 << 20
+
+
+def _body_start(raw: bytes) -> int:
+    """Offset of the body: after the first empty line (CRLF or LF), else the end."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    if not ends:
+        return len(raw)
+    end = min(ends)
+    return end + (2 if raw[end + 1 : end + 2] == b"\n" else 3)
+
+
+def _header_block(raw: bytes) -> bytes:
+    """The header block of a message (at most 1 MiB of it), ending in an empty line."""
+    view = raw[:_MAX_HEADER_BLOCK]
+    end = _body_start(view)
+    return bytes(view[:end]).rstrip(b"\r\n") + b"\n\n"
+
+
+def _feed(digest: Any, data: bytes, start: int = 0, *, strip_cr: bool = True) -> None:
+    """Hash ``data[start:]`` in chunks (no copy of a big message), CRs left out: the same
+    message read over IMAP (CRLF) and from a file (LF) hashes the same."""
+    view = memoryview(data)
+    for i in range(start, len(data), _CHUNK):
+        chunk = view[i : i + _CHUNK]
+        digest.update(bytes(chunk).replace(b"\r", b"") if strip_cr else chunk)
+
+
+def message_key(raw: bytes, mail: ParsedMail, oversized: bool = False) -> tuple[str, str | None]:
+    """The idempotency key of a message and the log key of its Message-ID alone.
+
+    With a Message-ID the key is the id plus a digest of the sender, the date and the body, so
+    a message seen before (fetched twice, delivered twice by the MTA, also with trace headers
+    such as ``Received`` added on the way) has the same key, and another message that reuses
+    its Message-ID has not. Without one it is the digest of the whole message.
+    """
+    if mail.message_id is None:
+        if not oversized:
+            return mail.key, None
+        digest = hashlib.sha256()
+        _feed(digest, raw)
+        return "sha256:" + digest.hexdigest(), None
+    digest = hashlib.sha256()
+    digest.update(mail.from_addr.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update((mail.date.isoformat() if mail.date else "").encode() + b"\0")
+    _feed(digest, raw, _body_start(raw))
+    return f"{mail.message_id} {digest.hexdigest()}", log_key(mail.message_id)
+
+
+def _too_big(settings: _Settings, size: int) -> str:
+    return f"message too big ({size:,} bytes, mail.max_message_size {settings.max_message:,})"
+
+
+def _too_big_note(settings: _Settings, size: int) -> str:
+    return (
+        f"[{_too_big(settings, size)}: only its headers were read; its text and attachments "
+        "were not kept. The original stays at its source.]"
+    )
+
+
 def _quarantine(
-    ctx: Context, raw: bytes, key: str, message_id: str | None, source: str, reason: str
+    ctx: Context, prep: Prepared, message_id: str | None, source: str, reason: str
 ) -> IngestResult:
+    """Keep the message for a human (a message over the size cap: its header block only)."""
     store = ctx.store
-    lkey = log_key(key)
+    lkey = log_key(prep.key)
     with store.transaction():
-        if not _claim(store, lkey, source):
+        if not _claim(store, lkey, prep.id_key, source):
             return _duplicate(store, lkey, source, message_id)
-        inbound_repo.quarantine(store, lkey, source, reason, bytes(raw), now_iso())
+        kept = _header_block(prep.raw) if prep.oversized else prep.raw
+        inbound_repo.quarantine(store, lkey, source, reason, bytes(kept), now_iso())
         _log(store, lkey, "quarantined", None, reason)
     return IngestResult(source, message_id, "quarantined", None, reason)
 
 
-def _claim(store: SqlStorage, lkey: str, source: str) -> bool:
+def _claim(store: SqlStorage, lkey: str, id_key: str | None, source: str) -> bool:
     """Insert the inbound log row; False when the message was seen before.
 
     Inserting first (and not checking first) makes a concurrent duplicate wait for the other
     transaction and then find the row: it becomes ``duplicate``, never an error.
     """
-    return inbound_repo.claim(store, lkey, source, now_iso())
+    return inbound_repo.claim(store, lkey, source, now_iso(), id_key=id_key)
 
 
 def _log(store: SqlStorage, lkey: str, outcome: str, ticket_id: Any, reason: str) -> None:
@@ -253,27 +400,99 @@ def _duplicate(store: SqlStorage, lkey: str, source: str, message_id: str | None
 
 # -- the decision ---------------------------------------------------------------------------------
 def _ingest_parsed(
-    ctx: Context, settings: _Settings, mail: ParsedMail, raw: bytes, source: str, billing: bool
+    ctx: Context, settings: _Settings, prep: Prepared, mail: ParsedMail, source: str, billing: bool
 ) -> IngestResult:
-    from hdcli.mail.classify import classify
-
     store = ctx.store
-    lkey = log_key(mail.key)
+    lkey = log_key(prep.key)
+    kind = prep.kind
+    assert kind is not None
     with store.transaction():
-        if not _claim(store, lkey, source):
+        if prep.id_key is not None and _is_legacy(store, prep.id_key):
+            # logged before keys held more than the Message-ID: the same message, as then
+            return _duplicate(store, prep.id_key, source, mail.message_id)
+        if not _claim(store, lkey, prep.id_key, source):
             return _duplicate(store, lkey, source, mail.message_id)
-        kind = classify(mail, raw, loop_header=settings.loop_header, own_addresses=settings.own)
-        if kind.automatic:
+        _seed_gate(settings, mail, prep)
+        machine = _machine_kind(mail, kind) if kind.automatic else None
+        if machine is not None and settings.automatic[machine] == "ticket" and _served(prep):
+            outcome, ticket, reason = _person(ctx, settings, mail, automatic=kind.reason)
+        elif kind.automatic:
             outcome, ticket, reason = _automatic(ctx, settings, mail, kind)
         elif billing and (numbers := _subject_numbers(settings, mail)):
             outcome, ticket, reason = _billing(ctx, settings, mail, numbers)
         else:
             outcome, ticket, reason = _person(ctx, settings, mail)
         reason = _for_a_human(store, mail, outcome, ticket, reason)
+        if prep.oversized and ticket is not None and outcome in ("new", "followup"):
+            reason = _join(reason, f"{_too_big(settings, prep.size)}: headers only")
+        if prep.id_key is not None and (other := inbound_repo.seen_by_id(store, prep.id_key, lkey)):
+            reason = _join(
+                reason,
+                f"Message-ID seen before on a different message ({other['outcome']}): "
+                "processed as a message of its own",
+            )
         _log(store, lkey, outcome, ticket["id"] if ticket else None, reason)
     # A stranger's Message-ID often holds an address; result lines end up in cron logs.
     shown = None if outcome == "rejected" and _stranger(settings, mail) else mail.message_id
-    return IngestResult(source, shown, outcome, ticket["number"] if ticket else None, reason)
+    kept = prep.oversized and outcome in ("new", "followup")
+    return IngestResult(
+        source, shown, outcome, ticket["number"] if ticket else None, reason, kept=kept
+    )
+
+
+def _join(first: str, second: str) -> str:
+    return f"{first}; {second}" if first else second
+
+
+def _is_legacy(store: SqlStorage, id_key: str) -> bool:
+    """Whether a row of the log is keyed by this Message-ID alone (written before
+    migration 0006)."""
+    return inbound_repo.seen(store, id_key) is not None
+
+
+def _seed_gate(settings: _Settings, mail: ParsedMail, prep: Prepared) -> None:
+    """Take the contract gate's answer read before the transaction, where it can be trusted:
+    a refusal, or a requester whose contact exists. A requester still to be created (a new
+    address of a customer's domain) is asked again inside, where the write lock is held, so
+    that two messages of one new address never create the contact twice."""
+    if prep.gate is None:
+        return
+    sender = norm_email(mail.from_addr)
+    requester, why = prep.gate
+    if sender in settings.gate or sender in settings.refused:
+        return
+    if requester is None:
+        settings.refused[sender] = why
+    elif requester.contact.get("id") is not None:
+        settings.gate[sender] = requester
+
+
+def _served(prep: Prepared) -> bool:
+    return prep.gate is not None and prep.gate[0] is not None
+
+
+def _machine_kind(mail: ParsedMail, kind: Classification) -> str | None:
+    """``"generated"`` or ``"list"`` for automatic mail a machine sent of its own accord (a
+    monitoring alert, a ticket system's notification, a job's report, a list's mail); None
+    for answers to a mail (out-of-office, read receipts), bounces and loops."""
+    from hdcli.mail.classify import _AUTO_REPLY_SUBJECT
+
+    if kind.kind != AUTO_REPLY or kind.reason.startswith("read receipt"):
+        return None
+    headers = mail.headers
+    if "x-loop" in headers:  # a loop somewhere, whatever else it says
+        return None
+    submitted = headers.get("auto-submitted", "").split(";", 1)[0].strip().lower()
+    if submitted == "auto-replied" or "x-autoreply" in headers or "x-autorespond" in headers:
+        return None
+    precedence = headers.get("precedence", "").strip().lower()
+    if precedence == "auto_reply" or _AUTO_REPLY_SUBJECT.search(mail.subject):
+        return None
+    if submitted not in ("", "no"):
+        return "generated"
+    if precedence in ("bulk", "list", "junk") or "list-id" in headers:
+        return "list"
+    return "generated"
 
 
 def _for_a_human(
@@ -393,9 +612,17 @@ def _billing(ctx: Context, settings: _Settings, mail: ParsedMail, numbers: list[
     )
 
 
-def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
+def _person(
+    ctx: Context, settings: _Settings, mail: ParsedMail, automatic: str | None = None
+) -> Decision:
     """Mail a person wrote: first the plugins' (``handle_inbound_mail``), then a follow-up of
-    the ticket it answers, the closed-ticket policy, or a new ticket if the sender is served."""
+    the ticket it answers, the closed-ticket policy, or a new ticket if the sender is served.
+
+    ``automatic`` (the classification's reason) is for machine mail of a served customer
+    (``mail.automatic_new = ticket``): it opens or joins a ticket like a person's mail, but
+    nothing is ever sent in answer (no acknowledgement, no closed-ticket notice) and the
+    plugins' ``handle_inbound_mail`` is not asked (a machine approves no service report).
+    """
     from hdcli.plugins import hooks
 
     store = ctx.store
@@ -403,17 +630,29 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
         return "rejected", None, mail.sender_problem or "no sender address"
     candidates = _candidates(store, settings, mail)
     ticket = _writable(store, candidates, mail)
-    handled = hooks.handle_inbound_mail(mail, ticket, ctx, candidates, "")
-    if handled is not None:
-        return handled.outcome, handled.ticket, handled.reason
+    if automatic is None:
+        handled = hooks.handle_inbound_mail(mail, ticket, ctx, candidates, "")
+        if handled is not None:
+            return handled.outcome, handled.ticket, handled.reason
+    else:
+        quiet = f"automatic mail ({automatic}): nothing sent in answer"
+        if ticket is None:
+            outcome, t, reason = _new_ticket(ctx, settings, mail, notify=False)
+            return outcome, t, _join(reason, quiet) if outcome == "new" else reason
+        if ticket["status"] != "closed":
+            outcome, t, reason = _followup(ctx, ticket, mail)
+            return outcome, t, _join(reason, quiet)
+        if _closed_policy(ctx, settings, ticket) != "new_ticket":
+            return "ignored", ticket, f"ticket is closed; {quiet}"
+        outcome, t, reason = _new_ticket(ctx, settings, mail, linked_from=ticket, notify=False)
+        if outcome == "new":
+            reason = _join(f"ticket {ticket['number']} is closed: new ticket linked to it", quiet)
+        return outcome, t, reason
     if ticket is None:
         return _new_ticket(ctx, settings, mail)
     if ticket["status"] != "closed":
         return _followup(ctx, ticket, mail)
-    policy = settings.closed_policy
-    contract_policy = customer_repo.contract_value(store, ticket["contract_id"], "closed_policy")
-    if contract_policy:
-        policy = str(contract_policy)
+    policy = _closed_policy(ctx, settings, ticket)
     if policy == "reopen":
         reopen_in_tx(ctx, ticket, "reply by mail")
         outcome, t, reason = _followup(ctx, ticket, mail)
@@ -440,13 +679,24 @@ def _person(ctx: Context, settings: _Settings, mail: ParsedMail) -> Decision:
     return outcome, t, reason
 
 
+def _closed_policy(ctx: Context, settings: _Settings, ticket: Row) -> str:
+    """The closed-ticket policy of the ticket's contract, else the configured one."""
+    policy = customer_repo.contract_value(ctx.store, ticket["contract_id"], "closed_policy")
+    return str(policy) if policy else settings.closed_policy
+
+
 def _followup(ctx: Context, ticket: Row, mail: ParsedMail) -> Decision:
     followup_in_tx(ctx, ticket, mail)
     return "followup", ticket, ""
 
 
 def _new_ticket(
-    ctx: Context, settings: _Settings, mail: ParsedMail, linked_from: Row | None = None
+    ctx: Context,
+    settings: _Settings,
+    mail: ParsedMail,
+    linked_from: Row | None = None,
+    *,
+    notify: bool = True,
 ) -> Decision:
     from hdcli import customers
     from hdcli.numbers import strip_numbers, strip_prefixes
@@ -479,6 +729,7 @@ def _new_ticket(
         body_html=mail.body_html,
         assignee=assignee,
         linked_from=linked_from,
+        notify=notify,
     )
     try:
         opened = open_in_tx(ctx, req, gate_cache=settings.gate)
@@ -510,26 +761,46 @@ def ingest_many(
     with _pinned_actor(ctx):
         try:
             while True:
+                chunk = _prepare_chunk(ctx, source_iter, batch)
+                if not chunk:
+                    return
                 done: list[IngestResult] = []
                 mark = len(ctx.after_commit)
                 settings.forget()
                 try:
                     with store.transaction():
-                        for source, raw in source_iter:
-                            done.append(_process(ctx, settings, raw, source, False))
-                            if len(done) >= batch:
-                                break
+                        for source, prep in chunk:
+                            done.append(_process(ctx, settings, prep, source, False))
                 except BaseException:
                     del ctx.after_commit[mark:]  # mail and events of the rolled-back batch
                     raise
-                if not done:
-                    return
+                del chunk
                 if ctx.after_commit:
                     finish(ctx)
                 yield from done
         finally:
             if ctx.after_commit:
                 finish(ctx)
+
+
+#: Bytes of messages prepared for one batch at most (a batch of big mails is shorter).
+BATCH_BYTES = 64 * 1024 * 1024
+
+
+def _prepare_chunk(
+    ctx: Context, source_iter: Iterator[tuple[str, bytes]], batch: int
+) -> list[tuple[str, Prepared]]:
+    """The next batch, read and prepared before its transaction begins: up to ``batch``
+    messages and about :data:`BATCH_BYTES` of them."""
+    chunk: list[tuple[str, Prepared]] = []
+    size = 0
+    gate: dict[str, tuple[Any, str]] = {}
+    for source, raw in source_iter:
+        chunk.append((source, prepare(ctx, raw, gate_cache=gate)))
+        size += len(raw)
+        if len(chunk) >= batch or size >= BATCH_BYTES:
+            break
+    return chunk
 
 
 @contextmanager

@@ -10,18 +10,28 @@ if TYPE_CHECKING:
     from hdcli.models import Row
 
 
-def claim(store: SqlStorage, key: str, source: str, at: str) -> bool:
-    """Log the message ``key`` as being processed; False when it was seen before.
+def claim(store: SqlStorage, key: str, source: str, at: str, *, id_key: str | None = None) -> bool:
+    """Log the message ``key`` (``id_key``: the hash of its Message-ID alone) as being
+    processed; False when it was seen before.
 
     Inserting first (and not checking first) makes a concurrent duplicate wait for the other
     transaction and then find the row: never an error.
     """
     row = store.query_one(
-        "INSERT INTO inbound_log (message_key, source, outcome, reason, received_at) "
-        "VALUES (?, ?, 'processing', '', ?) ON CONFLICT (message_key) DO NOTHING RETURNING id",
-        (key, source, at),
+        "INSERT INTO inbound_log (message_key, id_key, source, outcome, reason, received_at) "
+        "VALUES (?, ?, ?, 'processing', '', ?) ON CONFLICT (message_key) DO NOTHING RETURNING id",
+        (key, id_key, source, at),
     )
     return row is not None
+
+
+def seen_by_id(store: SqlStorage, id_key: str, key: str) -> Row | None:
+    """Another message logged with the same Message-ID (the oldest), if any."""
+    return store.query_one(
+        "SELECT message_key, outcome FROM inbound_log WHERE id_key = ? AND message_key <> ? "
+        "ORDER BY id LIMIT 1",
+        (id_key, key),
+    )
 
 
 def set_outcome(
