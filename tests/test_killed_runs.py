@@ -110,7 +110,7 @@ def test_smtp_flush_killed_again_and_again_repeats_at_most_the_mail_in_flight(
 ) -> None:
     hd = smtp_env
     count = int(os.environ.get("HDCLI_KILL_LOOP_MAILS", "150"))
-    kills_wanted = int(os.environ.get("HDCLI_KILL_LOOP_KILLS", "12"))
+    kills_wanted = int(os.environ.get("HDCLI_KILL_LOOP_KILLS", "6"))
     queue_mails(hd, count)
     rnd = random.Random(20261202)
     kills = runs = 0

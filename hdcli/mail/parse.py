@@ -1056,10 +1056,14 @@ def _address_pairs(
     texts = [_unsurrogate(v, charset) for v in values]
     items, extra = _split_addresses(texts, cap)
     if len(items) <= 64:
-        return _addresses(texts if not extra else items), extra
-    pairs: list[tuple[str, str]] = []
-    for item in items:  # short items: the stdlib's parser stays linear on each
-        pairs.extend(_addresses([item]))
+        pairs = _addresses(texts if not extra else items)
+    else:
+        pairs = []
+        for item in items:  # short items: the stdlib's parser stays linear on each
+            pairs.extend(_addresses([item]))
+    if len(pairs) > cap:  # an item the stdlib reads as several addresses
+        extra += len(pairs) - cap
+        pairs = pairs[:cap]
     return pairs, extra
 
 
