@@ -22,7 +22,6 @@ from helpdesk import Helpdesk
 from workflow import ANNA, make_context, registered
 
 from hdcli import customers, hookimpl, tickets, views
-from hdcli.backends.testing import postgres_schema
 from hdcli.context import Context
 from hdcli.errors import Refused
 from hdcli.events import Change
@@ -69,24 +68,6 @@ def ingest(hd: Helpdesk, raw: bytes, env: dict[str, str] | None = None) -> dict[
     assert proc.returncode == 0, proc.stderr
     result: dict[str, Any] = json.loads(proc.stdout.splitlines()[0])
     return result
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
-    """The ``ctx`` helpdesk on SQLite or on a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        context = make_context(tmp_path)
-        try:
-            yield context
-        finally:
-            context.close()
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        context = make_context(tmp_path, STORAGE__URL=url)
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 @pytest.fixture

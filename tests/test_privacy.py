@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from workflow import ANNA, make_context
+from workflow import ANNA
 
 from hdcli import customers, privacy, tickets
-from hdcli.backends.testing import postgres_schema
 from hdcli.context import Context
 from hdcli.errors import Refused
 from hdcli.mail.ingest import ingest_one
 from hdcli.trail import record_access
 
 BERT = "bert.meier@muster.example"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def pctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
-    """The ``ctx`` helpdesk on SQLite or on a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        context = make_context(tmp_path)
-        try:
-            yield context
-        finally:
-            context.close()
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        context = make_context(tmp_path, STORAGE__URL=url)
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 def _mail(subject: str, body: str, n: int, sender: str = ANNA, name: str = "Anna Schmidt") -> bytes:
@@ -73,8 +52,8 @@ def _amounts(ctx: Context) -> list[tuple[str, int, str]]:
     ]
 
 
-def test_export_holds_their_articles_and_nothing_of_another(pctx: Context) -> None:
-    ctx = pctx
+def test_export_holds_their_articles_and_nothing_of_another(any_ctx: Context) -> None:
+    ctx = any_ctx
     _setup(ctx)
     data = _export(ctx, ANNA)
     assert data["contact"]["email"] == ANNA  # type: ignore[index]
@@ -100,8 +79,8 @@ def _scan(ctx: Context, terms: list[str]) -> list[str]:
     return found
 
 
-def test_erase_leaves_no_trace_and_keeps_the_billing_figures(pctx: Context) -> None:
-    ctx = pctx
+def test_erase_leaves_no_trace_and_keeps_the_billing_figures(any_ctx: Context) -> None:
+    ctx = any_ctx
     _setup(ctx)
     before = _amounts(ctx)
     privacy.erase(ctx, ANNA)
@@ -115,8 +94,8 @@ def test_erase_leaves_no_trace_and_keeps_the_billing_figures(pctx: Context) -> N
     assert customers.get_contact(ctx.store, ANNA)["name"] != privacy.ERASED
 
 
-def test_erase_refuses_while_a_ticket_is_open(pctx: Context) -> None:
-    ctx = pctx
+def test_erase_refuses_while_a_ticket_is_open(any_ctx: Context) -> None:
+    ctx = any_ctx
     ingest_one(ctx, _mail("Drucker", "Hallo", 1))
     with pytest.raises(Refused) as err:
         privacy.erase(ctx, ANNA)
@@ -125,8 +104,8 @@ def test_erase_refuses_while_a_ticket_is_open(pctx: Context) -> None:
     assert _scan(ctx, [ANNA]) == []
 
 
-def test_the_trail_records_show_and_export(pctx: Context) -> None:
-    ctx = pctx
+def test_the_trail_records_show_and_export(any_ctx: Context) -> None:
+    ctx = any_ctx
     number = _setup(ctx)
     record_access(ctx.store, ctx.actor, "show", ticket_number=number)
     _export(ctx, ANNA)
@@ -135,8 +114,8 @@ def test_the_trail_records_show_and_export(pctx: Context) -> None:
     assert [r["action"] for r in privacy.trail(ctx.store, number)] == ["show"]
 
 
-def test_purge_anonymises_old_closed_tickets_once(pctx: Context) -> None:
-    ctx = pctx
+def test_purge_anonymises_old_closed_tickets_once(any_ctx: Context) -> None:
+    ctx = any_ctx
     number = _setup(ctx)
     before = _amounts(ctx)
     with ctx.store.transaction():

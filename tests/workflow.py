@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hdcli import customers
+from hdcli.backends.testing import postgres_schema
 from hdcli.config import Config
 from hdcli.context import Context
 
@@ -47,6 +48,24 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
         yield context
     finally:
         context.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
+    """The ``ctx`` helpdesk on SQLite or on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        context = make_context(tmp_path)
+        try:
+            yield context
+        finally:
+            context.close()
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        context = make_context(tmp_path, STORAGE__URL=url)
+        try:
+            yield context
+        finally:
+            context.close()
 
 
 @contextmanager
