@@ -22,8 +22,11 @@ def mail(
     body: str = "Der Drucker im 2. OG druckt nicht.",
     message_id: str | None = "<m1@muster.example>",
     headers: dict[str, str] | None = None,
+    date: str | None = None,
 ) -> bytes:
     lines = [f"From: {sender}", "To: helpdesk@smartwork.example", f"Subject: {subject}"]
+    if date:
+        lines.append(f"Date: {date}")
     if message_id:
         lines.append(f"Message-ID: {message_id}")
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
