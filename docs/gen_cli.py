@@ -22,11 +22,20 @@ Generated from `hdcli --help` by `docs/gen_cli.py`; `tests/test_docs_cli.py` kee
 - Data goes to stdout, messages to stderr. `--format table|json|jsonl|csv|md` (`--json` for
   short) on every command that prints data; `csv` always has a header row; `json` of `list` is
   an array, of `show` an object.
-- `-q` prints only ticket numbers; `-` as a ticket number reads numbers from stdin, one per line
-  (the first word of each line counts, so `hdcli list` output can be piped);
-  `--dry-run` shows what a bulk command would do.
-- The acting agent: `--as LOGIN`, else `HDCLI_USER`, else config `user`; it is recorded in the
-  history of every change.
+- `-q` prints only ticket numbers; `-` as a ticket number reads numbers from stdin exactly as
+  `hdcli list -q` prints them: one per line, blank lines ignored. Anything else (a table, csv)
+  is refused with exit 2 before any ticket is touched; an empty stdin does nothing and exits 0,
+  so `hdcli list --status waiting -q | hdcli close - --reason stale` is quiet in cron on a
+  quiet day. `--dry-run` shows what a bulk command would do.
+- `--fields a,b` on `list` and `show` keeps only those fields (JSON keys, table and csv
+  columns), as `gh --json` does; an unknown field is exit 2 and the message lists the valid ones.
+- The acting agent: `--as LOGIN`, which must name an active agent (exit 3 otherwise); else
+  config `user` (`HDCLI_USER`); else the operating-system user, recorded as `os:LOGIN`. It is
+  recorded in the history of every change.
+- The storage URL must name an existing helpdesk: an SQLite file whose folder does not
+  exist is exit 5 for every command but `db upgrade` (which creates it) and `demo`.
+- Shell completion: `hdcli --install-completion` (bash, zsh, fish, PowerShell) installs it,
+  `hdcli --show-completion` prints the script to put where you like.
 - No prompts, no colour when `NO_COLOR` is set or stdout is no terminal; progress on stderr
   only on a terminal.
 - Text from mail never reaches the terminal as control sequences: `table`, `md` and the text
@@ -47,7 +56,8 @@ Generated from `hdcli --help` by `docs/gen_cli.py`; `tests/test_docs_cli.py` kee
 | 5 | backend unavailable: database unreachable, locked, full or read-only; transport down |
 | 75 | `mail ingest` / `hdcli-mailgate` only: transient failure, the MTA retries |
 
-Errors are one line on stderr: `hdcli: error: …`.
+Errors are one line on stderr: `hdcli: error: …`; in a run with `--format json|jsonl` (or
+`--json`) a JSON object instead, `{"error": "…", "code": 4}`, with the same exit code.
 
 ## Commands
 """

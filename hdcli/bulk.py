@@ -7,8 +7,12 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hdcli.errors import EXIT_REFUSED, UsageError
-from hdcli.tickets import OpenRequest, open_many  # only ``open --from-file`` imports this module
+from hdcli.errors import UsageError
+from hdcli.tickets import (
+    BulkResult,
+    OpenRequest,
+    open_many,
+)  # only ``open --from-file`` imports this module
 
 if TYPE_CHECKING:
     from hdcli.context import Context
@@ -58,54 +62,25 @@ def read_requests(fh: TextIO, notify: bool, csv_mode: bool) -> Iterator[tuple[in
             yield line, UsageError(f"line {line}: {exc}")
 
 
-def open_from_file(ctx: Context, path: str, *, notify: bool, quiet: bool) -> int:
-    """Open a ticket per row; prints one result per line (the number, or ``line N: error``).
+def open_from_file(ctx: Context, path: str, *, notify: bool) -> Iterator[BulkResult]:
+    """Open a ticket per row of the JSONL or CSV file ``path`` (``-`` = stdin): one
+    :class:`~hdcli.tickets.BulkResult` per row, in file order (a row that cannot be read or is
+    refused carries its error; the others are opened). The caller renders them.
 
-    Returns the exit code: 0 when all rows were opened, 4 when some were refused.
-    """
+    The file is opened at once (a missing file is a UsageError before any row), the rows as
+    the results are taken."""
     csv_mode = path.lower().endswith(".csv")
     fh: TextIO
     try:
         fh = sys.stdin if path == "-" else open(path, encoding="utf-8", newline="")  # noqa: SIM115
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    progress = _Progress() if sys.stderr.isatty() else None
-    failed = 0
-    write = sys.stdout.write
+    return _results(ctx, fh, notify, csv_mode)
+
+
+def _results(ctx: Context, fh: TextIO, notify: bool, csv_mode: bool) -> Iterator[BulkResult]:
     try:
-        for result in open_many(ctx, read_requests(fh, notify, csv_mode)):
-            if result.error:
-                failed += 1
-                sys.stderr.write(f"hdcli: error: line {result.line}: {result.error}\n")
-                if not quiet:
-                    write(f"line {result.line}: error: {result.error}\n")
-            else:
-                write(
-                    f"{result.number}\n"
-                    if quiet
-                    else f"{result.number}\t{'created' if result.created else 'exists'}\n"
-                )
-            if progress:
-                progress.tick()
+        yield from open_many(ctx, read_requests(fh, notify, csv_mode))
     finally:
         if fh is not sys.stdin:
             fh.close()
-        if progress:
-            progress.done()
-    return EXIT_REFUSED if failed else 0
-
-
-class _Progress:
-    """A minimal progress line on stderr (TTY only)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def tick(self) -> None:
-        self.count += 1
-        if self.count % 250 == 0:
-            sys.stderr.write(f"\ropened {self.count}")
-            sys.stderr.flush()
-
-    def done(self) -> None:
-        sys.stderr.write(f"\ropened {self.count}\n")

@@ -48,7 +48,9 @@ def _make_app() -> "typer.Typer":
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
-        add_completion=False,
+        # --install-completion / --show-completion: two options on the root, about 0.1 ms
+        # to build; shell detection and the completion itself run only when asked for
+        add_completion=True,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
@@ -73,8 +75,7 @@ def _make_app() -> "typer.Typer":
             str | None,
             typer.Option(
                 "--as",
-                envvar="HDCLI_USER",
-                help="the acting agent's login (recorded in the history)",
+                help="the acting agent's login, an active agent (recorded in the history)",
             ),
         ] = None,
         version: Annotated[
@@ -130,12 +131,60 @@ def build() -> "typer.Typer":
     return app
 
 
-def _line(text: str) -> str:
-    """One line for the terminal: line breaks and control or format characters (from a mail,
-    an argument or a driver's message) escaped visibly."""
-    from hdcli.output import visible
+def _report(message: str, code: int) -> None:
+    """An error as one line on stderr (JSON in a ``--format json|jsonl`` run), through the one
+    error printer, :func:`hdcli.commands._common.error_line`."""
+    from hdcli.commands._common import error_line
 
-    return visible(text) + "\n"
+    error_line(message, code)
+
+
+def _invoke(app: "typer.Typer", args: list[str]) -> int:
+    """Run ``args`` on ``app`` and return the exit code; Click's own usage errors are printed
+    here (as JSON too in a ``--format json|jsonl`` run) with their exit code (2)."""
+    import typer
+
+    from hdcli.commands._common import STATE
+
+    try:
+        result = app(args=args, prog_name="hdcli", standalone_mode=False)
+    except typer.TyperException as exc:  # Click's usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if STATE.json_errors or not callable(show):
+            _report(exc.format_message(), exc.exit_code)
+        else:
+            show()  # usage line, hint and message, as Click's standalone mode writes them
+        return exc.exit_code
+    except typer.Abort:
+        _report("aborted", EXIT_ABORTED)
+        return EXIT_ABORTED
+    # without standalone mode Typer returns the code of an Exit, else the command's result
+    return result if isinstance(result, int) else 0
+
+
+#: What Click's standalone mode exits with after an abort (end of input at a prompt).
+EXIT_ABORTED = 1
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for ``--format json|jsonl`` (or ``--json``): then its
+    errors are JSON objects on stderr too."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--json":
+            return True
+        if arg in ("--format", "-f"):
+            value = args[i + 1] if i + 1 < len(args) else ""
+        elif arg.startswith("--format="):
+            value = arg.partition("=")[2]
+        elif arg.startswith("-f") and not arg.startswith("--"):
+            value = arg[2:]
+        else:
+            continue
+        if value in ("json", "jsonl"):
+            return True
+    return False
 
 
 def invoked_command(args: list[str]) -> str | None:
@@ -195,39 +244,40 @@ def run(argv: list[str] | None = None) -> int:
     code = 0
     state = None
     try:
-        from hdcli.commands._common import STATE
+        from hdcli.commands._common import STATE, error_line
 
         state = STATE
+        STATE.json_errors = wants_json(args)
         name = invoked_command(args)
         app = _register((name,)) if name is not None else build()
-        app(args=args, prog_name="hdcli", standalone_mode=True)
+        code = _invoke(app, args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except HdcliError as exc:
         if debug:
             raise
-        sys.stderr.write(_line(f"hdcli: error: {exc}"))
+        error_line(exc)
         code = exc.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("hdcli: error: interrupted\n")
+        _report("interrupted", 130)
         code = 130
     except BrokenPipeError:
         code = 0
     except Exception as exc:
         if debug:
             raise
-        sys.stderr.write(
-            _line(
-                f"hdcli: error: unexpected {type(exc).__name__}: {exc} "
-                "(HDCLI_DEBUG=1 shows the traceback)"
-            )
+        _report(
+            f"unexpected {type(exc).__name__}: {exc} (HDCLI_DEBUG=1 shows the traceback)",
+            EXIT_UNEXPECTED,
         )
         code = EXIT_UNEXPECTED
     finally:
-        if state is not None and state._ctx is not None:
-            with contextlib.suppress(Exception):  # closing must not hide the real result
-                state._ctx.close()
-            state._ctx = None
+        if state is not None:
+            if state._ctx is not None:
+                with contextlib.suppress(Exception):  # closing must not hide the real result
+                    state._ctx.close()
+                state._ctx = None
+            state.json_errors = False
         root_logger.removeHandler(handler)
         root_logger.setLevel(old_level)
     return code
@@ -252,5 +302,6 @@ def reset() -> None:
             STATE._ctx.close()
     STATE._ctx = None
     STATE.config_path = STATE.profile = STATE.actor = None
+    STATE.json_errors = False
     plugins.reset()
     templates.reset()

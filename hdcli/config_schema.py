@@ -242,7 +242,7 @@ AUTOMATIC_KIND = Choice(("", "ticket", "ignore"))
 
 # Every fixed key. Tables of other keys: mail.sources, routing, plugins (below).
 SCHEMA: dict[str, Key] = {
-    "user": Key(str, "", "acting agent login when --as and HDCLI_USER are not given"),
+    "user": Key(str, "", "acting agent login when --as is not given (HDCLI_USER)"),
     "storage.url": Key(str, "", "storage URL; default sqlite:///<data dir>/hdcli.db", Url()),
     "storage.password_env": Key(
         str, "", "environment variable with the database password", ENV_NAME

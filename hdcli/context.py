@@ -7,7 +7,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from hdcli.errors import ConfigError
+from hdcli.errors import ConfigError, NotFound
 from hdcli.util import one_line
 
 if TYPE_CHECKING:
@@ -20,10 +20,21 @@ if TYPE_CHECKING:
 class Context:
     """What workflow functions need: ``config``, ``store``, ``actor`` and the local day."""
 
-    def __init__(self, config: Config, actor: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        actor: str | None = None,
+        *,
+        agent_required: bool = False,
+        create_store: bool = True,
+    ) -> None:
         self.config = config
         self._actor = actor
+        self._actor_checked = not agent_required
         self._system_user: str | None = None
+        #: False (the CLI, but for ``db upgrade`` and ``demo``): a store that does not exist
+        #: (an SQLite file or folder) is an error instead of a new, empty helpdesk
+        self.create_store = create_store
         self.dry_run = False  # changes are checked, then rolled back (see hdcli.unit.change)
         self.after_commit: list[Any] = []  # events to announce, outbound ids to deliver
 
@@ -31,13 +42,24 @@ class Context:
     def store(self) -> SqlStorage:
         from hdcli.backends import open_storage
 
-        store: SqlStorage = open_storage(self.config.storage_url, self.config)  # type: ignore[assignment]
+        store: SqlStorage = open_storage(  # type: ignore[assignment]
+            self.config.storage_url, self.config, create=self.create_store
+        )
         return store
 
     @property
     def actor(self) -> str:
-        """``--as``, else ``HDCLI_USER`` / config ``user``, else the operating-system user."""
+        """``--as`` (with ``agent_required``: an active agent, else NotFound), else config
+        ``user`` (``HDCLI_USER``), else the operating-system user as ``os:LOGIN``."""
         if self._actor:
+            if not self._actor_checked:
+                from hdcli.repo import customers as customer_repo
+
+                if customer_repo.active_agent(self.store, self._actor) is None:
+                    raise NotFound(
+                        f"--as {self._actor!r} is no active agent (hdcli agent list shows them)"
+                    )
+                self._actor_checked = True
             return one_line(self._actor)
         configured = self.config.get("user")
         if configured:
@@ -46,9 +68,9 @@ class Context:
             import getpass
 
             try:
-                self._system_user = f"system:{getpass.getuser()}"
+                self._system_user = f"os:{one_line(getpass.getuser())}"
             except (KeyError, OSError):
-                self._system_user = "system"
+                self._system_user = "os:unknown"
         return self._system_user
 
     @cached_property

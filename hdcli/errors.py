@@ -59,3 +59,17 @@ class TransientError(HdcliError):
     """A failure worth retrying later, e.g. a store that is locked (exit 75 for mail ingest)."""
 
     exit_code = EXIT_TEMPFAIL
+
+
+def error_text(message: str, code: int, as_json: bool = False) -> str:
+    """The line an error is reported as on stderr, with its newline.
+
+    Plain: ``hdcli: error: MESSAGE`` (the caller makes it safe for a terminal). With
+    ``as_json`` (a run with ``--format json|jsonl``): ``{"error": MESSAGE, "code": CODE}``,
+    ASCII only, so that no character of a mail or an argument acts on a terminal either.
+    """
+    if as_json:
+        import json
+
+        return json.dumps({"error": message, "code": code}) + "\n"
+    return f"hdcli: error: {message}\n"

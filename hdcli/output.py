@@ -244,19 +244,44 @@ def render(
     sink.end()
 
 
+def pick_fields(spec: str | None, valid: Iterable[str]) -> list[str] | None:
+    """The fields a ``--fields a,b`` option names, in its order, or None without one.
+
+    A UsageError (exit 2) names an unknown field and lists the valid ones, as ``gh --json``
+    does; so does an empty list."""
+    if spec is None:
+        return None
+    known = list(valid)
+    fields = [f.strip() for f in spec.split(",") if f.strip()]
+    unknown = [f for f in fields if f not in known]
+    if unknown or not fields:
+        from hdcli.errors import UsageError
+
+        what = f"unknown field(s) {', '.join(unknown)}" if unknown else "no field given"
+        raise UsageError(f"--fields: {what} (valid: {', '.join(known)})")
+    return list(dict.fromkeys(fields))
+
+
 def render_rows(
-    rows: Iterable[Mapping[str, Any]], fmt: str, columns: Sequence[str] | None = None
+    rows: Iterable[Mapping[str, Any]],
+    fmt: str,
+    columns: Sequence[str] | None = None,
+    *,
+    only_columns: bool = False,
 ) -> str:
     """The text :func:`render` writes for ``rows``, without its final newline."""
     parts: list[str] = []
-    render(rows, fmt, columns, parts.append)
+    render(rows, fmt, columns, parts.append, only_columns=only_columns)
     text = "".join(parts)
     return text[:-1] if text.endswith("\n") else text
 
 
-def render_record(record: Mapping[str, Any], fmt: str) -> str:
+def render_record(record: Mapping[str, Any], fmt: str, fields: Sequence[str] | None = None) -> str:
     """One record: json as an indented object, jsonl as one line, the rest as ``field`` /
-    ``value`` rows (lists of records, such as a ticket's articles, are left to json)."""
+    ``value`` rows (lists of records, such as a ticket's articles, are left to json).
+    ``fields`` (from :func:`pick_fields`) keeps only those, in that order."""
+    if fields is not None:
+        record = {f: record.get(f) for f in fields}
     if fmt == "json":
         return _dumps(dict(record), indent=2)
     if fmt == "jsonl":

@@ -203,6 +203,35 @@ def test_close_reads_numbers_from_stdin_with_dry_run(hd: Helpdesk) -> None:
     assert {hd.json("show", n)["status"] for n in numbers[1:]} == {"closed"}
 
 
+def test_readme_stale_close_pipeline_with_nothing_waiting_does_nothing(hd: Helpdesk) -> None:
+    # the cron job of the README, on a quiet day: exit 0, no output, no mail
+    hd.seed()
+    number = hd.open()
+    waiting = hd("list", "--status", "waiting", "-q")
+    assert waiting.returncode == 0 and waiting.stdout == ""
+    closed = hd("close", "-", "--reason", "stale", input=waiting.stdout)
+    assert (closed.returncode, closed.stdout, closed.stderr) == (0, "", "")
+    assert hd("close", "-", input="\n\n").returncode == 0  # blank lines are no numbers
+    assert hd.json("show", number)["status"] == "new"
+
+
+def test_numbers_from_stdin_refuse_a_table_and_touch_nothing(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    table = hd.ok("list")  # without -q: a header, a rule, rows
+    proc = hd("close", "-", "--reason", "stale", input=table)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "stdin line 1 is not a ticket number" in proc.stderr and "list -q" in proc.stderr
+    assert hd.json("show", number)["status"] == "new"  # not even the valid-looking rows
+    # the same reader for every command that takes -
+    assert (
+        hd("assign", "-", "--to", "mmueller", input=hd.ok("list", "--format", "csv")).returncode
+        == 2
+    )
+    assert hd.json("show", number)["assignee"] is None
+
+
 def test_durations_in_every_accepted_form(hd: Helpdesk) -> None:
     hd.seed()
     number = hd.open()
@@ -256,7 +285,7 @@ def test_bulk_open_from_jsonl_prints_one_number_per_row(hd: Helpdesk) -> None:
     assert again == numbers
 
 
-def test_bulk_open_reports_bad_rows_and_keeps_the_good(hd: Helpdesk) -> None:
+def test_bulk_open_reports_bad_rows_on_stderr_and_keeps_the_good(hd: Helpdesk) -> None:
     hd.seed()
     path = hd.root / "t.csv"
     path.write_text(
@@ -264,11 +293,18 @@ def test_bulk_open_reports_bad_rows_and_keeps_the_good(hd: Helpdesk) -> None:
         "fremd@nowhere.example,Fremd,single_user\n",
         encoding="utf-8",
     )
-    proc = hd("open", "--from-file", str(path))
+    proc = hd("open", "--from-file", str(path), "--format", "jsonl")
     assert proc.returncode == 4
-    lines = proc.stdout.splitlines()
-    assert lines[0].endswith("\tcreated") and lines[1].startswith("line 3: error:")
+    [row] = [json.loads(line) for line in proc.stdout.splitlines()]  # stdout: data only
+    assert row["line"] == 2 and row["created"] is True
+    [error] = [json.loads(line) for line in proc.stderr.splitlines()]
+    assert error["code"] == 4 and error["error"].startswith("line 3: ")
     assert hd.json("list")[0]["subject"] == "Gut"
+    # csv carries the same (a second ticket: the rows have no external_id); errors on stderr
+    again = hd("open", "--from-file", str(path), "--format", "csv")
+    header, line = again.stdout.splitlines()
+    assert header == "line,number,created" and re.fullmatch(r"2,\d{16},True", line)
+    assert again.stderr.startswith("hdcli: error: line 3: ") and again.stderr.count("\n") == 1
 
 
 def test_phone_ticket_then_note_and_fax(hd: Helpdesk) -> None:

@@ -85,6 +85,11 @@ def test_version_is_answered_without_typer_or_pluggy(tmp_path: Path) -> None:
 def test_a_command_gives_the_same_answer_with_root_options(tmp_path: Path) -> None:
     env = env_for(tmp_path)
     run = [sys.executable, "-m", "hdcli"]
+    for setup in (
+        ["db", "upgrade"],
+        ["agent", "add", "mmueller", "--name", "M", "--email", "m@x.example"],
+    ):
+        subprocess.run([*run, *setup], capture_output=True, env=env, check=True)
     a = subprocess.run(
         [*run, "list", "--limit", "1", "--json"],
         capture_output=True,

@@ -100,6 +100,13 @@ class Storage(ABC):
         """True when ``exc`` is the driver's error for a duplicate key (UNIQUE / PRIMARY KEY)."""
         return False
 
+    @classmethod
+    def missing(cls, url: str) -> str | None:
+        """What of the store at ``url`` does not exist and opening it would create (the folder
+        of an SQLite file), or None. A server database that does not exist fails to
+        connect anyway."""
+        return None
+
     @abstractmethod
     def transaction(self) -> Any: ...
 

@@ -140,6 +140,13 @@ class SqliteStorage(SqlStorage):
     }
     IntegrityError = sqlite3.IntegrityError
 
+    @classmethod
+    def missing(cls, url: str) -> str | None:
+        # A new file in an existing folder is how a helpdesk starts; a folder that does not
+        # exist is a typo in the URL (or a disk not mounted), not a new helpdesk.
+        folder = path_of(url).parent
+        return None if folder.is_dir() else f"SQLite folder {folder}"
+
     def __init__(self, url: str, config: Any = None) -> None:
         super().__init__()
         self.url = url

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hdcli.errors import HdcliError, UsageError
+from hdcli.errors import EXIT_USAGE, HdcliError, UsageError
 
 if TYPE_CHECKING:
     from hdcli.context import Context
@@ -20,6 +19,7 @@ class State:
     config_path: Path | None = None
     profile: str | None = None
     actor: str | None = None
+    json_errors = False  # the run asked for --format json|jsonl: errors as JSON too
     _ctx: Context | None = None
 
 
@@ -27,13 +27,17 @@ STATE = State()
 
 
 def context() -> Context:
-    """The run's context (configuration loaded and store opened on first use)."""
+    """The run's context (configuration loaded and store opened on first use; ``--as`` checked
+    on first use of the actor)."""
     if STATE._ctx is None:
         from hdcli.config import Config
         from hdcli.context import Context
 
         config = Config.load(STATE.config_path, STATE.profile)
-        STATE._ctx = Context(config, STATE.actor or os.environ.get("HDCLI_USER") or None)
+        # a store that does not exist is refused: only ``db upgrade`` and ``demo`` create one
+        STATE._ctx = Context(
+            config, STATE.actor, agent_required=STATE.actor is not None, create_store=False
+        )
     return STATE._ctx
 
 
@@ -43,6 +47,14 @@ FormatOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="short for --format json")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="print only ticket numbers")]
+FieldsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fields",
+        help="only these fields, comma-separated, e.g. number,status (json keys, table columns);"
+        " an unknown one lists the valid ones",
+    ),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="show what would change, change nothing")
 ]
@@ -71,8 +83,17 @@ def say(text: str) -> None:
     sys.stderr.write(visible(text, keep="\n") + "\n")
 
 
-def error_line(exc: BaseException) -> None:
-    say(f"hdcli: error: {exc}")
+def error_line(error: BaseException | str, code: int | None = None) -> None:
+    """One error on stderr: ``hdcli: error: …`` (escaped for the terminal, one line), or in a
+    run with ``--format json|jsonl`` the object ``{"error": "…", "code": N}``. ``code`` defaults
+    to the error's exit code."""
+    from hdcli.errors import EXIT_UNEXPECTED, error_text
+    from hdcli.output import visible
+
+    if code is None:
+        code = getattr(error, "exit_code", EXIT_UNEXPECTED)
+    text = error_text(str(error), code, STATE.json_errors)
+    sys.stderr.write(text if STATE.json_errors else visible(text[:-1]) + "\n")
 
 
 def read_text(value: str | None, file: str | None, what: str) -> str | None:
@@ -91,17 +112,38 @@ def read_text(value: str | None, file: str | None, what: str) -> str | None:
         raise UsageError(f"{file} is not UTF-8 text") from None
 
 
-def numbers_from(args: Sequence[str]) -> Iterator[str]:
-    """Ticket numbers from arguments; ``-`` reads one per line from stdin (blank lines and
-    ``#`` comments skipped; the first word of a line counts, so ``list`` output works too)."""
+#: What ``hdcli list -q`` prints per line: one ticket number (every number format makes a
+#: single word of letters, digits, ``.``, ``_`` or ``-``).
+_NUMBER_LINE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+
+
+def numbers_from(args: Sequence[str]) -> list[str]:
+    """Ticket numbers from arguments; ``-`` reads stdin as ``hdcli list -q`` writes it: one
+    number per line, blank lines ignored, nothing else.
+
+    Stdin is read whole before anything is done, so a table piped by mistake (``hdcli list``
+    without ``-q``) is refused (exit 2, naming the line) and no ticket is touched. An empty
+    stdin gives no numbers: ``list -q | close -`` with nothing listed does nothing.
+    """
+    import re
+
+    numbers: list[str] = []
     for arg in args:
-        if arg == "-":
-            for line in sys.stdin:
-                word = line.strip().split(None, 1)[0] if line.strip() else ""
-                if word and not word.startswith("#"):
-                    yield word
-        else:
-            yield arg
+        if arg != "-":
+            numbers.append(arg)
+            continue
+        for line_no, line in enumerate(sys.stdin.read().splitlines(), start=1):
+            word = line.strip()
+            if not word:
+                continue
+            if not re.fullmatch(_NUMBER_LINE, word):
+                shown = word if len(word) <= 40 else word[:40] + "…"
+                raise UsageError(
+                    f"stdin line {line_no} is not a ticket number ({shown!r}): "
+                    "- reads one number per line, as `hdcli list -q` prints them"
+                )
+            numbers.append(word)
+    return numbers
 
 
 def for_each(
@@ -112,15 +154,15 @@ def for_each(
     verb: str,
     quiet: bool = False,
 ) -> None:
-    """Run ``action`` per number; report each; exit with the first failure's code at the end."""
+    """Run ``action`` per number; report each; exit with the first failure's code at the end.
+
+    No numbers (``-`` and an empty stdin) is no error: there was nothing to do."""
     from hdcli.unit import DryRun
 
     first_error: HdcliError | None = None
-    count = 0
     if dry_run:
         context().dry_run = True
     for number in numbers:
-        count += 1
         try:
             action(number)
         except DryRun:
@@ -134,8 +176,6 @@ def for_each(
             out(number)
         else:
             say(f"{verb}: {number}")
-    if count == 0:
-        raise UsageError("no ticket number given (use - to read them from stdin)")
     if first_error is not None:
         raise typer.Exit(first_error.exit_code)
 
@@ -194,10 +234,10 @@ def import_records(
             done += 1
         except HdcliError as exc:
             failed += 1
-            say(f"hdcli: error: line {line}: {exc}")
+            error_line(f"line {line}: {exc}", exc.exit_code)
         except (TypeError, KeyError) as exc:
             failed += 1
-            say(f"hdcli: error: line {line}: missing or bad field {exc}")
+            error_line(f"line {line}: missing or bad field {exc}", EXIT_USAGE)
     say(f"imported {done} {what}(s), {failed} failed")
     if failed:
         raise typer.Exit(4)

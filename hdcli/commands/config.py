@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hdcli.commands._common import STATE, FormatOpt, JsonOpt, fmt_of, out, say
+from hdcli.commands._common import STATE, FormatOpt, JsonOpt, error_line, fmt_of, out, say
 
 app = typer.Typer(
     help="Show, check and change the configuration (comments in the file are kept).\n\n"
@@ -139,7 +139,7 @@ def check(
         fields = ("file", "line", "key", "message", "variable")
         out(render_rows([p.as_dict() for p in problems], fmt, fields))
     if problems:
-        say(f"hdcli: error: {len(problems)} problem(s) in the configuration")
+        error_line(f"{len(problems)} problem(s) in the configuration", 2)
         raise typer.Exit(2)
     present = "" if where.exists() else " (not present: the defaults apply)"
     say(f"{where}{present}: OK")

@@ -25,7 +25,7 @@ def status(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
     from hdcli.output import render_record
 
     ctx = context()
-    store = open_storage(ctx.config.storage_url, ctx.config, upgrade=False)
+    store = open_storage(ctx.config.storage_url, ctx.config, upgrade=False, create=False)
     try:
         version = store.schema_version()
         pending = [f"{v:04d}_{n}" for v, n, _ in migrations() if v > version]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from hdcli.commands._common import FormatOpt, JsonOpt, QuietOpt, context, fmt_of, out
+from hdcli.commands._common import FieldsOpt, FormatOpt, JsonOpt, QuietOpt, context, fmt_of, out
 
 COLUMNS = ("number", "status", "subject", "organisation", "requester", "assignee", "updated_at")
 
@@ -22,13 +22,20 @@ def list_(
     quiet: QuietOpt = False,
     fmt: FormatOpt = "table",
     as_json: JsonOpt = False,
+    fields: FieldsOpt = None,
 ) -> None:
     """List tickets.
 
     Example: hdcli list --status waiting -q | hdcli close - --reason stale
+
+    Example: hdcli list --json --fields number,status,subject
     """
+    from hdcli.models import ListedTicket
+    from hdcli.output import pick_fields
     from hdcli.views import list_tickets  # the read side only: no workflow imports
 
+    fmt = fmt_of(fmt, as_json)
+    chosen = pick_fields(fields, ListedTicket.__annotations__)
     rows = list_tickets(
         context().store, status=status, assignee=assignee, org=org, since=since, limit=limit
     )
@@ -37,7 +44,9 @@ def list_(
         return
     from hdcli.output import render_rows
 
-    fmt = fmt_of(fmt, as_json)
+    if chosen is not None:
+        out(render_rows(rows, fmt, chosen, only_columns=True))
+        return
     out(render_rows(rows, fmt, None if fmt in ("json", "jsonl") else COLUMNS))
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out, say
+from hdcli.commands._common import FormatOpt, JsonOpt, context, error_line, fmt_of, out, say
 
 if TYPE_CHECKING:
     from hdcli.context import Context
@@ -125,7 +125,7 @@ def ingest(
         # A pipe: the MTA keeps the message and retries once the configuration is fixed.
         if not sys.stdin.isatty():
             sys.stdin.buffer.read()  # taken in full, so the MTA sees our answer, not a broken pipe
-        say(f"hdcli: error: {exc}; try again later")
+        error_line(f"{exc}; try again later", 75)
         raise typer.Exit(75) from None
     messages = read_messages(names, sys.stdin.buffer)
     if source is not None:
@@ -139,7 +139,7 @@ def ingest(
         finish(ctx)
         if not transient:
             raise
-        say(f"hdcli: error: {exc}; try again later")
+        error_line(f"{exc}; try again later", 75)
         raise typer.Exit(75) from None
 
 
@@ -196,7 +196,7 @@ def fetch(
     except (BackendUnavailable, TransientError) as exc:
         if tty:
             sys.stderr.write("\n")
-        say(f"hdcli: error: {exc}; try again later")
+        error_line(f"{exc}; try again later", 75)
         raise typer.Exit(75) from None
     if tty and count:
         sys.stderr.write("\n")

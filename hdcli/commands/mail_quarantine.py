@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from hdcli.commands._common import DryRunOpt, FormatOpt, JsonOpt, context, fmt_of, out, say
+from hdcli.commands._common import (
+    DryRunOpt,
+    FormatOpt,
+    JsonOpt,
+    context,
+    error_line,
+    fmt_of,
+    out,
+    say,
+)
 
 app = typer.Typer(
     help="Mail hdcli could not process, kept with its bytes and the reason for a human.\n\n"
@@ -122,7 +131,7 @@ def retry(
         try:
             rows.append(retry_one(ctx, qid, billing=billing, dry_run=dry_run).as_dict())
         except HdcliError as exc:
-            say(f"hdcli: error: {exc}")
+            error_line(exc)
             failed = failed or exc.exit_code
     _some(count)
     if dry_run:
@@ -150,7 +159,7 @@ def drop(ids: Ids, dry_run: DryRunOpt = False) -> None:
         try:
             row = do_drop(ctx, qid, dry_run=dry_run)
         except HdcliError as exc:
-            say(f"hdcli: error: {exc}")
+            error_line(exc)
             failed = failed or exc.exit_code
             continue
         say(f"{qid}: {'would be dropped' if dry_run else 'dropped'} ({row['reason']})")

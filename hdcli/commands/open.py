@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -44,9 +45,8 @@ def open_(
     """
     ctx = context()
     if from_file is not None:
-        from hdcli.bulk import open_from_file
-
-        raise typer.Exit(open_from_file(ctx, from_file, notify=notify, quiet=quiet))
+        _open_from_file(from_file, notify=notify, quiet=quiet, fmt=fmt_of(fmt, as_json))
+        return
     from hdcli.errors import UsageError
     from hdcli.tickets import OpenRequest, open_ticket
     from hdcli.views import show
@@ -77,6 +77,52 @@ def open_(
     data.pop("time_entries")
     data["created"] = opened.created
     out(render_record(data, fmt_of(fmt, as_json)))
+
+
+#: The columns of ``open --from-file``: the input line, the ticket and whether it was created
+#: (false: its ``external_id`` named a ticket that already existed).
+BULK_COLUMNS = ("line", "number", "created")
+
+
+def _open_from_file(path: str, *, notify: bool, quiet: bool, fmt: str) -> None:
+    """A ticket per row; one result per opened row in ``fmt`` on stdout (``-q``: the number),
+    each refused or unreadable row as an error line on stderr only; exit 4 if any failed."""
+    import sys
+
+    from hdcli.bulk import open_from_file
+    from hdcli.commands._common import error_line
+    from hdcli.errors import EXIT_REFUSED
+    from hdcli.output import print_results
+
+    ctx = context()
+    results = open_from_file(ctx, path, notify=notify)
+    tty = sys.stderr.isatty()
+    failed = count = 0
+
+    def rows() -> Iterator[dict[str, object]]:
+        nonlocal failed, count
+        for result in results:
+            count += 1
+            if tty and count % 250 == 0:
+                sys.stderr.write(f"\ropened {count}")
+                sys.stderr.flush()
+            if result.error:
+                failed += 1
+                error_line(f"line {result.line}: {result.error}", EXIT_REFUSED)
+                continue
+            yield {"line": result.line, "number": result.number, "created": result.created}
+
+    try:
+        if quiet:
+            for row in rows():
+                out(str(row["number"]))
+        else:
+            print_results(rows(), fmt, BULK_COLUMNS)
+    finally:
+        if tty:
+            sys.stderr.write(f"\ropened {count}\n")
+    if failed:
+        raise typer.Exit(EXIT_REFUSED)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,17 +6,20 @@ from typing import Annotated
 
 import typer
 
-from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out
+from hdcli.commands._common import FieldsOpt, FormatOpt, JsonOpt, context, fmt_of, out
 
 
 def show(
     number: Annotated[str, typer.Argument(help="ticket number")],
     fmt: FormatOpt = "table",
     as_json: JsonOpt = False,
+    fields: FieldsOpt = None,
 ) -> None:
     """Show a ticket.
 
     Example: hdcli show 2026112710000127 --json | jq .status
+
+    Example: hdcli show 2026112710000127 --json --fields status,assignee
     """
     from hdcli.trail import record_access
     from hdcli.views import show as load  # the read side only: no workflow imports
@@ -24,10 +27,11 @@ def show(
     fmt = fmt_of(fmt, as_json)
     ctx = context()
     record_access(ctx.store, ctx.actor, "show", ticket_number=number)
-    if fmt in ("json", "jsonl"):
-        from hdcli.output import render_record
+    if fmt in ("json", "jsonl") or fields is not None:
+        from hdcli.output import pick_fields, render_record
 
-        out(render_record(load(context().store, number), fmt))
+        record = load(context().store, number)
+        out(render_record(record, fmt, pick_fields(fields, record)))
         return
     # the text view has no history: neither its query nor json's import is needed
     out(_text(load(context().store, number, history=False)))

@@ -160,6 +160,7 @@ class Helpdesk:
     def seed(self) -> None:
         """An organisation with a contract and a contact allowed to open tickets."""
         quiet = {"HDCLI_LOAD_PLUGINS": ""}
+        self.ok("db", "upgrade", env=quiet)  # hdcli opens no helpdesk that does not exist
         self.ok(
             "org",
             "add",
