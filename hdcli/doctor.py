@@ -13,6 +13,23 @@ class CheckWarning(Exception):
     """A check that passes but wants a human to look (``ok`` stays true, ``warning`` is set)."""
 
 
+class _RolledBack(Exception):
+    pass
+
+
+def _write_probe(store: Any) -> None:
+    """Write a counter in a transaction that is then rolled back: the store takes writes (not
+    read-only, not locked for good, not full), and nothing stays."""
+    from hdcli.repo import counters as counter_repo
+
+    try:
+        with store.transaction():
+            counter_repo.reserve(store, "doctor:write-probe", 1)
+            raise _RolledBack
+    except _RolledBack:
+        pass
+
+
 def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
     """One row per check: ``check``, ``ok`` (false fails ``hdcli doctor``), ``detail`` and
     ``warning`` (true: it passes, but something waits for a human)."""
@@ -47,7 +64,8 @@ def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
         from hdcli.repo import tickets as ticket_repo
 
         count = ticket_repo.count(store)
-        return f"{mask_url(ctx.config.storage_url)}: schema {version}, {count} tickets"
+        _write_probe(store)
+        return f"{mask_url(ctx.config.storage_url)}: schema {version}, {count} tickets, writable"
 
     def queue() -> str:
         from hdcli.repo import outbound as outbound_repo
@@ -76,10 +94,12 @@ def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
 
         name = str(ctx.config.get("mail.outbound.transport"))
         t = make_transport(ctx.config)
-        probe = getattr(t, "check", None)
-        if connect and callable(probe):
-            probe()
-        t.close()
+        try:
+            probe = getattr(t, "check", None)
+            if connect and callable(probe):
+                return f"{name}: {probe()}"  # SMTP: connect, STARTTLS, AUTH; nothing sent
+        finally:
+            t.close()
         return name if name not in ("maildir", "file") else f"{name}: {ctx.config.outbox_path}"
 
     def templates() -> str:
@@ -121,10 +141,20 @@ def run_checks(ctx: Context, connect: bool = True) -> list[dict[str, Any]]:
         from hdcli.mail.fetch import configured_sources
 
         found = configured_sources(ctx.config)
-        if connect:
-            for src in found:
+        if not connect:
+            return ", ".join(s.name for s in found) or "none configured"
+        done, failed = [], []
+        for src in found:  # every source is tried; the message names each that failed
+            try:
+                probe = getattr(src, "check", None)
+                done.append(probe() if callable(probe) else src.name)
+            except Exception as exc:
+                failed.append(f"{src.name}: {exc}")
+            finally:
                 src.close()
-        return ", ".join(s.name for s in found) or "none configured"
+        if failed:
+            raise RuntimeError("; ".join(failed))
+        return "; ".join(done) or "none configured"
 
     check("config", config)
     check("storage", storage)

@@ -322,6 +322,11 @@ class ImapSource:
 
         return tls_context(self.ca_file, self.tls_verify)
 
+    def check(self) -> str:
+        """Log in and select the folder, fetch nothing (``hdcli doctor``)."""
+        self._connection()
+        return f"{self.name}: logged in, folder {self.folder!r}"
+
     def _connection(self) -> imaplib.IMAP4:
         if self._conn is None:
             with self._errors():

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hdcli.errors import HdcliError, TransientError, UsageError
+from hdcli.errors import BackendUnavailable, ConfigError, HdcliError, TransientError, UsageError
 from hdcli.util import private_dir, private_file
 
 if TYPE_CHECKING:
@@ -297,6 +297,28 @@ class SmtpTransport(Transport):
     @property
     def _where(self) -> str:
         return f"SMTP server {self.host}:{self.port}"
+
+    def check(self) -> str:
+        """Connect, STARTTLS and AUTH as configured, then quit: no mail is sent (``hdcli
+        doctor``). ConfigError for a refused login, BackendUnavailable for the rest."""
+        import smtplib
+
+        try:
+            conn = self._connect()
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ConfigError(
+                f"{self._where} refused the login of {self.username!r} ({exc.smtp_code})"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise BackendUnavailable(f"{self._where}: {reason}") from None
+        _quit_quietly(conn)
+        done = ["connected"]
+        if self.security == "starttls":
+            done.append("STARTTLS")
+        if self.username:
+            done.append(f"AUTH as {self.username}")
+        return f"{self._where}: {', '.join(done)}"
 
     def _tls_context(self) -> Any:
         from hdcli.mail.tls import tls_context
