@@ -9,13 +9,18 @@ Configuration, in the hdcli config file or from the environment
     retries = 1                           # further attempts on connection errors and 5xx
     events = ["ticket.opened", "ticket.closed"]   # optional filter; default: every event
     secret_env = "HDCLI_WEBHOOK_SECRET"   # optional: sign the body (or secret_cmd / secret)
+    retry_base = 60                       # seconds before a queued delivery is tried again
+    max_age = 86400                       # seconds after which a queued delivery is dropped
 
 The body is ``TicketEvent.to_dict()`` as UTF-8 JSON. Every request carries ``X-Hdcli-Event``;
 with a secret also ``X-Hdcli-Signature: sha256=<hex HMAC-SHA256 of the body>``.
 
 A failed delivery is logged as one warning on the ``hdcli.webhook`` logger and never raised:
 the ticket change is already committed and must not look failed because a receiver is down.
-``hdcli webhook test`` posts a test event and reports the HTTP status.
+It is kept in a queue (one private JSON file per event in ``<data dir>/webhook-queue``) and
+tried again, oldest first, before the next event is sent and by ``hdcli webhook flush`` (cron),
+with a back-off doubling from ``retry_base`` up to an hour; after ``max_age`` it is dropped
+with a warning. ``hdcli webhook test`` posts a test event and reports the HTTP status.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -66,6 +72,8 @@ class Settings:
     retries: int = DEFAULT_RETRIES
     events: frozenset[str] | None = None
     secret: bytes | None = None
+    retry_base: float = 60.0
+    max_age: float = 86400.0
 
     @classmethod
     def from_config(cls, config: Config) -> Settings | None:
@@ -95,7 +103,11 @@ class Settings:
             from hdcli.config import resolve_secret
 
             secret = resolve_secret(table, "secret").encode("utf-8") or None
-        return cls(url, timeout, retries, events, secret)
+        retry_base = _number(config, "retry_base", 60.0, float)
+        max_age = _number(config, "max_age", 86400.0, float)
+        if retry_base < 0 or max_age <= 0:
+            raise ConfigError("plugins.webhook.retry_base and max_age must be positive")
+        return cls(url, timeout, retries, events, secret, retry_base, max_age)
 
     @property
     def origin(self) -> str:
@@ -207,9 +219,99 @@ def _connection_reason(exc: Exception) -> str:
     return "connection failed"
 
 
+#: The longest wait between two tries of a queued delivery, in seconds.
+MAX_BACKOFF = 3600.0
+
+
+def queue_dir(config: Config) -> Path:
+    """Where failed deliveries wait: ``<data dir>/webhook-queue`` (0700, files 0600)."""
+    return config.data_dir / "webhook-queue"
+
+
+def enqueue(config: Config, settings: Settings, payload: Mapping[str, Any], reason: str) -> Path:
+    """Keep ``payload`` for a later try (written whole, then renamed into place)."""
+    import os
+    import uuid
+
+    from hdcli.util import private_dir, write_private
+
+    folder = queue_dir(config)
+    private_dir(folder)
+    now = time.time()
+    entry = {
+        "first_failed": now,
+        "attempts": 1,
+        "next_at": now + settings.retry_base,
+        "reason": reason,
+        "payload": dict(payload),
+    }
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+    tmp = folder / f".{name}.tmp"
+    write_private(tmp, json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+    os.replace(tmp, folder / name)
+    return folder / name
+
+
+@dataclass(frozen=True)
+class Flushed:
+    """What :func:`flush` did: delivered, still queued (tried and failed or not yet due),
+    dropped (older than ``max_age``)."""
+
+    delivered: int
+    waiting: int
+    dropped: int
+
+
+def flush(config: Config, settings: Settings, *, everything: bool = False) -> Flushed:
+    """Try the queued deliveries that are due (``everything``: all), oldest first. A failure
+    stops the run (the receiver is down: the rest waits, in order) and doubles that entry's
+    back-off; an entry older than ``max_age`` is dropped with a warning."""
+    import os
+
+    folder = queue_dir(config)
+    if not folder.is_dir():
+        return Flushed(0, 0, 0)
+    delivered = dropped = 0
+    files = sorted(folder.glob("*.json"))
+    waiting = len(files)
+    now = time.time()
+    for path in files:
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # another run took it meanwhile
+        payload = entry.get("payload") or {}
+        what = f"{payload.get('event')} {payload.get('ticket')}"
+        if now - float(entry.get("first_failed", now)) > settings.max_age:
+            log.warning("webhook: %s dropped from the queue after %g s", what, settings.max_age)
+            path.unlink(missing_ok=True)
+            dropped += 1
+            waiting -= 1
+            continue
+        if not everything and float(entry.get("next_at", 0)) > now:
+            continue
+        try:
+            deliver(settings, payload)
+        except WebhookError as exc:
+            attempts = int(entry.get("attempts", 1)) + 1
+            backoff = min(settings.retry_base * 2 ** (attempts - 1), MAX_BACKOFF)
+            entry.update(attempts=attempts, next_at=now + backoff, reason=str(exc))
+            from hdcli.util import write_private
+
+            tmp = path.with_name(f".{path.name}.tmp")
+            write_private(tmp, json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+            os.replace(tmp, path)
+            break
+        path.unlink(missing_ok=True)
+        delivered += 1
+        waiting -= 1
+    return Flushed(delivered, waiting, dropped)
+
+
 @hookimpl
 def ticket_event(event: TicketEvent, config: Config) -> None:
-    """Post the event when a URL is configured and the filter lets it through; never raise."""
+    """Post the event when a URL is configured and the filter lets it through, after the
+    queued deliveries that are due; a failed one is queued; never raise."""
     try:
         settings = Settings.from_config(config)
     except HdcliError as exc:
@@ -217,15 +319,26 @@ def ticket_event(event: TicketEvent, config: Config) -> None:
         return
     if settings is None or not settings.wants(event.event):
         return
+    payload = event.to_dict()
     try:
-        deliver(settings, event.to_dict())
+        behind = flush(config, settings).waiting
+        if behind:  # keep the order: the receiver still fails the older ones
+            enqueue(config, settings, payload, "queued behind earlier deliveries")
+            return
+        deliver(settings, payload)
     except Exception as exc:  # a receiver's failure must never fail a committed change
+        try:
+            enqueue(config, settings, payload, str(exc))
+            kept = "queued for a retry"
+        except OSError as err:
+            kept = f"and not queued: {err.strerror}"
         log.warning(
-            "webhook: %s %s not delivered to %s: %s",
+            "webhook: %s %s not delivered to %s: %s; %s",
             event.event,
             event.ticket,
             settings.origin,
             exc,
+            kept,
         )
 
 

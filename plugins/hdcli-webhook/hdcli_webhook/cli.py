@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from hdcli_webhook import TEST_EVENT, Settings, WebhookError, deliver, test_event
+from hdcli_webhook import TEST_EVENT, Settings, WebhookError, deliver, flush, test_event
 
 
 def test(
@@ -43,10 +43,34 @@ def test(
     )
 
 
+def flush_queue(
+    everything: Annotated[
+        bool, typer.Option("--all", help="try every queued delivery, also those not yet due")
+    ] = False,
+) -> None:
+    """Deliver the queued (failed) webhook events that are due, oldest first; for cron.
+
+    Exit 0 when the queue is empty afterwards, 5 when deliveries still wait (the receiver is
+    still down, or they are not due yet), 2 when no URL is configured.
+    """
+    from hdcli.commands._common import context, say
+    from hdcli.errors import ConfigError
+
+    ctx = context()
+    settings = Settings.from_config(ctx.config)
+    if settings is None:
+        raise ConfigError("no webhook URL: set plugins.webhook.url")
+    done = flush(ctx.config, settings, everything=everything)
+    say(f"delivered {done.delivered}, waiting {done.waiting}, dropped {done.dropped}")
+    if done.waiting:
+        raise typer.Exit(5)
+
+
 def webhook_app() -> typer.Typer:
     """The ``webhook`` command group."""
     group = typer.Typer(
         help="The webhook plugin: post ticket events as JSON.", no_args_is_help=True
     )
     group.command("test")(test)
+    group.command("flush")(flush_queue)
     return group

@@ -86,6 +86,13 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The data dir (and so the delivery queue) of in-process configs: inside the test's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    return tmp_path / "xdg-data"
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A threaded HTTP server on 127.0.0.1 (a free port), stopped after the test."""

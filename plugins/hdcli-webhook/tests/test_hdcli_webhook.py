@@ -110,7 +110,57 @@ def test_receiver_down_is_logged_not_raised(
     assert line.startswith(
         "webhook: ticket.opened 2025030410000011 not delivered to http://127.0.0.1:"
     )
-    assert "connection refused (2 attempts)" in line
+    assert "connection refused (2 attempts); queued for a retry" in line
+
+
+def queued(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "xdg-data" / "hdcli" / "webhook-queue").glob("*.json"))
+
+
+def test_a_failed_delivery_is_queued_and_flushed_when_the_receiver_is_up(
+    tmp_path: Path, dead_url: str, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=dead_url)
+    hdcli_webhook.ticket_event(event("ticket.opened"), down)
+    hdcli_webhook.ticket_event(event("ticket.closed"), down)  # queued behind, in order
+    files = queued(tmp_path)
+    assert len(files) == 2
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    assert files[0].parent.stat().st_mode & 0o777 == 0o700
+
+    up = config(tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url)
+    settings = hdcli_webhook.Settings.from_config(up)
+    assert settings is not None
+    # not due yet (back-off): nothing is sent
+    assert hdcli_webhook.flush(up, settings) == hdcli_webhook.Flushed(0, 2, 0)
+    assert receiver.requests == []
+    done = hdcli_webhook.flush(up, settings, everything=True)
+    assert done == hdcli_webhook.Flushed(2, 0, 0)
+    assert receiver.events() == ["ticket.opened", "ticket.closed"]
+    assert receiver.requests[0].json() == event("ticket.opened").to_dict()
+    assert queued(tmp_path) == []
+
+
+def test_the_next_event_sends_the_due_queue_first_and_old_entries_are_dropped(
+    tmp_path: Path, dead_url: str, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = config(
+        tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=dead_url, HDCLI_PLUGINS__WEBHOOK__RETRY_BASE="0"
+    )
+    hdcli_webhook.ticket_event(event("ticket.opened"), down)
+    hdcli_webhook.ticket_event(event("ticket.assigned"), down)
+    [first, _second] = queued(tmp_path)
+    entry = json.loads(first.read_text())
+    entry["first_failed"] -= 2 * 86400  # older than max_age (one day)
+    first.write_text(json.dumps(entry))
+
+    up = config(
+        tmp_path, HDCLI_PLUGINS__WEBHOOK__URL=receiver.url, HDCLI_PLUGINS__WEBHOOK__RETRY_BASE="0"
+    )
+    hdcli_webhook.ticket_event(event("ticket.closed"), up)
+    assert receiver.events() == ["ticket.assigned", "ticket.closed"]
+    assert queued(tmp_path) == []
+    assert any("ticket.opened 2025030410000011 dropped" in w for w in warnings_of(caplog))
 
 
 def test_a_read_timeout_is_not_retried(
@@ -254,6 +304,24 @@ def test_hdcli_open_succeeds_when_the_receiver_is_down(helpdesk: Any, dead_url: 
     assert "connection refused" in proc.stderr
     shown = json.loads(helpdesk.ok("show", number, "--format", "json", env=env))
     assert shown["status"] == "new"
+
+
+@pytest.mark.usefixtures("plugin_installed")
+def test_webhook_flush_delivers_what_the_receiver_missed(
+    helpdesk: Any, dead_url: str, receiver: Any
+) -> None:
+    helpdesk.seed()
+    down = {"HDCLI_PLUGINS__WEBHOOK__URL": dead_url, "HDCLI_LOAD_PLUGINS": "webhook"}
+    number = helpdesk.ok(
+        "open", "--contact", "anna.schmidt@muster.example", "--subject", "T", "-q", env=down
+    ).strip()
+    still = helpdesk("webhook", "flush", "--all", env=down)
+    assert still.returncode == 5 and "waiting 1" in still.stderr
+    up = {"HDCLI_PLUGINS__WEBHOOK__URL": receiver.url, "HDCLI_LOAD_PLUGINS": "webhook"}
+    done = helpdesk("webhook", "flush", "--all", env=up)
+    assert done.returncode == 0 and "delivered 1, waiting 0" in done.stderr
+    assert receiver.events() == ["ticket.opened"]
+    assert receiver.requests[0].json()["ticket"] == number
 
 
 @pytest.mark.usefixtures("plugin_installed")
