@@ -49,6 +49,7 @@ def test_a_fresh_helpdesk_is_private(tmp_path: Path) -> None:
     hd = Helpdesk(tmp_path)
     del hd.env["HDCLI_STORAGE__URL"], hd.env["HDCLI_MAIL__OUTBOUND__PATH"]
     hd.ok("config", "set", "user", "mmueller")
+    hd.ok("db", "upgrade")  # a fresh machine: db upgrade makes the helpdesk
     hd.seed()
     number = hd.open()
     hd.ok("--as", "mmueller", "log", number, "30m")
