@@ -103,6 +103,8 @@ class Result:
     ratio: float | None = None
     bare_cpu_ms: float | None = None
     cpu_ratio: float | None = None
+    # wall time against the floor of a bare ``python -c pass`` in the same run
+    floor_ratio: float | None = None
     target: str = ""
     peak_mb: float | None = None
     status: str = "ok"  # ok | skipped | failed
@@ -172,6 +174,7 @@ class Suite:
         self.log = log
         self.results: list[Result] = []
         self.bare = [sys.executable, str(self.work / "bare_typer.py")]
+        self.floor_ms: float | None = None
 
     # -- set-up ------------------------------------------------------------------------
     def env(self, name: str, **extra: str) -> dict[str, str]:
@@ -304,11 +307,43 @@ class Suite:
         )
         if code:
             res.status, res.note = "failed", f"exit code {code}"
+        if self.floor_ms:
+            res.floor_ratio = wall / self.floor_ms
         if bare is not None:
             bwall, bcpu, _bpeak, _ = summary(repeat(bare, env, self.k["runs"]))
             res.bare_ms, res.ratio = bwall, wall / bwall
             res.bare_cpu_ms, res.cpu_ratio = bcpu, cpu / bcpu if bcpu else None
         self.add(res)
+
+    def w0_floors(self) -> None:
+        """The physical floor every latency is read against: a Python process doing nothing,
+        one that imports ``sqlite3`` and runs one query, and the bare Typer app running a
+        command with an option (the same Typer as hdcli: this interpreter's)."""
+        env = self.env("floors")
+        query = "import sqlite3; sqlite3.connect(':memory:').execute('SELECT 1').fetchone()"
+        floors = [
+            ("python -c pass", [sys.executable, "-c", "pass"]),
+            ("python: import sqlite3, one query", [sys.executable, "-c", query]),
+            (f"bare Typer {_typer_version()} app: list --limit 1",
+             [*self.bare, "list", "--limit", "1"]),
+        ]  # fmt: skip
+        for label, argv in floors:
+            wall, cpu, peak, code = summary(samples := repeat(argv, env, self.k["runs"]))
+            if self.floor_ms is None:
+                self.floor_ms = wall
+            res = Result(
+                "0 floor",
+                label,
+                wall,
+                "ms",
+                cpu,
+                floor_ratio=wall / self.floor_ms,
+                peak_mb=peak,
+                samples=[round(s.wall * 1000, 1) for s in samples],
+            )
+            if code:
+                res.status, res.note = "failed", f"exit code {code}"
+            self.add(res)
 
     def w1_start(self) -> None:
         env = self.helpdesk("start")
@@ -488,6 +523,7 @@ class Suite:
                 target=TARGETS["piped"],
                 peak_mb=peak,
                 samples=[round(s.wall * 1000, 1) for s in samples],
+                floor_ratio=wall / self.floor_ms if self.floor_ms else None,
             )
             if code:
                 res.status, res.note = "failed", f"exit code {code}"
@@ -596,6 +632,7 @@ class Suite:
             "bigmail": self.w6_bigmail,
         }
         self.write_bare_app()
+        self.w0_floors()  # always: every ratio is read against them
         for name in self.WORKLOADS:
             if name in only:
                 try:
@@ -607,6 +644,12 @@ class Suite:
                         )
                     )
         return self.results
+
+
+def _typer_version() -> str:
+    from importlib.metadata import version
+
+    return version("typer")
 
 
 def _count(db: Path, table: str) -> int:
@@ -630,6 +673,7 @@ def _num(value: float | None, unit: str = "") -> str:
 def format_row(r: Result) -> str:
     ratio = f"{r.ratio:.2f}×" if r.ratio is not None else ""
     cpu_ratio = f"{r.cpu_ratio:.2f}×" if r.cpu_ratio is not None else ""
+    floor = f"{r.floor_ratio:.2f}×" if r.floor_ratio is not None else ""
     value = f"{_num(r.value, r.unit)} {r.unit}" if r.status != "skipped" else "SKIPPED"
     cpu = f"{_num(r.cpu_ms)} ms" if r.cpu_ms is not None else ""
     bare = f"{_num(r.bare_ms)} ms" if r.bare_ms is not None else ""
@@ -637,13 +681,13 @@ def format_row(r: Result) -> str:
     note = f"  [{r.status}: {r.note}]" if r.note else ""
     return (
         f"{r.workload:<14} {r.name:<46.46} {value:>17} {cpu:>11} {bare:>10} {ratio:>6} "
-        f"{cpu_ratio:>6} {r.target:>12} {peak:>6}{note}"
+        f"{cpu_ratio:>6} {floor:>6} {r.target:>12} {peak:>6}{note}"
     )
 
 
 HEADER = (
     f"{'workload':<14} {'what':<46} {'median/rate':>17} {'cpu':>11} {'bare':>10} "
-    f"{'ratio':>6} {'cpu×':>6} {'target':>12} {'peak':>6}"
+    f"{'ratio':>6} {'cpu×':>6} {'pass×':>6} {'target':>12} {'peak':>6}"
 )
 
 

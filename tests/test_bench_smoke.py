@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +57,13 @@ def test_suite_runs_every_workload_at_tiny_size(tmp_path: Path) -> None:
             assert f"{r['name'][:40]}" in done.stdout  # printed in the table
     ratios = [r for r in results if r["ratio"] is not None]
     assert {r["name"] for r in ratios} >= {"hdcli --version", "hdcli list --limit 1"}
+    floors = [r for r in results if r["workload"] == "0 floor"]
+    assert [r["name"].split(":")[0] for r in floors] == [
+        "python -c pass",
+        "python",
+        f"bare Typer {typer.__version__} app",
+    ]
+    # every latency is read against the floor of a Python process doing nothing
+    for r in results:
+        if r["unit"] in ("ms", "ms/mail") and r["status"] == "ok":
+            assert r["floor_ratio"] is not None, r["name"]

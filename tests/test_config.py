@@ -502,3 +502,22 @@ def test_unset_removes_what_is_there_even_an_unknown_key(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match=r"mail\.sources\.in\.type: required"):
         unset_value(path, "mail.sources.in.type")
     assert unset_value(path, "mail.sources.in")
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", "  ", "/srv/xdg"], ids=["unset", "empty", "blank", "set"]
+)
+def test_the_inline_xdg_rule_gives_platformdirs_folders(
+    monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    import platformdirs
+
+    from hdcli.config import default_config_path, default_data_dir
+
+    for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        if value is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, value)
+    assert default_config_path() == Path(platformdirs.user_config_dir("hdcli")) / "config.toml"
+    assert default_data_dir() == Path(platformdirs.user_data_dir("hdcli"))

@@ -222,3 +222,69 @@ def test_template_fast_path_leaves_everything_else_to_jinja(
     source: str, ctx: dict[str, Any]
 ) -> None:
     assert templates.render_simple(source, ctx) is None
+
+
+# What a real command run imports, at the end of the process (atexit: after the command's
+# output, its commit and the mail queued by it). Every run loads no plugin from entry points.
+_RUN_AND_DUMP = (
+    "import atexit, json, sys\n"
+    "atexit.register(lambda: open(sys.argv[1], 'w').write(json.dumps(sorted(sys.modules))))\n"
+    "import hdcli.cli\n"
+    "hdcli.cli.main(sys.argv[2:])\n"
+)
+NEVER = (
+    "requests",
+    "psycopg",
+    "jinja2",
+    "fpdf",
+    "babel",
+    "tomlkit",
+    "platformdirs",
+    "importlib.metadata",
+    "charset_normalizer",
+    "ssl",
+    "smtplib",
+)
+MAIL_PARSING = ("email.parser", "email.feedparser", "email.message")
+
+
+def imported_by_run(hd: Any, args: list[str], input: bytes | None = None) -> set[str]:
+    dump = hd.root / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_DUMP, str(dump), *args],
+        input=input,
+        capture_output=True,
+        env=hd.env,
+        cwd=hd.root,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(dump.read_text()))
+
+
+def heavy_in(mods: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in mods if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_real_command_runs_import_only_what_they_need(hd: Any) -> None:
+    hd.seed()
+    opened = imported_by_run(
+        hd, ["open", "-c", "anna.schmidt@muster.example", "-s", "Drucker", "-m", "Hilfe", "-q"]
+    )
+    assert [m["To"].addresses[0].addr_spec for m in hd.mails()] == ["anna.schmidt@muster.example"]
+    number = hd.json("list")[0]["number"]
+    listed = imported_by_run(hd, ["list", "--limit", "1"])
+    shown = imported_by_run(hd, ["show", str(number)])
+    reply = (
+        "From: anna.schmidt@muster.example\nTo: helpdesk@smartwork.example\n"
+        f"Subject: Re: [#{number}] Drucker\nMessage-ID: <r1@muster.example>\n\nNoch da.\n"
+    ).encode()
+    ingested = imported_by_run(hd, ["mail", "ingest", "-"], input=reply)
+    assert len(hd.json("show", str(number))["articles"]) == 2
+    for mods in (opened, listed, shown, ingested):
+        assert heavy_in(mods, NEVER) == []
+    for mods in (opened, listed, shown):
+        assert heavy_in(mods, MAIL_PARSING) == []
+    assert "email.parser" in ingested or "email.feedparser" in ingested  # the probe sees imports
+    assert "tabulate" not in opened  # -q prints the number only
