@@ -43,9 +43,6 @@ from hdcli.tickets import OpenRequest, followup_in_tx, open_in_tx, reopen_in_tx
 from hdcli.unit import finish, record
 from hdcli.util import norm_email, now_iso, one_line
 
-AUTO_REPLY = "auto_reply"
-NORMAL = "normal"
-
 if TYPE_CHECKING:
     from hdcli.backends.base import Row, SqlStorage
     from hdcli.context import Context
@@ -212,7 +209,7 @@ def prepare(
     ``mail.max_message_size``), key, classification, the contract gate's answer for the
     sender (a read), and the decoded bodies of a served sender's mail."""
     from hdcli import customers
-    from hdcli.mail.classify import classify
+    from hdcli.mail.classify import AUTO_REPLY, NORMAL, classify
     from hdcli.mail.parse import MailParseError, parse_message
 
     settings = _settings(ctx)
@@ -475,7 +472,7 @@ def _machine_kind(mail: ParsedMail, kind: Classification) -> str | None:
     """``"generated"`` or ``"list"`` for automatic mail a machine sent of its own accord (a
     monitoring alert, a ticket system's notification, a job's report, a list's mail); None
     for answers to a mail (out-of-office, read receipts), bounces and loops."""
-    from hdcli.mail.classify import _AUTO_REPLY_SUBJECT
+    from hdcli.mail.classify import AUTO_REPLY, AUTO_REPLY_SUBJECT
 
     if kind.kind != AUTO_REPLY or kind.reason.startswith("read receipt"):
         return None
@@ -486,7 +483,7 @@ def _machine_kind(mail: ParsedMail, kind: Classification) -> str | None:
     if submitted == "auto-replied" or "x-autoreply" in headers or "x-autorespond" in headers:
         return None
     precedence = headers.get("precedence", "").strip().lower()
-    if precedence == "auto_reply" or _AUTO_REPLY_SUBJECT.search(mail.subject):
+    if precedence == "auto_reply" or AUTO_REPLY_SUBJECT.search(mail.subject):
         return None
     if submitted not in ("", "no"):
         return "generated"
@@ -576,8 +573,10 @@ def _automatic(
     ctx: Context, settings: _Settings, mail: ParsedMail, kind: Classification
 ) -> Decision:
     """Auto-replies and bounces: recorded where they belong, never answered."""
+    from hdcli.mail.classify import AUTO_REPLY, BOUNCE
+
     store = ctx.store
-    if kind.kind == "bounce" and kind.bounced_message_ids:
+    if kind.kind == BOUNCE and kind.bounced_message_ids:
         row = outbound_repo.sent_for_ticket(store, kind.bounced_message_ids[:20])
         if row is not None:
             ticket = ticket_repo.by_id(store, row["ticket_id"])
@@ -587,7 +586,7 @@ def _automatic(
                 record(ctx, ticket, "bounce", message_id=row["message_id"], reason=kind.reason)
                 return "ignored", ticket, f"bounce of our mail recorded ({kind.reason})"
         return "ignored", None, f"bounce: {kind.reason}"
-    if kind.kind == "auto_reply":
+    if kind.kind == AUTO_REPLY:
         ticket = _find_ticket(store, settings, mail)
         if ticket is not None and ticket["status"] != "closed":
             add_inbound_mail(ctx, ticket, mail, kind="auto_reply", attachments=())
