@@ -112,6 +112,8 @@ class _Settings:
         self.loop_header = str(config.get("mail.loop_header"))
         self.max_size = int(config.get("mail.max_attachment_size"))
         self.max_message = int(config.get("mail.max_message_size"))
+        self.max_header_count = int(config.get("mail.max_header_count"))
+        self.max_header_bytes = int(config.get("mail.max_header_bytes"))
         default = str(config.get("mail.automatic_new"))
         #: What automatic mail of a served customer does, per kind: "ticket" or "ignore".
         self.automatic = {
@@ -218,7 +220,11 @@ def prepare(
     head = _header_block(raw) if oversized else raw
     try:
         mail = parse_message(
-            head, max_attachment_size=settings.max_size, loop_header=settings.loop_header
+            head,
+            max_attachment_size=settings.max_size,
+            loop_header=settings.loop_header,
+            max_header_count=settings.max_header_count,
+            max_header_bytes=settings.max_header_bytes,
         )
     except MailParseError as exc:
         reason = exc.reason
@@ -496,12 +502,15 @@ def _for_a_human(
     store: SqlStorage, mail: ParsedMail, outcome: str, ticket: Row | None, reason: str
 ) -> str:
     """``reason`` with what of the message needs a human: attachments not kept for their size,
-    the acknowledgement of a new ticket that the daily cap of automatic mail suppressed."""
+    header fields and addresses beyond the caps of the parse, the acknowledgement of a new
+    ticket that the daily cap of automatic mail suppressed."""
     notes = [reason] if reason else []
     if outcome == "new" and ticket is not None and _suppressed(store, ticket):
         notes.append("acknowledgement not sent: daily limit of automatic mails reached")
-    if outcome in ("new", "followup") and mail.skipped_attachments:
-        notes.append("attachment not kept: " + "; ".join(mail.skipped_attachments))
+    if outcome in ("new", "followup"):
+        if mail.skipped_attachments:
+            notes.append("attachment not kept: " + "; ".join(mail.skipped_attachments))
+        notes.extend(d for d in mail.defects if d.startswith(("header cap:", "address cap:")))
     return one_line("; ".join(notes))
 
 
