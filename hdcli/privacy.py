@@ -45,11 +45,13 @@ def export(ctx: Context, key: str, stream: TextIO, fmt: str = "json") -> int:
     """Write everything hdcli holds about one person to ``stream``, section by section.
 
     Rows are read with the store's ``iterate`` and written one at a time: memory stays
-    constant whatever the number of tickets. The read is recorded in the access trail first.
+    constant whatever the number of tickets. The read is recorded in the access trail once it
+    succeeded (as ``show`` records its read), so a failed export leaves no row claiming it.
     Returns the number of rows written.
     """
     store = ctx.store
     contact = get_contact(store, key)
+    count = _write_export(store, contact, stream, fmt)
     record_access(
         store,
         ctx.actor,
@@ -57,6 +59,10 @@ def export(ctx: Context, key: str, stream: TextIO, fmt: str = "json") -> int:
         contact_id=int(contact["id"]),
         subject=digest(str(contact["email"])),
     )
+    return count
+
+
+def _write_export(store: SqlStorage, contact: Row, stream: TextIO, fmt: str) -> int:
     count = 0
     if fmt == "md":
         c = _contact_part(contact)
