@@ -156,22 +156,39 @@ def purge(ctx: Context, *, older_than_years: int | None = None, batch: int = 200
     content, their people (with nothing newer) their contact data; ticket numbers, dates, time
     entries, service reports and amounts stay. Rejected-mail log rows, raw bodies of delivered
     outbound mail and access-trail rows go after their periods. Idempotent: killed and run
-    again, it ends where an uninterrupted run ends. With ``ctx.dry_run`` it counts only.
+    again, it ends where an uninterrupted run ends. With ``ctx.dry_run`` the same run is done
+    in one transaction and rolled back: what it reports is what a real run would do.
     """
+    if ctx.dry_run:
+        from hdcli.unit import DryRun
+
+        done: Row = {}
+        try:
+            with change(ctx):
+                done = _purge(ctx, older_than_years, batch)
+        except DryRun:
+            pass
+        return done
+    return _purge(ctx, older_than_years, batch)
+
+
+def _purge(ctx: Context, older_than_years: int | None, batch: int) -> Row:
     cfg = ctx.config
     years = older_than_years or int(cfg.get("privacy.content_years") or 0)
     years = years or int(cfg.get("privacy.closed_years"))
     cutoff = _cutoff(365 * years + years // 4)
     store = ctx.store
-    done: Row = {"tickets": 0, "contacts": 0, "inbound_log": 0, "outbound": 0, "access_log": 0}
-    if ctx.dry_run:
-        done["tickets"] = len(privacy_repo.due_tickets(store, cutoff, 10**9))
-        return done
+    done: Row = dict.fromkeys(
+        ("tickets", "articles", "attachments", "contacts", "inbound_log", "outbound", "access_log"),
+        0,
+    )
     while True:
         with store.transaction():
             ids = privacy_repo.due_tickets(store, cutoff, batch)
             for tid in ids:
-                privacy_repo.anonymise_ticket(store, tid)
+                articles, attachments = privacy_repo.anonymise_ticket(store, tid)
+                done["articles"] += articles
+                done["attachments"] += attachments
         done["tickets"] += len(ids)
         if len(ids) < batch:
             break

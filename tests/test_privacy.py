@@ -122,7 +122,13 @@ def test_purge_anonymises_old_closed_tickets_once(any_ctx: Context) -> None:
         ctx.store.execute(
             "UPDATE tickets SET closed_at = '2010-01-01T00:00:00Z' WHERE number = ?", (number,)
         )
-    assert privacy.purge(ctx)["tickets"] == 1
+    ctx.dry_run = True
+    would = privacy.purge(ctx)
+    ctx.dry_run = False
+    assert would["tickets"] == 1 and would["articles"] >= 1 and would["contacts"] == 1
+    assert _scan(ctx, [ANNA])  # a dry run changes nothing
+    done = privacy.purge(ctx)
+    assert done == would  # and says what the real run then does
     assert _scan(ctx, [ANNA, "Anna Schmidt"]) == []
     assert _scan(ctx, [BERT])  # an open ticket keeps its content
     assert _amounts(ctx) == before

@@ -226,13 +226,16 @@ def _sql_due_tickets() -> str:
     )
 
 
-def anonymise_ticket(store: SqlStorage, ticket_id: int) -> None:
-    store.execute(
+def anonymise_ticket(store: SqlStorage, ticket_id: int) -> tuple[int, int]:
+    """A closed ticket's content goes (its figures stay); returns (articles, attachments)."""
+    attachments = _count(
+        store,
         "UPDATE attachments SET content = ?, filename = 'removed' WHERE article_id IN "
         "(SELECT id FROM articles WHERE ticket_id = ?)",
         (b"", ticket_id),
     )
-    store.execute(
+    articles = _count(
+        store,
         "UPDATE articles SET sender = ?, recipients = ?, cc = ?, subject = ?, body = ?, "
         "body_html = NULL WHERE ticket_id = ?",
         (ERASED, ERASED, "", ERASED, ERASED, ticket_id),
@@ -255,6 +258,7 @@ def anonymise_ticket(store: SqlStorage, ticket_id: int) -> None:
         "UPDATE outbound SET raw = ?, recipient = ?, subject = ? WHERE ticket_id = ?",
         (b"", ERASED, ERASED, ticket_id),
     )
+    return articles, attachments
 
 
 def _sql_due_contacts() -> str:
