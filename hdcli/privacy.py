@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hdcli.customers import get_contact
-from hdcli.errors import Refused
+from hdcli.errors import NotFound, Refused
 from hdcli.repo import privacy as privacy_repo
 from hdcli.repo.privacy import ERASED as ERASED
 from hdcli.trail import digest, record_access
@@ -28,6 +28,27 @@ if TYPE_CHECKING:
     from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
     from hdcli.models import Row
+
+
+def get_person(store: SqlStorage, key: str) -> Row:
+    """The contact with this address or id, or a person who is only a participant (a Cc) of
+    tickets, without a contact row: then ``id`` is 0 (no contact has it) and only the address
+    is known. NotFound (exit 3) for anybody else."""
+    try:
+        return get_contact(store, key)
+    except NotFound:
+        addr = norm_email(key)
+        if "@" not in addr or not privacy_repo.is_participant(store, addr):
+            raise
+    return {
+        "id": 0,
+        "name": "",
+        "email": addr,
+        "phone": None,
+        "organisation": None,
+        "roles": "",
+        "created_at": None,
+    }
 
 
 def _contact_part(contact: Row) -> Row:
@@ -50,13 +71,13 @@ def export(ctx: Context, key: str, stream: TextIO, fmt: str = "json") -> int:
     Returns the number of rows written.
     """
     store = ctx.store
-    contact = get_contact(store, key)
+    contact = get_person(store, key)
     count = _write_export(store, contact, stream, fmt)
     record_access(
         store,
         ctx.actor,
         "privacy.export",
-        contact_id=int(contact["id"]),
+        contact_id=int(contact["id"]) or None,
         subject=digest(str(contact["email"])),
     )
     return count
@@ -108,7 +129,7 @@ def erase(ctx: Context, key: str, *, force: bool = False) -> Row:
     """Anonymise one person everywhere (see the module docstring); Refused (exit 4) while
     they have an open ticket unless ``force``. Returns a summary (no personal data)."""
     with change(ctx) as store:
-        contact = get_contact(store, key)
+        contact = get_person(store, key)
         addr, name = norm_email(str(contact["email"])), str(contact["name"]).strip()
         cid, sha = int(contact["id"]), digest(addr)
         still_open = privacy_repo.open_tickets(store, cid)
@@ -137,7 +158,7 @@ def trail(store: SqlStorage, key: str) -> list[Row]:
         found = privacy_repo.trail_of_ticket(store, key.strip())
         if found is not None:
             return found
-    contact = get_contact(store, key)
+    contact = get_person(store, key)
     cid, addr = int(contact["id"]), str(contact["email"])
     return privacy_repo.trail_of_person(store, cid, digest(addr), addr)
 

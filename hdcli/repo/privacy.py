@@ -152,6 +152,21 @@ def scrub_table(store: SqlStorage, table: str, pat: re.Pattern[str], terms: list
     return len(changed)
 
 
+def is_participant(store: SqlStorage, addr: str) -> bool:
+    """Whether ``addr`` takes part in a ticket: a participant, or in the Cc or recipients of
+    one of its articles."""
+    like = f"%{addr.lower()}%"
+    return (
+        store.query_one("SELECT 1 FROM ticket_participants WHERE email = ? LIMIT 1", (addr,))
+        is not None
+        or store.query_one(
+            "SELECT 1 FROM articles WHERE lower(cc) LIKE ? OR lower(recipients) LIKE ? LIMIT 1",
+            (like, like),
+        )
+        is not None
+    )
+
+
 def open_tickets(store: SqlStorage, contact_id: int) -> list[str]:
     return [
         str(r["number"])
