@@ -289,6 +289,12 @@ SCHEMA: dict[str, Key] = {
     "mail.max_message_size": Key(
         int, 25 * 1024 * 1024, "bytes per inbound message; above: headers only", AtLeast(0)
     ),
+    "mail.max_header_count": Key(
+        int, 1000, "header fields per header block (message and each MIME part)", AtLeast(1)
+    ),
+    "mail.max_header_bytes": Key(
+        int, 4 * 1024 * 1024, "bytes per header block (message and each MIME part)", AtLeast(1024)
+    ),
     "mail.automatic_new": Key(
         str, "ticket", "automatic mail of a served customer: ticket or ignore", AUTOMATIC
     ),

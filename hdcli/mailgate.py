@@ -10,10 +10,13 @@ sysexits, as MTAs expect:
   or read-only for the user the MTA runs this as), a setup that cannot work yet
   (configuration, a store that needs ``hdcli db upgrade``) and any unexpected error (a crash
   of hdcli is hdcli's fault, not the sender's): the MTA keeps the message and tries again
-  later; a message that was committed before the failure comes back as ``duplicate``;
-- 64 (EX_USAGE): bad arguments.
+  later; a message that was committed before the failure comes back as ``duplicate``.
+  Bad arguments and a ``--config`` file that does not exist are a setup problem too (the
+  alias or the master.cf line is wrong): 75 with one line, so that no mail bounces while an
+  admin fixes the line.
 
-It never answers 1, which an MTA takes as a permanent failure and bounces the mail.
+It never answers 1 or 64 (EX_USAGE), which an MTA takes as a permanent failure and bounces
+the mail. Only ``--help`` exits 0 without reading a message.
 
 Postfix, ``/etc/aliases``: ``helpdesk: "|/usr/local/bin/hdcli-mailgate"`` (see docs/mail.md).
 """
@@ -31,7 +34,6 @@ Reads one message on standard input and ingests it like `hdcli mail ingest -`.
 Exit 0 handled, 75 try again later (never 1: the MTA would bounce the mail)."""
 
 EX_OK = 0
-EX_USAGE = 64
 EX_TEMPFAIL = 75
 
 
@@ -83,12 +85,19 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
     )
     try:
         opts = _parse_args(argv)
+        if opts.config is not None and not os.path.exists(opts.config):
+            raise ValueError(f"the configuration file {opts.config} does not exist")
     except _Help:
         stdout.write(USAGE + "\n")
         return EX_OK
     except ValueError as exc:
-        stderr.write(f"hdcli-mailgate: error: {exc}\n{USAGE}\n")
-        return EX_USAGE
+        # The pipe's command line is configuration (an alias, a master.cf line): the MTA
+        # keeps the message until an admin fixes it (EX_USAGE would bounce it).
+        with contextlib.suppress(Exception):
+            stdin.read()  # taken in full, so the MTA sees our answer, not a broken pipe
+        usage = USAGE.splitlines()[0]
+        stderr.write(f"hdcli-mailgate: error: {one_line(str(exc))} ({usage}); try again later\n")
+        return EX_TEMPFAIL
     ctx = None
     try:
         from hdcli.config import Config

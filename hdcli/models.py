@@ -109,6 +109,11 @@ REPORT_STATUSES: tuple[ReportStatus, ...] = get_args(ReportStatus)
 Outcome = Literal["new", "followup", "duplicate", "ignored", "rejected", "quarantined"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
+#: What :func:`hdcli.mail.classify.classify` finds a mail to be: one a person wrote, or an
+#: automatic one (an auto-reply or other machine mail, a bounce, our own mail looping back).
+MailKind = Literal["normal", "auto_reply", "bounce", "loop"]
+MAIL_KINDS: tuple[MailKind, ...] = get_args(MailKind)
+
 TlsSecurity = Literal["ssl", "starttls", "none"]
 TLS_SECURITIES: tuple[TlsSecurity, ...] = get_args(TlsSecurity)
 

@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hdcli.customers import get_contact
-from hdcli.errors import Refused
+from hdcli.errors import NotFound, Refused
 from hdcli.repo import privacy as privacy_repo
 from hdcli.repo.privacy import ERASED as ERASED
 from hdcli.trail import digest, record_access
@@ -28,6 +28,27 @@ if TYPE_CHECKING:
     from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
     from hdcli.models import Row
+
+
+def get_person(store: SqlStorage, key: str) -> Row:
+    """The contact with this address or id, or a person who is only a participant (a Cc) of
+    tickets, without a contact row: then ``id`` is 0 (no contact has it) and only the address
+    is known. NotFound (exit 3) for anybody else."""
+    try:
+        return get_contact(store, key)
+    except NotFound:
+        addr = norm_email(key)
+        if "@" not in addr or not privacy_repo.is_participant(store, addr):
+            raise
+    return {
+        "id": 0,
+        "name": "",
+        "email": addr,
+        "phone": None,
+        "organisation": None,
+        "roles": "",
+        "created_at": None,
+    }
 
 
 def _contact_part(contact: Row) -> Row:
@@ -45,18 +66,24 @@ def export(ctx: Context, key: str, stream: TextIO, fmt: str = "json") -> int:
     """Write everything hdcli holds about one person to ``stream``, section by section.
 
     Rows are read with the store's ``iterate`` and written one at a time: memory stays
-    constant whatever the number of tickets. The read is recorded in the access trail first.
+    constant whatever the number of tickets. The read is recorded in the access trail once it
+    succeeded (as ``show`` records its read), so a failed export leaves no row claiming it.
     Returns the number of rows written.
     """
     store = ctx.store
-    contact = get_contact(store, key)
+    contact = get_person(store, key)
+    count = _write_export(store, contact, stream, fmt)
     record_access(
         store,
         ctx.actor,
         "privacy.export",
-        contact_id=int(contact["id"]),
+        contact_id=int(contact["id"]) or None,
         subject=digest(str(contact["email"])),
     )
+    return count
+
+
+def _write_export(store: SqlStorage, contact: Row, stream: TextIO, fmt: str) -> int:
     count = 0
     if fmt == "md":
         c = _contact_part(contact)
@@ -102,7 +129,7 @@ def erase(ctx: Context, key: str, *, force: bool = False) -> Row:
     """Anonymise one person everywhere (see the module docstring); Refused (exit 4) while
     they have an open ticket unless ``force``. Returns a summary (no personal data)."""
     with change(ctx) as store:
-        contact = get_contact(store, key)
+        contact = get_person(store, key)
         addr, name = norm_email(str(contact["email"])), str(contact["name"]).strip()
         cid, sha = int(contact["id"]), digest(addr)
         still_open = privacy_repo.open_tickets(store, cid)
@@ -131,7 +158,7 @@ def trail(store: SqlStorage, key: str) -> list[Row]:
         found = privacy_repo.trail_of_ticket(store, key.strip())
         if found is not None:
             return found
-    contact = get_contact(store, key)
+    contact = get_person(store, key)
     cid, addr = int(contact["id"]), str(contact["email"])
     return privacy_repo.trail_of_person(store, cid, digest(addr), addr)
 
@@ -150,22 +177,39 @@ def purge(ctx: Context, *, older_than_years: int | None = None, batch: int = 200
     content, their people (with nothing newer) their contact data; ticket numbers, dates, time
     entries, service reports and amounts stay. Rejected-mail log rows, raw bodies of delivered
     outbound mail and access-trail rows go after their periods. Idempotent: killed and run
-    again, it ends where an uninterrupted run ends. With ``ctx.dry_run`` it counts only.
+    again, it ends where an uninterrupted run ends. With ``ctx.dry_run`` the same run is done
+    in one transaction and rolled back: what it reports is what a real run would do.
     """
+    if ctx.dry_run:
+        from hdcli.unit import DryRun
+
+        done: Row = {}
+        try:
+            with change(ctx):
+                done = _purge(ctx, older_than_years, batch)
+        except DryRun:
+            pass
+        return done
+    return _purge(ctx, older_than_years, batch)
+
+
+def _purge(ctx: Context, older_than_years: int | None, batch: int) -> Row:
     cfg = ctx.config
     years = older_than_years or int(cfg.get("privacy.content_years") or 0)
     years = years or int(cfg.get("privacy.closed_years"))
     cutoff = _cutoff(365 * years + years // 4)
     store = ctx.store
-    done: Row = {"tickets": 0, "contacts": 0, "inbound_log": 0, "outbound": 0, "access_log": 0}
-    if ctx.dry_run:
-        done["tickets"] = len(privacy_repo.due_tickets(store, cutoff, 10**9))
-        return done
+    done: Row = dict.fromkeys(
+        ("tickets", "articles", "attachments", "contacts", "inbound_log", "outbound", "access_log"),
+        0,
+    )
     while True:
         with store.transaction():
             ids = privacy_repo.due_tickets(store, cutoff, batch)
             for tid in ids:
-                privacy_repo.anonymise_ticket(store, tid)
+                articles, attachments = privacy_repo.anonymise_ticket(store, tid)
+                done["articles"] += articles
+                done["attachments"] += attachments
         done["tickets"] += len(ids)
         if len(ids) < batch:
             break

@@ -35,6 +35,21 @@ def test_export_file_is_private_and_show_is_in_the_trail(hd) -> None:  # type: i
     assert removed.returncode == 4 and "hdcli privacy erase" in removed.stderr
 
 
+def test_the_trail_holds_only_reads_that_succeeded(hd) -> None:  # type: ignore[no-untyped-def]
+    hd.seed()
+    number = hd.open()
+    assert hd("show", "2099010199999999").returncode == 3  # no such ticket: nothing was read
+    assert hd("privacy", "export", "niemand@nowhere.example").returncode == 3
+    db = sqlite3.connect(hd.db)
+    try:
+        assert db.execute("SELECT count(*) FROM access_log").fetchone()[0] == 0
+    finally:
+        db.close()
+    hd.ok("show", number, "--json")
+    trail = hd.json("privacy", "trail", number)
+    assert [r["action"] for r in trail] == ["show"]
+
+
 def _purge(root: Path) -> subprocess.Popen[bytes]:
     code = (
         "import sys\n"

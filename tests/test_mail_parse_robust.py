@@ -360,3 +360,64 @@ def test_many_header_fields_parse_in_linear_time() -> None:
     t_big = time.perf_counter() - start
     assert any(d.startswith("header cap:") for d in parsed.defects)
     assert t_big < 30 * t_small + 1.0, (t_small, t_big)
+
+
+def part_flood_mail(n: int) -> bytes:
+    """A multipart mail whose first part has ``n`` header fields before its Content-Type,
+    and a PDF attachment after it."""
+    flood = "".join(f"X-Flood-{i}: {i}\n" for i in range(n))
+    pdf = base64.b64encode(b"%PDF-1.4 Bericht").decode()
+    return (
+        "From: anna@muster.example\nSubject: Drucker\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="bb"\n\n'
+        f"--bb\n{flood}Content-Type: text/plain; charset=utf-8\n\nDer Drucker streikt.\n"
+        "--bb\nContent-Type: application/pdf\n"
+        'Content-Disposition: attachment; filename="bericht.pdf"\n'
+        f"Content-Transfer-Encoding: base64\n\n{pdf}\n--bb--\n"
+    ).encode()
+
+
+def test_a_mime_part_with_100000_header_fields_is_capped_and_keeps_its_type() -> None:
+    parsed = parse_message(part_flood_mail(100_000), max_header_count=1000)
+    (cap,) = [d for d in parsed.defects if "of MIME parts" in d]
+    assert cap.startswith("header cap: 99000 header field(s)")
+    # the part's own Content-Type came after the flood and still counts: text, not attachment
+    assert parsed.body_text == "Der Drucker streikt."
+    assert [(a.filename, a.data) for a in parsed.attachments] == [
+        ("bericht.pdf", b"%PDF-1.4 Bericht")
+    ]
+
+
+def test_part_header_work_is_bounded_by_the_cap() -> None:
+    """Linear, by counting: what the parts keep does not grow with the flood, so every later
+    look-up on a part (the stdlib's get() walks all of its fields) costs the same."""
+
+    def kept_fields(n: int) -> int:
+        walker = parse._Walker(parse.DEFAULT_MAX_ATTACHMENT_SIZE, 1000, 4 * 1024 * 1024)
+        from email.parser import BytesParser
+
+        msg = BytesParser().parsebytes(part_flood_mail(n))
+        walker.walk(msg)
+        return sum(len(p._headers) for p in msg.walk())
+
+    assert kept_fields(10_000) == kept_fields(100_000) <= 2 * 1000 + 10
+
+
+def test_the_header_caps_are_configuration(hd: Any) -> None:
+    from test_ingest import ingest
+
+    hd.seed()
+    hd.ok("config", "set", "mail.max_header_count", "20")
+    junk = "".join(f"X-Junk-{i}: {i}\n" for i in range(50))
+    raw = (
+        "From: Anna Schmidt <anna.schmidt@muster.example>\nTo: helpdesk@smartwork.example\n"
+        f"Message-ID: <caps@muster.example>\n{junk}Subject: Drucker\n\nDer Drucker streikt.\n"
+    ).encode()
+    result = ingest(hd, raw)
+    assert result["outcome"] == "new"
+    assert "header cap: " in result["reason"] and "beyond 20 fields" in result["reason"]
+    assert hd("config", "set", "mail.max_header_count", "0").returncode == 2
+    from hdcli.config_schema import SCHEMA
+
+    assert SCHEMA["mail.max_header_count"].default == parse.DEFAULT_MAX_HEADER_COUNT
+    assert SCHEMA["mail.max_header_bytes"].default == parse.DEFAULT_MAX_HEADER_BYTES

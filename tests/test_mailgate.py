@@ -88,10 +88,25 @@ def test_mailgate_does_not_load_the_command_line(seeded: Any) -> None:
     assert json.loads(proc.stdout)["source"] == "postfix"
 
 
-def test_bad_arguments_are_a_usage_error(seeded: Any) -> None:
-    proc = mailgate(seeded, mail(), "--bogus")
-    assert proc.returncode == 64
-    assert b"usage" in proc.stderr
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--bogus"], "unknown argument '--bogus'"),
+        (["--config"], "--config needs a value"),
+        (["--config", "/nonexistent/hdcli.toml"], "/nonexistent/hdcli.toml does not exist"),
+    ],
+)
+def test_a_wrong_command_line_makes_the_mta_retry(seeded: Any, args: list[str], says: str) -> None:
+    """The pipe's arguments are configuration (the alias): 75 and one line, never 64 (a
+    bounce), and nothing ingested into a store the admin did not mean."""
+    proc = mailgate(seeded, mail(), *args)
+    assert proc.returncode == 75, proc.stderr
+    err = proc.stderr.decode().strip().splitlines()
+    assert len(err) == 1, err
+    assert says in err[0] and "usage: hdcli-mailgate" in err[0]
+    assert err[0].endswith("; try again later")
+    assert proc.stdout == b""
+    assert kept(seeded) == (0, 0)
 
 
 @pytest.mark.slow  # waits out the store's busy timeout
@@ -334,6 +349,35 @@ def test_a_bad_configuration_makes_mail_ingest_stdin_answer_75(
     )
     assert code == 2 and f" {key}: " in stderr
     assert kept(seeded) == (0, 0)
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug\nover two lines"), MemoryError()])
+def test_a_crash_inside_mail_ingest_stdin_makes_the_mta_retry(
+    seeded: Any, error: Exception, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import hdcli.mail.ingest
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(hdcli.mail.ingest, "ingest_many", crash)
+    code, stdout, stderr = cli_in_process(
+        seeded, ["mail", "ingest", "-"], mail(), monkeypatch, capsys
+    )
+    assert code == 75, stderr
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"hdcli: error: unexpected {type(error).__name__}")
+    assert "try again later" in lines[0]
+    assert kept(seeded) == (0, 0)
+    # the same crash outside the pipe stays what it is for every other command (exit 1)
+    message = seeded.root / "m.eml"
+    message.write_bytes(mail())
+    code, _, stderr = cli_in_process(
+        seeded, ["mail", "ingest", str(message)], b"", monkeypatch, capsys
+    )
+    assert code == 1 and "unexpected" in stderr
 
 
 def test_values_unusable_during_ingest_pass_through(

@@ -10,7 +10,7 @@ from workflow import ANNA
 
 from hdcli import customers, privacy, tickets
 from hdcli.context import Context
-from hdcli.errors import Refused
+from hdcli.errors import NotFound, Refused
 from hdcli.mail.ingest import ingest_one
 from hdcli.trail import record_access
 
@@ -122,8 +122,34 @@ def test_purge_anonymises_old_closed_tickets_once(any_ctx: Context) -> None:
         ctx.store.execute(
             "UPDATE tickets SET closed_at = '2010-01-01T00:00:00Z' WHERE number = ?", (number,)
         )
-    assert privacy.purge(ctx)["tickets"] == 1
+    ctx.dry_run = True
+    would = privacy.purge(ctx)
+    ctx.dry_run = False
+    assert would["tickets"] == 1 and would["articles"] >= 1 and would["contacts"] == 1
+    assert _scan(ctx, [ANNA])  # a dry run changes nothing
+    done = privacy.purge(ctx)
+    assert done == would  # and says what the real run then does
     assert _scan(ctx, [ANNA, "Anna Schmidt"]) == []
     assert _scan(ctx, [BERT])  # an open ticket keeps its content
     assert _amounts(ctx) == before
     assert privacy.purge(ctx)["tickets"] == 0
+
+
+def test_a_person_who_is_only_in_cc_is_exported_and_erased(any_ctx: Context) -> None:
+    ctx = any_ctx
+    carl = "carl.cc@partner.example"
+    raw = _mail("Plotter", "Der Plotter streikt.", 7).replace(
+        b"To: helpdesk@smartwork.example\r\n",
+        f"To: helpdesk@smartwork.example\r\nCc: Carl Cc <{carl}>\r\n".encode(),
+    )
+    assert ingest_one(ctx, raw).outcome == "new"
+    data = _export(ctx, carl)
+    assert data["contact"]["email"] == carl  # type: ignore[index]
+    articles = data["articles"]
+    assert [a["subject"] for a in articles] == ["Plotter"]  # type: ignore[attr-defined]
+    assert carl in articles[0]["cc"]  # type: ignore[index]
+    privacy.erase(ctx, carl)
+    assert _scan(ctx, [carl]) == []
+    assert _scan(ctx, [ANNA])  # the requester's data is theirs to keep
+    with pytest.raises(NotFound):
+        privacy.export(ctx, "nobody@nowhere.example", io.StringIO())

@@ -110,21 +110,61 @@ def ingest(
 
     Example (Postfix pipe): hdcli mail ingest -
     """
+    fmt = fmt_of(fmt, as_json)
+    names = paths or ["-"]
+    if names != ["-"]:
+        _ingest(names, source, billing, fmt)
+        return
+    try:
+        _ingest(names, source, billing, fmt)
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        # The last resort of the MTA pipe: a crash of hdcli is no reason to bounce the mail
+        # (any exit but 0 and 75 is a bounce to Postfix); the MTA keeps it and tries again.
+        import os
+
+        from hdcli.errors import HdcliError
+        from hdcli.util import one_line
+
+        if os.environ.get("HDCLI_DEBUG", "") not in ("", "0"):
+            import traceback
+
+            traceback.print_exc()
+        _drain_stdin()
+        if isinstance(exc, HdcliError):
+            error_line(f"{one_line(str(exc))}; try again later", 75)
+        else:
+            error_line(
+                f"unexpected {type(exc).__name__}: {one_line(str(exc))}; "
+                "try again later (HDCLI_DEBUG=1 shows the traceback)",
+                75,
+            )
+        raise typer.Exit(75) from None
+
+
+def _drain_stdin() -> None:
+    """Take the rest of the message, so that the MTA sees our answer, not a broken pipe."""
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        if not sys.stdin.isatty():
+            sys.stdin.buffer.read()
+
+
+def _ingest(names: list[str], source: str | None, billing: bool, fmt: str) -> None:
     from hdcli.errors import BackendUnavailable, ConfigError, HdcliError, TransientError
     from hdcli.mail.ingest import read_messages
     from hdcli.output import print_results
     from hdcli.unit import finish
 
-    fmt = fmt_of(fmt, as_json)
-    names = paths or ["-"]
     try:
         ctx = context()
     except ConfigError as exc:
         if names != ["-"]:
             raise
         # A pipe: the MTA keeps the message and retries once the configuration is fixed.
-        if not sys.stdin.isatty():
-            sys.stdin.buffer.read()  # taken in full, so the MTA sees our answer, not a broken pipe
+        _drain_stdin()
         error_line(f"{exc}; try again later", 75)
         raise typer.Exit(75) from None
     messages = read_messages(names, sys.stdin.buffer)

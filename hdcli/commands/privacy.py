@@ -94,7 +94,8 @@ def purge(
     done = run(ctx, older_than_years=years)
     verb = "would anonymise" if dry_run else "anonymised"
     say(
-        f"{verb} {done['tickets']} tickets, {done['contacts']} contacts; removed "
+        f"{verb} {done['tickets']} tickets ({done['articles']} articles, "
+        f"{done['attachments']} attachments), {done['contacts']} contacts; removed "
         f"{done['inbound_log']} rejected-mail log rows, {done['outbound']} outbound bodies, "
         f"{done['access_log']} trail rows"
     )

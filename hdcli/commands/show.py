@@ -26,15 +26,17 @@ def show(
 
     fmt = fmt_of(fmt, as_json)
     ctx = context()
+    structured = fmt in ("json", "jsonl") or fields is not None
+    # the text view has no history: neither its query nor json's import is needed
+    data = load(ctx.store, number, history=structured)
+    # the trail records what was read: after the read succeeded (an unknown number is none)
     record_access(ctx.store, ctx.actor, "show", ticket_number=number)
-    if fmt in ("json", "jsonl") or fields is not None:
+    if structured:
         from hdcli.output import pick_fields, render_record
 
-        record = load(context().store, number)
-        out(render_record(record, fmt, pick_fields(fields, record)))
+        out(render_record(data, fmt, pick_fields(fields, data)))
         return
-    # the text view has no history: neither its query nor json's import is needed
-    out(_text(load(context().store, number, history=False)))
+    out(_text(data))
 
 
 def _text(data: dict[str, object]) -> str:

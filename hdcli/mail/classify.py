@@ -16,22 +16,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hdcli.mail.parse import DEFAULT_LOOP_HEADER, normalise_msgid
+from hdcli.models import MailKind
 
 if TYPE_CHECKING:
     from hdcli.mail.parse import ParsedMail
 
-NORMAL = "normal"
-AUTO_REPLY = "auto_reply"
-BOUNCE = "bounce"
-LOOP = "loop"
+# The kinds (hdcli.models.MAIL_KINDS), by name.
+NORMAL: MailKind = "normal"
+AUTO_REPLY: MailKind = "auto_reply"
+BOUNCE: MailKind = "bounce"
+LOOP: MailKind = "loop"
 
 
 @dataclass(frozen=True)
 class Classification:
     """What kind of mail this is, and the first piece of evidence for it."""
 
-    kind: str
-    """``"normal"``, ``"auto_reply"``, ``"bounce"`` or ``"loop"``."""
+    kind: MailKind
+    """One of :data:`hdcli.models.MAIL_KINDS`."""
     reason: str
     """One line for the inbound log, e.g. ``"Auto-Submitted: auto-replied"``; "" for normal mail."""
     bounced_message_ids: list[str] = field(default_factory=list)
@@ -71,7 +73,9 @@ _BOUNCE_SUBJECT = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
-_AUTO_REPLY_SUBJECT = re.compile(
+#: Subjects of out-of-office and other automatic answers (also what tells an answer from a
+#: machine's own mail in ingest).
+AUTO_REPLY_SUBJECT = re.compile(
     r"""^\s*(?:\[[^\]]*\]\s*)?(?:
         automatic\s+reply | auto(?:matic)?[- ]?(?:reply|response|respons|antwort)
       | autoreply | autorespond
@@ -128,7 +132,7 @@ def classify(
         return Classification(
             BOUNCE, f"bounce subject {_short(mail.subject)!r}", _bounced_ids(mail, raw)
         )
-    if _AUTO_REPLY_SUBJECT.search(mail.subject):
+    if AUTO_REPLY_SUBJECT.search(mail.subject):
         return Classification(AUTO_REPLY, f"auto-reply subject {_short(mail.subject)!r}")
     return Classification(NORMAL, "")
 

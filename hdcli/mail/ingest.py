@@ -43,9 +43,6 @@ from hdcli.tickets import OpenRequest, followup_in_tx, open_in_tx, reopen_in_tx
 from hdcli.unit import finish, record
 from hdcli.util import norm_email, now_iso, one_line
 
-AUTO_REPLY = "auto_reply"
-NORMAL = "normal"
-
 if TYPE_CHECKING:
     from hdcli.backends.base import Row, SqlStorage
     from hdcli.context import Context
@@ -115,6 +112,8 @@ class _Settings:
         self.loop_header = str(config.get("mail.loop_header"))
         self.max_size = int(config.get("mail.max_attachment_size"))
         self.max_message = int(config.get("mail.max_message_size"))
+        self.max_header_count = int(config.get("mail.max_header_count"))
+        self.max_header_bytes = int(config.get("mail.max_header_bytes"))
         default = str(config.get("mail.automatic_new"))
         #: What automatic mail of a served customer does, per kind: "ticket" or "ignore".
         self.automatic = {
@@ -212,7 +211,7 @@ def prepare(
     ``mail.max_message_size``), key, classification, the contract gate's answer for the
     sender (a read), and the decoded bodies of a served sender's mail."""
     from hdcli import customers
-    from hdcli.mail.classify import classify
+    from hdcli.mail.classify import AUTO_REPLY, NORMAL, classify
     from hdcli.mail.parse import MailParseError, parse_message
 
     settings = _settings(ctx)
@@ -221,7 +220,11 @@ def prepare(
     head = _header_block(raw) if oversized else raw
     try:
         mail = parse_message(
-            head, max_attachment_size=settings.max_size, loop_header=settings.loop_header
+            head,
+            max_attachment_size=settings.max_size,
+            loop_header=settings.loop_header,
+            max_header_count=settings.max_header_count,
+            max_header_bytes=settings.max_header_bytes,
         )
     except MailParseError as exc:
         reason = exc.reason
@@ -475,7 +478,7 @@ def _machine_kind(mail: ParsedMail, kind: Classification) -> str | None:
     """``"generated"`` or ``"list"`` for automatic mail a machine sent of its own accord (a
     monitoring alert, a ticket system's notification, a job's report, a list's mail); None
     for answers to a mail (out-of-office, read receipts), bounces and loops."""
-    from hdcli.mail.classify import _AUTO_REPLY_SUBJECT
+    from hdcli.mail.classify import AUTO_REPLY, AUTO_REPLY_SUBJECT
 
     if kind.kind != AUTO_REPLY or kind.reason.startswith("read receipt"):
         return None
@@ -486,7 +489,7 @@ def _machine_kind(mail: ParsedMail, kind: Classification) -> str | None:
     if submitted == "auto-replied" or "x-autoreply" in headers or "x-autorespond" in headers:
         return None
     precedence = headers.get("precedence", "").strip().lower()
-    if precedence == "auto_reply" or _AUTO_REPLY_SUBJECT.search(mail.subject):
+    if precedence == "auto_reply" or AUTO_REPLY_SUBJECT.search(mail.subject):
         return None
     if submitted not in ("", "no"):
         return "generated"
@@ -499,12 +502,15 @@ def _for_a_human(
     store: SqlStorage, mail: ParsedMail, outcome: str, ticket: Row | None, reason: str
 ) -> str:
     """``reason`` with what of the message needs a human: attachments not kept for their size,
-    the acknowledgement of a new ticket that the daily cap of automatic mail suppressed."""
+    header fields and addresses beyond the caps of the parse, the acknowledgement of a new
+    ticket that the daily cap of automatic mail suppressed."""
     notes = [reason] if reason else []
     if outcome == "new" and ticket is not None and _suppressed(store, ticket):
         notes.append("acknowledgement not sent: daily limit of automatic mails reached")
-    if outcome in ("new", "followup") and mail.skipped_attachments:
-        notes.append("attachment not kept: " + "; ".join(mail.skipped_attachments))
+    if outcome in ("new", "followup"):
+        if mail.skipped_attachments:
+            notes.append("attachment not kept: " + "; ".join(mail.skipped_attachments))
+        notes.extend(d for d in mail.defects if d.startswith(("header cap:", "address cap:")))
     return one_line("; ".join(notes))
 
 
@@ -576,8 +582,10 @@ def _automatic(
     ctx: Context, settings: _Settings, mail: ParsedMail, kind: Classification
 ) -> Decision:
     """Auto-replies and bounces: recorded where they belong, never answered."""
+    from hdcli.mail.classify import AUTO_REPLY, BOUNCE
+
     store = ctx.store
-    if kind.kind == "bounce" and kind.bounced_message_ids:
+    if kind.kind == BOUNCE and kind.bounced_message_ids:
         row = outbound_repo.sent_for_ticket(store, kind.bounced_message_ids[:20])
         if row is not None:
             ticket = ticket_repo.by_id(store, row["ticket_id"])
@@ -587,7 +595,7 @@ def _automatic(
                 record(ctx, ticket, "bounce", message_id=row["message_id"], reason=kind.reason)
                 return "ignored", ticket, f"bounce of our mail recorded ({kind.reason})"
         return "ignored", None, f"bounce: {kind.reason}"
-    if kind.kind == "auto_reply":
+    if kind.kind == AUTO_REPLY:
         ticket = _find_ticket(store, settings, mail)
         if ticket is not None and ticket["status"] != "closed":
             add_inbound_mail(ctx, ticket, mail, kind="auto_reply", attachments=())

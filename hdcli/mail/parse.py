@@ -1309,17 +1309,49 @@ def _headers_block_ids(text: str) -> list[str]:
 class _Walker:
     """Collects bodies and attachments from the MIME tree in one pass."""
 
-    def __init__(self, max_size: int) -> None:
+    def __init__(self, max_size: int, max_count: int, max_bytes: int) -> None:
         self.max_size = max_size
+        self.max_count = max_count
+        self.max_bytes = max_bytes
         self.text_parts: list[tuple[str, Message]] = []
         self.attachments: list[Attachment] = []
         self.skipped: list[str] = []
         self.embedded_ids: list[str] = []
         self.defects: list[str] = []
+        self.dropped = self.dropped_bytes = 0
+
+    def cap_headers(self, part: Message) -> None:
+        """Apply the header caps to a MIME part's own header block (the top level's was capped
+        before parsing): fields beyond them are dropped, except the first of each field hdcli
+        reads (:data:`_ESSENTIAL`), so a flood of fields never costs a part its type. Linear in
+        the number of fields; the stdlib's lookups on the part are linear in what is kept."""
+        fields: list[tuple[str, Any]] = getattr(part, "_headers", [])
+        if len(fields) <= self.max_count and sum(len(n) + len(str(v)) for n, v in fields) <= (
+            self.max_bytes
+        ):
+            return
+        kept: list[tuple[str, Any]] = []
+        seen: set[str] = set()
+        total = 0
+        for name, value in fields:
+            size = len(name) + len(str(value)) + 3
+            lname = name.lower()
+            essential = lname in _ESSENTIAL and lname not in seen
+            if essential:
+                seen.add(lname)
+            if essential or (len(kept) < self.max_count and total + size <= self.max_bytes):
+                kept.append((name, value))
+                total += size
+            else:
+                self.dropped += 1
+                self.dropped_bytes += size
+        part._headers = kept  # type: ignore[attr-defined]
 
     def walk(self, part: Message, depth: int = 0) -> None:
         for defect in getattr(part, "defects", ()):
             self.defects.append(type(defect).__name__)
+        if depth > 0:
+            self.cap_headers(part)
         if depth > 50:
             self.defects.append("MIME nesting too deep: inner parts ignored")
             return
@@ -1481,8 +1513,13 @@ def _parse(raw: bytes, max_size: int, loop_header: str, caps: tuple[int, int, in
     else:
         key = "sha256:" + hashlib.sha256(data[body_start:]).hexdigest()
 
-    walker = _Walker(max_size)
+    walker = _Walker(max_size, max_count, max_bytes)
     walker.walk(msg)
+    if walker.dropped:
+        walker.defects.append(
+            f"header cap: {walker.dropped} header field(s) ({walker.dropped_bytes} bytes) of MIME "
+            f"parts beyond {max_count} fields or {max_bytes} bytes per part dropped"
+        )
     charset = _header_charset(msg, walker.text_parts)
     sample = _eight_bit_sample(msg) if charset is None else None
 

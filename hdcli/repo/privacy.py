@@ -152,6 +152,21 @@ def scrub_table(store: SqlStorage, table: str, pat: re.Pattern[str], terms: list
     return len(changed)
 
 
+def is_participant(store: SqlStorage, addr: str) -> bool:
+    """Whether ``addr`` takes part in a ticket: a participant, or in the Cc or recipients of
+    one of its articles."""
+    like = f"%{addr.lower()}%"
+    return (
+        store.query_one("SELECT 1 FROM ticket_participants WHERE email = ? LIMIT 1", (addr,))
+        is not None
+        or store.query_one(
+            "SELECT 1 FROM articles WHERE lower(cc) LIKE ? OR lower(recipients) LIKE ? LIMIT 1",
+            (like, like),
+        )
+        is not None
+    )
+
+
 def open_tickets(store: SqlStorage, contact_id: int) -> list[str]:
     return [
         str(r["number"])
@@ -226,13 +241,16 @@ def _sql_due_tickets() -> str:
     )
 
 
-def anonymise_ticket(store: SqlStorage, ticket_id: int) -> None:
-    store.execute(
+def anonymise_ticket(store: SqlStorage, ticket_id: int) -> tuple[int, int]:
+    """A closed ticket's content goes (its figures stay); returns (articles, attachments)."""
+    attachments = _count(
+        store,
         "UPDATE attachments SET content = ?, filename = 'removed' WHERE article_id IN "
         "(SELECT id FROM articles WHERE ticket_id = ?)",
         (b"", ticket_id),
     )
-    store.execute(
+    articles = _count(
+        store,
         "UPDATE articles SET sender = ?, recipients = ?, cc = ?, subject = ?, body = ?, "
         "body_html = NULL WHERE ticket_id = ?",
         (ERASED, ERASED, "", ERASED, ERASED, ticket_id),
@@ -255,6 +273,7 @@ def anonymise_ticket(store: SqlStorage, ticket_id: int) -> None:
         "UPDATE outbound SET raw = ?, recipient = ?, subject = ? WHERE ticket_id = ?",
         (b"", ERASED, ERASED, ticket_id),
     )
+    return articles, attachments
 
 
 def _sql_due_contacts() -> str:
