@@ -10,6 +10,7 @@ COMMANDS = (
     "close",
     "reopen",
     "show",
+    "attachment",
     "list",
     "org",
     "contract",

@@ -1,0 +1,78 @@
+"""hdcli attachment list/get: the bytes of a mailed file, exactly as received, saved safely."""
+
+from __future__ import annotations
+
+import json
+import stat
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from helpdesk import Helpdesk
+
+ANNA = "anna.schmidt@muster.example"
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + bytes(range(256))
+
+
+def mail_with(filename: str, data: bytes, ctype: str = "application/pdf") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Anna Schmidt <{ANNA}>"
+    msg["To"] = "helpdesk@smartwork.example"
+    msg["Subject"] = "Rechnung falsch"
+    msg["Message-ID"] = make_msgid(domain="muster.example")
+    msg.set_content("Anbei die Rechnung als PDF.")
+    maintype, subtype = ctype.split("/")
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return bytes(msg)
+
+
+def ingest(hd: Helpdesk, raw: bytes) -> str:
+    rows = json.loads(hd.ok("mail", "ingest", "-", "--format", "json", input=raw))
+    assert rows[0]["outcome"] == "new", rows
+    return str(rows[0]["ticket"])
+
+
+def test_get_returns_the_bytes_of_a_mailed_pdf_as_a_private_file(hd: Helpdesk) -> None:
+    hd.seed()
+    number = ingest(hd, mail_with("Rechnung 11-2026.pdf", PDF))
+    listed = hd.json("attachment", "list", number)
+    assert [(r["name"], r["type"], r["size"]) for r in listed] == [
+        ("Rechnung 11-2026.pdf", "application/pdf", len(PDF))
+    ]
+    att = str(listed[0]["id"])
+    hd.ok("attachment", "get", number, att)
+    path = hd.root / "Rechnung 11-2026.pdf"
+    assert path.read_bytes() == PDF
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # an existing file stays unless --force
+    path.write_bytes(b"mine")
+    refused = hd("attachment", "get", number, att)
+    assert refused.returncode == 4 and "--force" in refused.stderr
+    assert path.read_bytes() == b"mine"
+    hd.ok("attachment", "get", number, att, "--force")
+    assert path.read_bytes() == PDF
+    # the reads are in the person's access trail
+    actions = [r["action"] for r in hd.json("privacy", "trail", ANNA)]
+    assert actions.count("attachment.get") == 2 and "attachment.list" in actions
+
+
+def test_a_hostile_name_is_saved_inside_the_target_folder(hd: Helpdesk) -> None:
+    hd.seed()
+    number = ingest(hd, mail_with("../../.bashrc\x1b[31m", b"echo pwned\n", "text/plain"))
+    (hd.root / "out").mkdir()
+    att = str(hd.json("attachment", "list", number)[0]["id"])
+    hd.ok("attachment", "get", number, att, "-o", "out")
+    written = [p.name for p in (hd.root / "out").iterdir()]
+    assert len(written) == 1
+    assert "/" not in written[0] and not written[0].startswith(".") and "\x1b" not in written[0]
+    assert not (hd.root.parent / ".bashrc").exists()
+    assert (hd.root / "out" / written[0]).read_bytes() == b"echo pwned\n"
+
+
+def test_unknown_attachment_is_exit_3_with_one_line(hd: Helpdesk) -> None:
+    hd.seed()
+    number = ingest(hd, mail_with("a.pdf", PDF))
+    other = hd.open()
+    att = str(hd.json("attachment", "list", number)[0]["id"])
+    missing = hd("attachment", "get", other, att)  # an attachment of another ticket
+    assert missing.returncode == 3 and len(missing.stderr.strip().splitlines()) == 1
+    assert hd("attachment", "list", "2026010110000001").returncode == 3
