@@ -43,6 +43,7 @@ from hdcli.views import get_ticket
 if TYPE_CHECKING:
     from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
+    from hdcli.mail.outbound import OutAttachment
     from hdcli.mail.parse import ParsedMail
     from hdcli.models import Activity, Channel, Impact, Row, TicketStatus, WaitingFor
 
@@ -523,10 +524,24 @@ def _time_entry(
 
 
 def reply(
-    ctx: Context, number: str, body: str, minutes: int | None = None, wait: bool = True
+    ctx: Context,
+    number: str,
+    body: str,
+    minutes: int | None = None,
+    wait: bool = True,
+    attachments: Sequence[OutAttachment] = (),
 ) -> Row:
+    """Mail ``body`` (with ``attachments``, kept on the article too) to the requester.
+    Refused (exit 4) when the attachments together exceed
+    ``mail.max_outbound_attachments_size``."""
     if not body.strip():
         raise UsageError("a reply needs a text (-m or --body-file)")
+    cap = int(ctx.config.get("mail.max_outbound_attachments_size"))
+    total = sum(len(a.data) for a in attachments)
+    if total > cap:
+        raise Refused(
+            f"attachments of {total} bytes exceed mail.max_outbound_attachments_size ({cap})"
+        )
     with change(ctx) as store:
         ticket = get_ticket(store, number)
         require(ticket, "reply", OPEN, " (use `hdcli reopen` first)")
@@ -540,6 +555,7 @@ def reply(
             "reply",
             automatic=False,
             reply_to_customer=True,
+            attachments=tuple(attachments),
             body=body,
             agent={
                 "name": agent["name"] if agent else str(ctx.config.get("mail.from_name")),

@@ -76,3 +76,47 @@ def test_unknown_attachment_is_exit_3_with_one_line(hd: Helpdesk) -> None:
     missing = hd("attachment", "get", other, att)  # an attachment of another ticket
     assert missing.returncode == 3 and len(missing.stderr.strip().splitlines()) == 1
     assert hd("attachment", "list", "2026010110000001").returncode == 3
+
+
+def test_reply_attach_mails_the_file_and_keeps_it_on_the_article(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    (hd.root / "Anleitung.pdf").write_bytes(PDF)
+    hd.ok(
+        "--as",
+        "mmueller",
+        "reply",
+        number,
+        "-m",
+        "Anbei die Anleitung.",
+        "--attach",
+        "Anleitung.pdf",
+    )
+    sent = hd.mails()[-1]
+    files = [
+        (p.get_filename(), p.get_content_type(), p.get_content()) for p in sent.iter_attachments()
+    ]
+    assert files == [("Anleitung.pdf", "application/pdf", PDF)]
+    listed = hd.json("attachment", "list", number)
+    assert [(r["name"], r["size"]) for r in listed] == [("Anleitung.pdf", len(PDF))]
+
+
+def test_reply_over_the_attachment_cap_is_refused_and_sends_nothing(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    before = len(hd.mails())
+    (hd.root / "big.bin").write_bytes(b"x" * 2000)
+    refused = hd(
+        "reply",
+        number,
+        "-m",
+        "Anbei.",
+        "--attach",
+        "big.bin",
+        env={"HDCLI_MAIL__MAX_OUTBOUND_ATTACHMENTS_SIZE": "1000"},
+    )
+    assert refused.returncode == 4 and len(refused.stderr.strip().splitlines()) == 1
+    assert "max_outbound_attachments_size" in refused.stderr
+    assert len(hd.mails()) == before
+    missing = hd("reply", number, "-m", "Anbei.", "--attach", "nope.pdf")
+    assert missing.returncode == 2 and "nope.pdf" in missing.stderr
