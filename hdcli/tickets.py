@@ -530,12 +530,14 @@ def reply(
     minutes: int | None = None,
     wait: bool = True,
     attachments: Sequence[OutAttachment] = (),
+    answer: str | None = None,
 ) -> Row:
-    """Mail ``body`` (with ``attachments``, kept on the article too) to the requester.
-    Refused (exit 4) when the attachments together exceed
+    """Mail ``body`` (with ``attachments``, kept on the article too) to the requester; with
+    ``answer`` the canned answer of that name, rendered for the ticket in its organisation's
+    language, comes first. Refused (exit 4) when the attachments together exceed
     ``mail.max_outbound_attachments_size``."""
-    if not body.strip():
-        raise UsageError("a reply needs a text (-m or --body-file)")
+    if not body.strip() and not answer:
+        raise UsageError("a reply needs a text (-m, --body-file or --answer)")
     cap = int(ctx.config.get("mail.max_outbound_attachments_size"))
     total = sum(len(a.data) for a in attachments)
     if total > cap:
@@ -549,6 +551,17 @@ def reply(
         agent = _agent_of_actor(store, ctx.actor) or (
             customer_repo.agent(store, ticket["assignee_id"]) if ticket["assignee_id"] else None
         )
+        sender = {
+            "name": agent["name"] if agent else str(ctx.config.get("mail.from_name")),
+            "login": agent["login"] if agent else "",
+        }
+        if answer:
+            from hdcli.articles import template_context
+            from hdcli.templates import render_answer
+
+            tctx = template_context(ctx, ticket, agent=sender)
+            canned = render_answer(ctx.config, answer, tctx["language"], tctx).strip("\n")
+            body = canned + ("\n\n" + body if body.strip() else "")
         send_mail(
             ctx,
             ticket,
@@ -557,10 +570,7 @@ def reply(
             reply_to_customer=True,
             attachments=tuple(attachments),
             body=body,
-            agent={
-                "name": agent["name"] if agent else str(ctx.config.get("mail.from_name")),
-                "login": agent["login"] if agent else "",
-            },
+            agent=sender,
         )
         if minutes:
             _time_entry(ctx, ticket, minutes, note="reply")

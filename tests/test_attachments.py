@@ -120,3 +120,26 @@ def test_reply_over_the_attachment_cap_is_refused_and_sends_nothing(hd: Helpdesk
     assert len(hd.mails()) == before
     missing = hd("reply", number, "-m", "Anbei.", "--attach", "nope.pdf")
     assert missing.returncode == 2 and "nope.pdf" in missing.stderr
+
+
+def test_reply_answer_sends_the_canned_text_in_the_org_language(hd: Helpdesk) -> None:
+    hd.seed()
+    folder = hd.config.parent / "answers" / "de"
+    folder.mkdir(parents=True)
+    (folder / "drucker.txt").write_text(
+        "Guten Tag {{ requester.name }},\n\nbitte starten Sie den Drucker neu "
+        "(Ticket {{ ticket.number }}).\n\nViele Grüße\n{{ agent.name }}\n",
+        encoding="utf-8",
+    )
+    listed = hd.json("answer", "list")
+    assert listed == [
+        {"name": "drucker", "language": "de", "first_line": "Guten Tag {{ requester.name }},"}
+    ]
+    number = hd.open()
+    hd.ok("--as", "mmueller", "reply", number, "--answer", "drucker", "-m", "PS: Toner liegt bei.")
+    body = hd.mails()[-1].get_body(("plain",)).get_content()
+    assert "Guten Tag Anna Schmidt," in body and f"(Ticket {number})" in body
+    assert "Max Müller" in body and "PS: Toner liegt bei." in body
+    bad = hd("reply", number, "--answer", "../../etc/passwd")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert hd("reply", number, "--answer", "fehlt").returncode == 2

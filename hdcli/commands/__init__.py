@@ -5,6 +5,7 @@ COMMANDS = (
     "assign",
     "start",
     "reply",
+    "answer",
     "note",
     "log",
     "close",

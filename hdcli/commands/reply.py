@@ -22,6 +22,10 @@ def reply(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="set the ticket to waiting for the customer")
     ] = True,
+    answer: Annotated[
+        str | None,
+        typer.Option("--answer", help="begin with this canned answer (see `hdcli answer list`)"),
+    ] = None,
     attach: Annotated[
         list[str] | None,
         typer.Option("--attach", help="attach this file (repeatable)", metavar="FILE"),
@@ -37,7 +41,7 @@ def reply(
     text = read_text(message, body_file, "reply") or ""
     minutes = parse_duration(time) if time else None
     files = [_attachment(path) for path in attach or ()]
-    ticket = do_reply(context(), number, text, minutes, wait=wait, attachments=files)
+    ticket = do_reply(context(), number, text, minutes, wait=wait, attachments=files, answer=answer)
     say(f"replied: {ticket['number']}")
 
 
