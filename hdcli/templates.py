@@ -268,3 +268,15 @@ def render_answer(config: Any, name: str, language: str, context: dict[str, Any]
     if _find(search, name, language) is None:
         raise ConfigError(f"no answer {name!r} for language {language!r} (see `hdcli answer list`)")
     return _render_jinja(search, name, language, context)
+
+
+def signature(config: Any, login: str) -> str:
+    """The agent's signature: ``signatures/LOGIN.txt`` beside the config file, or ``""`` when
+    there is none (or the login could not name a file)."""
+    if not login or not _ANSWER_NAME.fullmatch(login) or ".." in login:
+        return ""
+    path = Path(config.path).parent / "signatures" / f"{login}.txt"
+    try:
+        return path.read_text(encoding="utf-8").strip("\n")
+    except (OSError, UnicodeDecodeError):
+        return ""

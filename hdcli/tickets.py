@@ -562,6 +562,11 @@ def reply(
             tctx = template_context(ctx, ticket, agent=sender)
             canned = render_answer(ctx.config, answer, tctx["language"], tctx).strip("\n")
             body = canned + ("\n\n" + body if body.strip() else "")
+        from hdcli.templates import signature
+
+        signed = signature(ctx.config, sender["login"])
+        if signed:
+            body = body.rstrip("\n") + "\n\n-- \n" + signed + "\n"
         send_mail(
             ctx,
             ticket,

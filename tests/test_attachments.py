@@ -143,3 +143,16 @@ def test_reply_answer_sends_the_canned_text_in_the_org_language(hd: Helpdesk) ->
     bad = hd("reply", number, "--answer", "../../etc/passwd")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert hd("reply", number, "--answer", "fehlt").returncode == 2
+
+
+def test_reply_ends_with_the_agents_signature(hd: Helpdesk) -> None:
+    hd.seed()
+    folder = hd.config.parent / "signatures"
+    folder.mkdir(parents=True)
+    (folder / "mmueller.txt").write_text(
+        "Max Müller\nSmartwork IT, Tel. 0711 123\n", encoding="utf-8"
+    )
+    number = hd.open()
+    hd.ok("--as", "mmueller", "reply", number, "-m", "Bitte neu starten.")
+    body = hd.mails()[-1].get_body(("plain",)).get_content()
+    assert "Bitte neu starten.\n\n-- \nMax Müller\nSmartwork IT, Tel. 0711 123" in body
