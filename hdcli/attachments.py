@@ -66,12 +66,12 @@ def fetch(
             f"ticket {ticket['number']} has no attachment {attachment_id} "
             f"(see `hdcli attachment list {ticket['number']}`)"
         )
-    if row["content"] is None:
+    if not row["content"] and int(row["size"] or 0) > 0:  # erased: name and size stay
         raise Refused(f"the content of attachment {attachment_id} was erased")
     fetched = Fetched(
         filename=sanitize_filename(str(row["filename"] or "")),
         content_type=str(row["content_type"] or "application/octet-stream"),
-        data=bytes(row["content"]),
+        data=bytes(row["content"] or b""),
     )
     deliver(fetched)
     record_access(store, actor, "attachment.get", ticket_number=str(ticket["number"]))
