@@ -156,3 +156,13 @@ def test_reply_ends_with_the_agents_signature(hd: Helpdesk) -> None:
     hd.ok("--as", "mmueller", "reply", number, "-m", "Bitte neu starten.")
     body = hd.mails()[-1].get_body(("plain",)).get_content()
     assert "Bitte neu starten.\n\n-- \nMax Müller\nSmartwork IT, Tel. 0711 123" in body
+
+
+def test_an_erased_persons_attachment_is_refused(hd: Helpdesk) -> None:
+    hd.seed()
+    number = ingest(hd, mail_with("a.pdf", PDF))
+    att = str(hd.json("attachment", "list", number)[0]["id"])
+    hd.ok("privacy", "erase", ANNA, "--yes", "--force")
+    refused = hd("attachment", "get", number, att)
+    assert refused.returncode == 4 and "erased" in refused.stderr
+    assert not (hd.root / "a.pdf").exists() and not (hd.root / "removed").exists()
