@@ -344,6 +344,11 @@ class Config:
         return Path(path).expanduser() if path else self.path.parent / "templates"
 
     @property
+    def answers_dir(self) -> Path:
+        """Canned answers (Textbausteine): ``answers/<lang>/NAME.txt`` beside the config file."""
+        return self.path.parent / "answers"
+
+    @property
     def mail_domain(self) -> str:
         domain: str = self._values["mail.domain"]
         if domain:

@@ -272,6 +272,9 @@ SCHEMA: dict[str, Key] = {
     "mail.loop_header": Key(str, "X-hdcli-Loop", "header marking our automatic mail", HEADER_NAME),
     "mail.auto_reply_limit": Key(int, 10, "automatic mails per address per day", AtLeast(0)),
     "mail.max_attachment_size": Key(int, 10 * 1024 * 1024, "bytes per attachment", AtLeast(0)),
+    "mail.max_outbound_attachments_size": Key(
+        int, 20 * 1024 * 1024, "bytes of all files attached to one reply", AtLeast(0)
+    ),
     "mail.quarantine_days": Key(
         int, 30, "days a quarantined message keeps its bytes (0: for ever)", AtLeast(0)
     ),

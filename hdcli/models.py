@@ -46,6 +46,7 @@ class ListedTicket(TypedDict):
     organisation: str
     requester: str
     assignee: str | None
+    preselected: str | None
     channel: str
     impact: str
     created_at: str

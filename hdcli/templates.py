@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hdcli.errors import ConfigError
+from hdcli.errors import ConfigError, UsageError
 from hdcli.util import one_line
 
 _ENVS: dict[tuple[str, ...], Any] = {}
@@ -231,3 +231,52 @@ def render(config: Any, name: str, language: str, context: dict[str, Any]) -> tu
     if not head.lower().startswith("subject:"):
         raise ConfigError(f"mail template {language}/{name}.txt must start with 'Subject:'")
     return one_line(head[8:]), body.lstrip("\n")
+
+
+_ANSWER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def answers(config: Any) -> list[dict[str, str]]:
+    """The canned answers in the config folder's ``answers/<lang>/NAME.txt``: ``name``,
+    ``language`` and ``first_line`` (the text's first non-empty line), by name and language."""
+    found: list[dict[str, str]] = []
+    root = Path(config.answers_dir)
+    if not root.is_dir():
+        return found
+    for path in sorted(root.glob("*/*.txt")):
+        name = path.name[:-4]
+        if not _ANSWER_NAME.fullmatch(name):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        found.append({"name": name, "language": path.parent.name, "first_line": first})
+    found.sort(key=lambda a: (a["name"], a["language"]))
+    return found
+
+
+def render_answer(config: Any, name: str, language: str, context: dict[str, Any]) -> str:
+    """Canned answer ``name`` in ``language`` (falling back to English) rendered with the
+    ticket's ``context`` in the same sandbox as the mail templates. UsageError (exit 2) for
+    a name that is not one (no path: letters, digits, ``_``, ``-``, ``.``); ConfigError for a
+    missing or broken answer."""
+    if not _ANSWER_NAME.fullmatch(name) or ".." in name:
+        raise UsageError(f"bad answer name {name!r} (see `hdcli answer list`)")
+    search = (str(config.answers_dir),)
+    if _find(search, name, language) is None:
+        raise ConfigError(f"no answer {name!r} for language {language!r} (see `hdcli answer list`)")
+    return _render_jinja(search, name, language, context)
+
+
+def signature(config: Any, login: str) -> str:
+    """The agent's signature: ``signatures/LOGIN.txt`` beside the config file, or ``""`` when
+    there is none (or the login could not name a file)."""
+    if not login or not _ANSWER_NAME.fullmatch(login) or ".." in login:
+        return ""
+    path = Path(config.path).parent / "signatures" / f"{login}.txt"
+    try:
+        return path.read_text(encoding="utf-8").strip("\n")
+    except (OSError, UnicodeDecodeError):
+        return ""

@@ -43,6 +43,7 @@ from hdcli.views import get_ticket
 if TYPE_CHECKING:
     from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
+    from hdcli.mail.outbound import OutAttachment
     from hdcli.mail.parse import ParsedMail
     from hdcli.models import Activity, Channel, Impact, Row, TicketStatus, WaitingFor
 
@@ -523,10 +524,26 @@ def _time_entry(
 
 
 def reply(
-    ctx: Context, number: str, body: str, minutes: int | None = None, wait: bool = True
+    ctx: Context,
+    number: str,
+    body: str,
+    minutes: int | None = None,
+    wait: bool = True,
+    attachments: Sequence[OutAttachment] = (),
+    answer: str | None = None,
 ) -> Row:
-    if not body.strip():
-        raise UsageError("a reply needs a text (-m or --body-file)")
+    """Mail ``body`` (with ``attachments``, kept on the article too) to the requester; with
+    ``answer`` the canned answer of that name, rendered for the ticket in its organisation's
+    language, comes first. Refused (exit 4) when the attachments together exceed
+    ``mail.max_outbound_attachments_size``."""
+    if not body.strip() and not answer:
+        raise UsageError("a reply needs a text (-m, --body-file or --answer)")
+    cap = int(ctx.config.get("mail.max_outbound_attachments_size"))
+    total = sum(len(a.data) for a in attachments)
+    if total > cap:
+        raise Refused(
+            f"attachments of {total} bytes exceed mail.max_outbound_attachments_size ({cap})"
+        )
     with change(ctx) as store:
         ticket = get_ticket(store, number)
         require(ticket, "reply", OPEN, " (use `hdcli reopen` first)")
@@ -534,17 +551,31 @@ def reply(
         agent = _agent_of_actor(store, ctx.actor) or (
             customer_repo.agent(store, ticket["assignee_id"]) if ticket["assignee_id"] else None
         )
+        sender = {
+            "name": agent["name"] if agent else str(ctx.config.get("mail.from_name")),
+            "login": agent["login"] if agent else "",
+        }
+        if answer:
+            from hdcli.articles import template_context
+            from hdcli.templates import render_answer
+
+            tctx = template_context(ctx, ticket, agent=sender)
+            canned = render_answer(ctx.config, answer, tctx["language"], tctx).strip("\n")
+            body = canned + ("\n\n" + body if body.strip() else "")
+        from hdcli.templates import signature
+
+        signed = signature(ctx.config, sender["login"])
+        if signed:
+            body = body.rstrip("\n") + "\n\n-- \n" + signed + "\n"
         send_mail(
             ctx,
             ticket,
             "reply",
             automatic=False,
             reply_to_customer=True,
+            attachments=tuple(attachments),
             body=body,
-            agent={
-                "name": agent["name"] if agent else str(ctx.config.get("mail.from_name")),
-                "login": agent["login"] if agent else "",
-            },
+            agent=sender,
         )
         if minutes:
             _time_entry(ctx, ticket, minutes, note="reply")

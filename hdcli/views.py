@@ -38,14 +38,17 @@ def list_tickets(
     assignee: str | None = None,
     org: str | None = None,
     since: str | None = None,
+    requester: str | None = None,
+    preselected: bool | None = None,
     limit: int | None = None,
 ) -> list[ListedTicket]:
     """Tickets newest first (the columns of :class:`~hdcli.models.ListedTicket`), filtered by
-    status (or ``open``), assignee login (or ``none``), organisation name or id and creation
-    day (``YYYY-MM-DD``).
+    status (or ``open``), assignee login (or ``none``), organisation name or id, creation
+    day (``YYYY-MM-DD``), requester (a contact's address) and whether an agent was
+    preselected (by routing) or not.
 
-    UsageError for a bad status, date or negative limit; NotFound for an unknown agent or
-    organisation.
+    UsageError for a bad status, date or negative limit; NotFound for an unknown agent,
+    organisation or contact.
     """
     if status and status not in (*STATUSES, "open"):
         raise UsageError(f"bad status {status!r} (allowed: open, {', '.join(STATUSES)})")
@@ -67,6 +70,11 @@ def list_tickets(
             created_from = date.fromisoformat(since).isoformat()
         except ValueError:
             raise UsageError(f"bad date {since!r} (use YYYY-MM-DD)") from None
+    requester_id = None
+    if requester:
+        from hdcli.customers import get_contact
+
+        requester_id = int(get_contact(store, requester)["id"])
     if limit is not None and limit < 0:
         raise UsageError("--limit cannot be negative")
     return ticket_repo.listing(
@@ -76,6 +84,8 @@ def list_tickets(
         assignee_id=assignee_id,
         org_id=org_id,
         created_from=created_from,
+        requester_id=requester_id,
+        preselected=preselected,
         limit=limit,
     )
 

@@ -8,7 +8,16 @@ import typer
 
 from hdcli.commands._common import FieldsOpt, FormatOpt, JsonOpt, QuietOpt, context, fmt_of, out
 
-COLUMNS = ("number", "status", "subject", "organisation", "requester", "assignee", "updated_at")
+COLUMNS = (
+    "number",
+    "status",
+    "subject",
+    "organisation",
+    "requester",
+    "assignee",
+    "preselected",
+    "updated_at",
+)
 
 
 def list_(
@@ -18,6 +27,16 @@ def list_(
     assignee: Annotated[str | None, typer.Option(help="agent login, or none")] = None,
     org: Annotated[str | None, typer.Option(help="organisation name")] = None,
     since: Annotated[str | None, typer.Option(help="created on or after YYYY-MM-DD")] = None,
+    requester: Annotated[
+        str | None, typer.Option(help="the requester's mail address", metavar="EMAIL")
+    ] = None,
+    preselected: Annotated[
+        bool | None,
+        typer.Option(
+            "--preselected/--no-preselected",
+            help="only tickets with (or without) an agent preselected by routing",
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="at most this many")] = None,
     quiet: QuietOpt = False,
     fmt: FormatOpt = "table",
@@ -37,7 +56,14 @@ def list_(
     fmt = fmt_of(fmt, as_json)
     chosen = pick_fields(fields, ListedTicket.__annotations__)
     rows = list_tickets(
-        context().store, status=status, assignee=assignee, org=org, since=since, limit=limit
+        context().store,
+        status=status,
+        assignee=assignee,
+        org=org,
+        since=since,
+        requester=requester,
+        preselected=preselected,
+        limit=limit,
     )
     if quiet:
         out("\n".join(r["number"] for r in rows))

@@ -69,3 +69,16 @@ def attachments_of_ticket(store: SqlStorage, ticket_id: int) -> list[Row]:
         "JOIN articles a ON a.id = x.article_id WHERE a.ticket_id = ? ORDER BY x.id",
         (ticket_id,),
     )
+
+
+def attachment_of_ticket(store: SqlStorage, ticket_id: int, attachment_id: int) -> Row | None:
+    """One attachment of the ticket's articles with its ``content``: ``article_id``, ``id``,
+    ``filename``, ``content_type``, ``size``, ``content``; None when the ticket has no such
+    attachment."""
+    rows = store.query(
+        "SELECT x.article_id, x.id, x.filename, x.content_type, x.size, x.content "
+        "FROM attachments x JOIN articles a ON a.id = x.article_id "
+        "WHERE a.ticket_id = ? AND x.id = ?",
+        (ticket_id, attachment_id),
+    )
+    return rows[0] if rows else None

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "t.number, t.status, t.subject, o.name AS organisation, c.email AS requester, "
-    "a.login AS assignee, t.channel, t.impact, t.created_at, t.updated_at"
+    "a.login AS assignee, r.login AS preselected, t.channel, t.impact, t.created_at, "
+    "t.updated_at"
 )
 _JOINS = (
     "JOIN organisations o ON o.id = t.org_id JOIN contacts c ON c.id = t.requester_id "
-    "LEFT JOIN agents a ON a.id = t.assignee_id"
+    "LEFT JOIN agents a ON a.id = t.assignee_id LEFT JOIN agents r ON r.id = t.routed_to_id"
 )
 _ORDER = " ORDER BY t.created_at DESC, t.id DESC"
 
@@ -172,12 +173,15 @@ def listing(
     assignee_id: int | None = None,
     org_id: int | None = None,
     created_from: str | None = None,
+    requester_id: int | None = None,
+    preselected: bool | None = None,
     limit: int | None = None,
 ) -> list[ListedTicket]:
     """The rows of ``hdcli list``, newest first: tickets of ``status`` (``open``: not
     closed), without an assignee (``unassigned``) or of ``assignee_id``, of ``org_id``,
-    created on or after ``created_from`` (an ISO date), at most ``limit`` (values checked by
-    the caller)."""
+    created on or after ``created_from`` (an ISO date), of the contact ``requester_id``,
+    with (``preselected=True``) or without (``False``) a preselected agent, at most ``limit``
+    (values checked by the caller)."""
     where: list[str] = []
     params: list[Any] = []
     if status == "open":
@@ -196,6 +200,11 @@ def listing(
     if created_from:
         where.append("t.created_at >= ?")
         params.append(created_from)
+    if requester_id is not None:
+        where.append("t.requester_id = ?")
+        params.append(requester_id)
+    if preselected is not None:
+        where.append(f"t.routed_to_id IS {'NOT ' if preselected else ''}NULL")
     cond = " WHERE " + " AND ".join(where) if where else ""
     if limit is None:
         rows = store.query(f"SELECT {_COLUMNS} FROM tickets t {_JOINS}{cond}{_ORDER}", params)
