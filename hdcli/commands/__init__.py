@@ -19,6 +19,7 @@ COMMANDS = (
     "report",
     "approval",
     "privacy",
+    "token",
     "config",
     "plugins",
     "db",
