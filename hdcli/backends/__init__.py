@@ -22,6 +22,11 @@ def open_storage(url: str, config: Config | None = None, *, upgrade: bool = True
     scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
     if not scheme:
         raise UsageError(f"storage URL {url!r} has no scheme (e.g. sqlite:///path/hdcli.db)")
+    if scheme in ("http", "https"):
+        raise UsageError(
+            "this command is not available against a remote helpdesk "
+            f"(storage.url {url}); run it on the server"
+        )
     factory = storage_backends.get(scheme)
     store: Storage = factory(url, config)
     if upgrade:

@@ -20,6 +20,7 @@ COMMANDS = (
     "approval",
     "privacy",
     "token",
+    "serve",
     "config",
     "plugins",
     "db",

@@ -27,10 +27,10 @@ def list_(
 
     Example: hdcli list --status waiting -q | hdcli close - --reason stale
     """
-    from hdcli.views import list_tickets  # the read side only: no workflow imports
+    from hdcli.ops import list_tickets  # the read side here, or the remote helpdesk
 
     rows = list_tickets(
-        context().store, status=status, assignee=assignee, org=org, since=since, limit=limit
+        context(), status=status, assignee=assignee, org=org, since=since, limit=limit
     )
     if quiet:
         out("\n".join(r["number"] for r in rows))

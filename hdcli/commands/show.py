@@ -18,19 +18,17 @@ def show(
 
     Example: hdcli show 2026112710000127 --json | jq .status
     """
-    from hdcli.trail import record_access
-    from hdcli.views import show as load  # the read side only: no workflow imports
+    from hdcli.ops import show as load  # the read (in the access trail) here or remote
 
     fmt = fmt_of(fmt, as_json)
     ctx = context()
-    record_access(ctx.store, ctx.actor, "show", ticket_number=number)
     if fmt in ("json", "jsonl"):
         from hdcli.output import render_record
 
-        out(render_record(load(context().store, number), fmt))
+        out(render_record(load(ctx, number), fmt))
         return
     # the text view has no history: neither its query nor json's import is needed
-    out(_text(load(context().store, number, history=False)))
+    out(_text(load(ctx, number, history=False)))
 
 
 def _text(data: dict[str, object]) -> str:
