@@ -164,7 +164,9 @@ def document() -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "message/rfc822": {"schema": {"type": "string", "format": "binary"}}
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
                         },
                     },
                     "responses": _answers(
