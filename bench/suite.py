@@ -79,6 +79,9 @@ TARGETS = {
     "piped": "≤ 80 ms",
     "billing": "≤ 1,000 ms",
     "bigmail": "≤ 2× size + 60 MB",
+    "remote": "≤ 1.2× local",
+    "get": "≤ 15 ms",
+    "mail_sqlite": "≥ 300/s",
 }
 
 
@@ -620,7 +623,109 @@ class Suite:
             TARGETS["list"],
         )
 
-    WORKLOADS = ("start", "bulk", "ingest", "piped", "scale", "bigmail")
+    def w7_server(self) -> None:
+        """A served helpdesk (``hdcli serve``, one worker) against local storage: ``list`` and
+        ``show`` through the CLI, ``GET /tickets/N`` with a token, ``POST /mail`` from 4
+        concurrent gateway clients."""
+        import importlib.util
+        import socket
+        from concurrent.futures import ThreadPoolExecutor
+
+        if importlib.util.find_spec("uvicorn") is None:
+            self.add(Result("7 server", "hdcli serve", status="skipped", note="no hdcli[server]"))
+            return
+        import requests
+
+        shutil.rmtree(self.work / "server", ignore_errors=True)
+        env = {**self.helpdesk("server"), "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"}
+        numbers = data.fill_store(self.work / "server" / "hd.db", max(self.k["mails"], 50), 0)
+        number = numbers[len(numbers) // 2]
+
+        def token(role: str) -> str:
+            done = subprocess.run(
+                [*self.hdcli, "token", "create", "mmueller", "--role", role],
+                env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            return done.stdout.strip()
+
+        agent, gateway = token("agent"), token("gateway")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen(
+            [*self.hdcli, "serve", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}/api"
+        try:
+            for _ in range(600):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            remote = {
+                **env,
+                "HDCLI_STORAGE__URL": url,
+                "HDCLI_STORAGE__TOKEN_ENV": "HD_TOKEN",
+                "HD_TOKEN": agent,
+            }
+            for label, args in (
+                ("list --limit 1", ["list", "--limit", "1"]),
+                ("show", ["show", number]),
+            ):
+                local = summary(repeat([*self.hdcli, *args], env, self.k["runs"]))
+                served = summary(repeat([*self.hdcli, *args], remote, self.k["runs"]))
+                res = Result(
+                    "7 server", f"hdcli {label} via server", served[0], "ms", served[1],
+                    bare_ms=local[0], ratio=served[0] / local[0], target=TARGETS["remote"],
+                    peak_mb=served[2],
+                )  # fmt: skip
+                if served[3] or local[3]:
+                    res.status, res.note = "failed", f"exit code {served[3] or local[3]}"
+                self.add(res)
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {agent}"
+            times = []
+            for _ in range(self.k["runs"] * 10 + 1):
+                start = time.perf_counter()
+                answer = session.get(f"{url}/tickets/{number}", timeout=30)
+                times.append(time.perf_counter() - start)
+            res = Result(
+                "7 server", "GET /tickets/N (token)", statistics.median(times[1:]) * 1000, "ms",
+                target=TARGETS["get"], samples=[round(t * 1000, 1) for t in times[1:]],
+            )  # fmt: skip
+            if answer.status_code != 200:
+                res.status, res.note = "failed", f"HTTP {answer.status_code}"
+            self.add(res)
+            folder = self.work / "server-mails"
+            shutil.rmtree(folder, ignore_errors=True)
+            data.write_mails(folder, self.k["mails"], numbers, seed=7)
+            mails = [p.read_bytes() for p in sorted(folder.iterdir())]
+
+            def post(chunk: list[bytes]) -> int:
+                with requests.Session() as s:
+                    s.headers["Authorization"] = f"Bearer {gateway}"
+                    return sum(
+                        s.post(f"{url}/mail", data=m, timeout=60).status_code != 200 for m in chunk
+                    )
+
+            start = time.perf_counter()
+            with ThreadPoolExecutor(4) as pool:
+                failed = sum(pool.map(post, [mails[i::4] for i in range(4)]))
+            wall = time.perf_counter() - start
+            res = Result(
+                "7 server", f"POST /mail, {len(mails):,} mails, 4 clients (SQLite)",
+                len(mails) / wall, "mails/s", target=TARGETS["mail_sqlite"],
+            )  # fmt: skip
+            if failed:
+                res.status, res.note = "failed", f"{failed} answers not 200"
+            self.add(res)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    WORKLOADS = ("start", "bulk", "ingest", "piped", "scale", "bigmail", "server")
 
     def run(self, only: Sequence[str]) -> list[Result]:
         steps = {
@@ -630,6 +735,7 @@ class Suite:
             "piped": self.w4_piped,
             "scale": self.w5_scale,
             "bigmail": self.w6_bigmail,
+            "server": self.w7_server,
         }
         self.write_bare_app()
         self.w0_floors()  # always: every ratio is read against them

@@ -248,6 +248,10 @@ SCHEMA: dict[str, Key] = {
         str, "", "environment variable with the database password", ENV_NAME
     ),
     "storage.password_cmd": Key(str, "", "command printing the database password"),
+    "storage.token_env": Key(
+        str, "", "remote helpdesk: environment variable with the API token", ENV_NAME
+    ),
+    "storage.token_cmd": Key(str, "", "remote helpdesk: command printing the API token"),
     "storage.lock_timeout": Key(
         float, 30.0, "PostgreSQL: seconds a statement waits for a lock (0: no limit)", AtLeast(0)
     ),
@@ -647,7 +651,7 @@ def unregistered(checked: Checked) -> list[Issue]:
         if key in checked.values:
             check(key, getattr(plugins, SCHEMA[key].registry), str(checked.values[key]))
     url = str(checked.values.get("storage.url") or "")
-    if "://" in url:
+    if "://" in url and not url.startswith(("http://", "https://")):  # http(s): hdcli serve
         check("storage.url", plugins.storage_backends, url.split("://", 1)[0].split("+", 1)[0])
     for name, settings in checked.free.get("mail", {}).get("sources", {}).items():
         if isinstance(settings.get("type"), str):

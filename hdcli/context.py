@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from hdcli.backends.base import SqlStorage
     from hdcli.config import Config
+    from hdcli.remote import Remote
 
 
 class Context:
@@ -46,6 +47,21 @@ class Context:
             self.config.storage_url, self.config, create=self.create_store
         )
         return store
+
+    @cached_property
+    def remote(self) -> Remote | None:
+        """The client of the remote helpdesk when ``storage.url`` is ``http(s)://``, else None
+        (then :mod:`hdcli.remote` and requests are never imported)."""
+        url = str(self.config.storage_url)
+        if not url.startswith(("http://", "https://")):
+            return None
+        from hdcli.remote import Remote, token_of
+
+        return Remote(url, token_of(self.config))
+
+    def act_as(self, actor: str) -> None:
+        """Make ``actor`` the acting agent (the server: the agent of the request's token)."""
+        self._actor = actor
 
     @property
     def actor(self) -> str:
@@ -89,6 +105,8 @@ class Context:
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+        if self.__dict__.get("remote") is not None:
+            self.__dict__["remote"].close()
 
 
 def env_flag(name: str) -> bool:

@@ -30,8 +30,13 @@ from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
 USAGE = """usage: hdcli-mailgate [--config PATH] [--profile NAME] [--source LABEL] [--billing]
-Reads one message on standard input and ingests it like `hdcli mail ingest -`.
+       hdcli-mailgate --url URL --token-env VAR [--source LABEL] [--billing]
+Reads one message on standard input and ingests it like `hdcli mail ingest -`, or POSTs it
+to the remote helpdesk at URL (`hdcli serve`, a gateway token in $VAR; no database here).
 Exit 0 handled, 75 try again later (never 1: the MTA would bounce the mail)."""
+
+#: seconds to connect to the remote helpdesk, seconds to wait for its answer
+URL_TIMEOUT = (5.0, 60.0)
 
 EX_OK = 0
 EX_TEMPFAIL = 75
@@ -47,6 +52,8 @@ class Options:
     profile: str | None = None
     source: str = "mailgate"
     billing: bool = False
+    url: str | None = None
+    token_env: str | None = None
 
 
 def _parse_args(argv: list[str]) -> Options:
@@ -58,15 +65,59 @@ def _parse_args(argv: list[str]) -> Options:
             raise _Help
         if name == "--billing":
             opts.billing = True
-        elif name in ("--config", "--profile", "--source"):
+        elif name in ("--config", "--profile", "--source", "--url", "--token-env"):
             if not eq:
                 value = next(args, "")
             if not value:
                 raise ValueError(f"{name} needs a value")
-            setattr(opts, name[2:], value)
+            setattr(opts, name[2:].replace("-", "_"), value)
         else:
             raise ValueError(f"unknown argument {arg!r}")
+    if (opts.url is None) != (opts.token_env is None):
+        raise ValueError("--url and --token-env go together")
+    if opts.url is not None and not opts.url.startswith(("http://", "https://")):
+        raise ValueError("--url needs an http:// or https:// URL")
     return opts
+
+
+def post(opts: Options, raw: bytes, stdout: TextIO, stderr: TextIO) -> int:
+    """The message to the remote helpdesk's ``POST /mail``: 0 when it answered 2xx (the mail
+    was handled in any way), 75 when it is unreachable, slow, answers 5xx or refuses the token."""
+    import requests
+
+    assert opts.url is not None and opts.token_env is not None
+    token = os.environ.get(opts.token_env, "").strip()
+    if not token:
+        stderr.write(f"hdcli-mailgate: error: ${opts.token_env} holds no token; try again later\n")
+        return EX_TEMPFAIL
+    url = opts.url.rstrip("/") + "/mail"
+    params = {"source": opts.source}
+    if opts.billing:
+        params["billing"] = "true"
+    try:
+        answer = requests.post(
+            url,
+            data=raw,
+            params=params,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "message/rfc822"},
+            timeout=URL_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        stderr.write(f"hdcli-mailgate: error: {url}: {type(exc).__name__}; try again later\n")
+        return EX_TEMPFAIL
+    if not 200 <= answer.status_code < 300:
+        reason = ""
+        with contextlib.suppress(ValueError, AttributeError):
+            reason = str(answer.json().get("error", ""))
+        from hdcli.util import one_line
+
+        stderr.write(
+            f"hdcli-mailgate: error: {url}: HTTP {answer.status_code} {one_line(reason)[:200]}; "
+            "try again later\n"
+        )
+        return EX_TEMPFAIL
+    stdout.write(answer.text.strip() + "\n")
+    return EX_OK
 
 
 def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int:
@@ -98,6 +149,14 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
         usage = USAGE.splitlines()[0]
         stderr.write(f"hdcli-mailgate: error: {one_line(str(exc))} ({usage}); try again later\n")
         return EX_TEMPFAIL
+    if opts.url is not None:
+        try:
+            return post(opts, stdin.read(), stdout, stderr)
+        except Exception as exc:
+            stderr.write(
+                f"hdcli-mailgate: error: unexpected {type(exc).__name__}; try again later\n"
+            )
+            return EX_TEMPFAIL
     ctx = None
     try:
         from hdcli.config import Config

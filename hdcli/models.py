@@ -84,6 +84,10 @@ LANGUAGES: tuple[Language, ...] = get_args(Language)
 ContactRole = Literal["main", "approver", "billing"]
 ROLES: tuple[ContactRole, ...] = get_args(ContactRole)
 
+#: what an API token may do (``hdcli token``, ``hdcli serve``)
+TokenRole = Literal["agent", "admin", "gateway", "readonly"]
+TOKEN_ROLES: tuple[TokenRole, ...] = get_args(TokenRole)
+
 BillingMode = Literal["hourly", "included_hours", "free"]
 BILLING_MODES: tuple[BillingMode, ...] = get_args(BillingMode)
 

@@ -59,6 +59,11 @@ def _dumps(value: Any, indent: int | None = None) -> str:
 _SPACES = frozenset("\u00a0\u1680\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
 
 
+def to_json(value: Any) -> str:
+    """``value`` as ``--format json`` writes it, on one line (the server's answers)."""
+    return _dumps(value)
+
+
 def _escape(ch: str) -> str:
     code = ord(ch)
     if code < 0x100:

@@ -27,6 +27,8 @@ HEAVY = (
     "platformdirs",
     "importlib.metadata",
     "zoneinfo",
+    "starlette",
+    "uvicorn",
 )
 TEMPLATE_DIR = Path(templates.__file__).parent / "templates"
 

@@ -26,6 +26,11 @@ def open_storage(
     scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
     if not scheme:
         raise UsageError(f"storage URL {url!r} has no scheme (e.g. sqlite:///path/hdcli.db)")
+    if scheme in ("http", "https"):
+        raise UsageError(
+            "this command is not available against a remote helpdesk "
+            f"(storage.url {url}); run it on the server"
+        )
     factory = storage_backends.get(scheme)
     if not create:
         absent = getattr(factory, "missing", None)

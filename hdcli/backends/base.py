@@ -254,6 +254,7 @@ class SqlStorage(Storage):
         "history",
         "locks",
         "access_log",
+        "api_tokens",
     )
 
     def __init__(self) -> None:

@@ -21,6 +21,8 @@ COMMANDS = (
     "report",
     "approval",
     "privacy",
+    "token",
+    "serve",
     "config",
     "plugins",
     "db",

@@ -22,12 +22,12 @@ def assign(
 
     Example: hdcli assign 2026112710000127 --to mmueller --start
     """
-    from hdcli.tickets import assign as do_assign
+    from hdcli.ops import assign as do_assign
 
     ctx = context()
     for_each(
         numbers_from(numbers),
-        lambda n: do_assign(ctx, n, to, start_work=start),
+        lambda n: do_assign(ctx, n, to, start=start),
         dry_run=dry_run,
         verb="assigned",
         quiet=quiet,

@@ -24,7 +24,7 @@ def close(
 
     Example: hdcli list --status waiting -q | hdcli close - --reason stale
     """
-    from hdcli.tickets import close as do_close
+    from hdcli.ops import close as do_close
 
     ctx = context()
     for_each(

@@ -50,13 +50,13 @@ def list_(
     Example: hdcli list --json --fields number,status,subject
     """
     from hdcli.models import ListedTicket
+    from hdcli.ops import list_tickets  # the read side here, or the remote helpdesk
     from hdcli.output import pick_fields
-    from hdcli.views import list_tickets  # the read side only: no workflow imports
 
     fmt = fmt_of(fmt, as_json)
     chosen = pick_fields(fields, ListedTicket.__annotations__)
     rows = list_tickets(
-        context().store,
+        context(),
         status=status,
         assignee=assignee,
         org=org,

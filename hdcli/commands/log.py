@@ -30,7 +30,7 @@ def log(
     Example: hdcli log 2026112710000127 1h30m --activity remote --note "Fernwartung"
     """
     from hdcli.durations import parse_date, parse_duration
-    from hdcli.tickets import log_time
+    from hdcli.ops import log_time
 
     ctx = context()
     minutes = parse_duration(duration)
@@ -40,7 +40,7 @@ def log(
         number,
         minutes,
         note=note,
-        work_date=day,
+        work_date=day.isoformat() if day else None,
         activity=activity,
         billable=not no_charge,
         force=force,

@@ -23,7 +23,7 @@ def note(
     Example: hdcli note 2026112710000127 --phone -m "Rückruf: Drucker läuft wieder" --time 10m
     """
     from hdcli.durations import parse_duration
-    from hdcli.tickets import note as do_note
+    from hdcli.ops import note as do_note
 
     text = read_text(message, body_file, "note") or ""
     minutes = parse_duration(time) if time else None

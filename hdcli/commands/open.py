@@ -48,34 +48,28 @@ def open_(
         _open_from_file(from_file, notify=notify, quiet=quiet, fmt=fmt_of(fmt, as_json))
         return
     from hdcli.errors import UsageError
-    from hdcli.tickets import OpenRequest, open_ticket
-    from hdcli.views import show
+    from hdcli.ops import open_ticket
 
     if not contact or not subject:
         raise UsageError("open needs --contact and --subject (or --from-file)")
     text = read_text(body, body_file, "body") or ""
-    opened = open_ticket(
+    data = open_ticket(
         ctx,
-        OpenRequest(
-            contact=contact,
-            subject=subject,
-            body=text,
-            channel=channel,
-            impact=impact,
-            external_id=external_id,
-            notify=notify,
-        ),
+        {
+            "contact": contact,
+            "subject": subject,
+            "body": text,
+            "channel": channel,
+            "impact": impact,
+            "external_id": external_id,
+            "notify": notify,
+        },
     )
-    number = opened.ticket["number"]
     if quiet:
-        out(number)
+        out(data["number"])
         return
     from hdcli.output import render_record
 
-    data = show(ctx.store, number, history=False)
-    data.pop("articles")
-    data.pop("time_entries")
-    data["created"] = opened.created
     out(render_record(data, fmt_of(fmt, as_json)))
 
 

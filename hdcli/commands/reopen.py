@@ -21,7 +21,7 @@ def reopen(
 
     Example: hdcli reopen 2026112710000127 --reason "customer called back"
     """
-    from hdcli.tickets import reopen as do_reopen
+    from hdcli.ops import reopen as do_reopen
 
     ctx = context()
     for_each(

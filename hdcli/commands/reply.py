@@ -36,7 +36,7 @@ def reply(
     Example: hdcli reply 2026112710000127 -m "Bitte starten Sie den Drucker neu." --time 15m
     """
     from hdcli.durations import parse_duration
-    from hdcli.tickets import reply as do_reply
+    from hdcli.ops import reply as do_reply
 
     text = read_text(message, body_file, "reply") or ""
     minutes = parse_duration(time) if time else None

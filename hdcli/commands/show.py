@@ -21,16 +21,13 @@ def show(
 
     Example: hdcli show 2026112710000127 --json --fields status,assignee
     """
-    from hdcli.trail import record_access
-    from hdcli.views import show as load  # the read side only: no workflow imports
+    from hdcli.ops import show as load  # the read (in the access trail) here or remote
 
     fmt = fmt_of(fmt, as_json)
     ctx = context()
     structured = fmt in ("json", "jsonl") or fields is not None
     # the text view has no history: neither its query nor json's import is needed
-    data = load(ctx.store, number, history=structured)
-    # the trail records what was read: after the read succeeded (an unknown number is none)
-    record_access(ctx.store, ctx.actor, "show", ticket_number=number)
+    data = load(ctx, number, history=structured)
     if structured:
         from hdcli.output import pick_fields, render_record
 

@@ -24,7 +24,7 @@ def start(
 
     Example: hdcli --as mmueller start 2026112710000127
     """
-    from hdcli.tickets import start as do_start
+    from hdcli.ops import start as do_start
 
     ctx = context()
     for_each(

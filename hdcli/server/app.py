@@ -1,0 +1,440 @@
+"""The ASGI application: bearer tokens and roles, resources, errors as JSON.
+
+Every request gets its own :class:`~hdcli.context.Context` (its own connection) acting as the
+token's agent: a name the client sends is never the actor. An error is
+``{"error": "...", "code": N}`` with the CLI's exit code ``N`` and an HTTP status by its
+meaning (2 → 422, 3 → 404, 4 → 409, 5/75 → 503; a role's denial 403, no valid token 401).
+Denied calls are logged; an address with too many failed authentications in a minute gets 429.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hdcli.errors import EXIT_UNEXPECTED, HdcliError, UsageError
+
+if TYPE_CHECKING:
+    from hdcli.config import Config
+    from hdcli.context import Context
+    from hdcli.mail.outbound import OutAttachment
+    from hdcli.models import Row
+
+log = logging.getLogger("hdcli.server")
+
+#: HTTP status of each exit code
+STATUS = {2: 422, 3: 404, 4: 409, 5: 503, 75: 503}
+#: failed authentications an address may have within WINDOW seconds
+MAX_FAILURES = 20
+WINDOW = 60.0
+#: what each role may call: methods, and paths (None: every path)
+READ = ("GET", "HEAD")
+#: the most a request body may be (a mail above mail.max_message_size is cut by ingest)
+MAX_BODY = 64 * 1024 * 1024
+
+Handler = Callable[["Context", Request, "Row"], Any]
+
+
+class Denied(HdcliError):
+    """The token's role does not allow the call (403, exit 4)."""
+
+    exit_code = 4
+
+
+class _Failures:
+    """Failed authentications per client address within the last WINDOW seconds."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def blocked(self, address: str) -> bool:
+        with self._lock:
+            seen = self._seen.get(address)
+            if not seen:
+                return False
+            cutoff = time.monotonic() - WINDOW
+            while seen and seen[0] < cutoff:
+                seen.popleft()
+            return len(seen) >= MAX_FAILURES
+
+    def add(self, address: str) -> None:
+        with self._lock:
+            self._seen[address].append(time.monotonic())
+
+
+def _error(message: str, code: int, status: int | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": message, "code": code}, status_code=status or STATUS.get(code, 500)
+    )
+
+
+def allowed(role: str, method: str, path: str) -> bool:
+    """Whether a token of ``role`` may call ``method path`` (path below ``/api``)."""
+    if role == "admin":
+        return True
+    if role == "gateway":
+        return method == "POST" and path == "/mail"
+    if role == "readonly":
+        return method in READ
+    # agent: ticket work and every read, incoming mail too
+    return method in READ or path.startswith("/tickets") or path == "/mail"
+
+
+class Server:
+    """The application's state: configuration and the failed-authentication counter."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.failures = _Failures()
+
+    def context(self) -> Context:
+        from hdcli.context import Context
+
+        return Context(self.config)
+
+    def endpoint(
+        self, handler: Handler, *, write: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            address = request.client.host if request.client else "-"
+            if self.failures.blocked(address):
+                log.warning(
+                    "denied %s %s from %s: too many failed authentications",
+                    request.method,
+                    request.url.path,
+                    address,
+                )
+                return _error("too many failed authentications; try again later", 4, 429)
+            header = request.headers.get("authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                self.failures.add(address)
+                log.warning(
+                    "denied %s %s from %s: no bearer token",
+                    request.method,
+                    request.url.path,
+                    address,
+                )
+                return _error("a bearer token is required (hdcli token create)", 4, 401)
+            body = await request.body()
+            if len(body) > MAX_BODY:
+                return _error("request body too large", 2, 413)
+            return await run_in_threadpool(
+                self._call, handler, request, token.strip(), body, address
+            )
+
+        return run
+
+    def _call(
+        self, handler: Handler, request: Request, token: str, body: bytes, address: str
+    ) -> Response:
+        from hdcli.tokens import Unauthorized, authenticate
+        from hdcli.unit import DryRun
+
+        ctx = self.context()
+        path = request.url.path.removeprefix("/api")
+        try:
+            try:
+                who = authenticate(ctx.store, token)
+            except Unauthorized as exc:
+                self.failures.add(address)
+                log.warning(
+                    "denied %s %s from %s: %s", request.method, request.url.path, address, exc
+                )
+                return _error(str(exc), 4, 401)
+            if not allowed(who["role"], request.method, path):
+                log.warning(
+                    "denied %s %s to token %s (%s, %s)",
+                    request.method,
+                    request.url.path,
+                    who["prefix"],
+                    who["login"],
+                    who["role"],
+                )
+                return _error(f"a {who['role']} token may not {request.method} {path}", 4, 403)
+            ctx.act_as(str(who["login"]))
+            ctx.dry_run = request.query_params.get("dry_run") == "true"
+            payload: Any = body
+            if request.headers.get("content-type", "").startswith("application/json") or (
+                body[:1] in (b"{", b"[")
+            ):
+                try:
+                    payload = json.loads(body) if body else {}
+                except ValueError:
+                    return _error("the request body is no JSON", 2)
+            try:
+                data = handler(ctx, request, payload if path != "/mail" else {"raw": body})
+            except DryRun:
+                return JSONResponse({"dry_run": True})
+            created = request.method == "POST" and path == "/tickets"
+            return _json(data, 201 if created else 200)
+        except HdcliError as exc:
+            return _error(str(exc), exc.exit_code)
+        except (TypeError, KeyError) as exc:
+            return _error(f"bad request: {exc}", 2)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return _error("internal error (see the server's log)", EXIT_UNEXPECTED, 500)
+        finally:
+            ctx.close()
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    """``data`` encoded as the CLI's ``--format json`` encodes it."""
+    from hdcli.output import to_json
+
+    return Response(to_json(data), status_code=status, media_type="application/json")
+
+
+# -- resources -------------------------------------------------------------------------------
+def _body(payload: Any) -> Row:
+    if not isinstance(payload, dict):
+        raise UsageError("the request body must be a JSON object")
+    return payload
+
+
+def _fields(payload: Any, allowed: dict[str, type | tuple[type, ...]]) -> Row:
+    body = _body(payload)
+    for key, value in body.items():
+        if key not in allowed:
+            raise UsageError(f"unknown field {key!r} (allowed: {', '.join(allowed)})")
+        if (value is not None and not isinstance(value, allowed[key])) or (
+            isinstance(value, bool) and allowed[key] is int
+        ):
+            raise UsageError(f"bad {key} {value!r}")
+    return body
+
+
+def _number(request: Request) -> str:
+    return str(request.path_params["number"])
+
+
+def list_tickets(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import list_tickets as run
+
+    q = request.query_params
+    known = {"status", "assignee", "org", "since", "requester", "preselected", "limit", "dry_run"}
+    unknown = sorted(set(q) - known)
+    if unknown:
+        raise UsageError(f"unknown parameter {unknown[0]!r}")
+    limit = q.get("limit")
+    if limit is not None and not (limit.isdigit() and 0 < int(limit) <= 100000):
+        raise UsageError(f"bad limit {limit!r}")
+    preselected = q.get("preselected")
+    if preselected not in (None, "true", "false"):
+        raise UsageError(f"bad preselected {preselected!r}: true or false")
+    return run(
+        ctx,
+        status=q.get("status"),
+        assignee=q.get("assignee"),
+        org=q.get("org"),
+        since=q.get("since"),
+        requester=q.get("requester"),
+        preselected=None if preselected is None else preselected == "true",
+        limit=int(limit) if limit else None,
+    )
+
+
+def open_ticket(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import open_ticket as run
+
+    return run(ctx, _body(payload))
+
+
+def show(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import show as run
+
+    return run(ctx, _number(request), history=request.query_params.get("history") != "false")
+
+
+def assign(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import assign as run
+
+    b = _fields(payload, {"to": str, "start": bool})
+    if not b.get("to"):
+        raise UsageError("assign needs 'to' (an agent's login)")
+    return run(ctx, _number(request), b["to"], start=bool(b.get("start")))
+
+
+def start(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import start as run
+
+    b = _fields(payload, {"override": bool, "reason": str})
+    return run(ctx, _number(request), override=bool(b.get("override")), reason=b.get("reason"))
+
+
+def reply(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import reply as run
+
+    b = _fields(
+        payload,
+        {"body": str, "minutes": int, "wait": bool, "answer": str, "attachments": list},
+    )
+    return run(
+        ctx,
+        _number(request),
+        b.get("body") or "",
+        _minutes(b),
+        wait=b.get("wait") is not False,
+        attachments=_attachments(b.get("attachments") or []),
+        answer=b.get("answer"),
+    )
+
+
+def _attachments(items: list[Any]) -> list[OutAttachment]:
+    """Files of a reply as ``{"name", "type", "data": base64}`` objects; the name is
+    sanitised as a mailed one is."""
+    import base64
+    import binascii
+
+    from hdcli.mail.outbound import OutAttachment
+    from hdcli.mail.parse import sanitize_filename
+
+    files = []
+    for item in items:
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str) for k in ("name", "type", "data")
+        ):
+            raise UsageError("each attachment is an object with name, type and data (base64)")
+        try:
+            data = base64.b64decode(item["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise UsageError(f"attachment {item['name']!r}: data is not base64") from None
+        files.append(OutAttachment(sanitize_filename(item["name"]), item["type"], data))
+    return files
+
+
+def note(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import note as run
+
+    b = _fields(payload, {"text": str, "minutes": int, "kind": str})
+    kind = b.get("kind") or "note"
+    if kind not in ("note", "phone"):
+        raise UsageError(f"bad kind {kind!r} (allowed: note, phone)")
+    return run(ctx, _number(request), b.get("text") or "", _minutes(b), kind=kind)
+
+
+def _minutes(b: Row) -> int | None:
+    minutes = b.get("minutes")
+    if minutes is not None and not 0 < minutes <= 100000:
+        raise UsageError(f"bad minutes {minutes!r}")
+    return minutes
+
+
+def log_time(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import log_time as run
+
+    b = _fields(
+        payload,
+        {
+            "minutes": int,
+            "note": str,
+            "date": str,
+            "activity": str,
+            "billable": bool,
+            "force": bool,
+        },
+    )
+    minutes = _minutes(b)
+    if minutes is None:
+        raise UsageError("log needs 'minutes'")
+    return run(
+        ctx,
+        _number(request),
+        minutes,
+        note=b.get("note") or "",
+        work_date=b.get("date"),
+        activity=b.get("activity") or "other",
+        billable=b.get("billable") is not False,
+        force=bool(b.get("force")),
+    )
+
+
+def close(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import close as run
+
+    b = _fields(payload, {"reason": str, "notify": bool})
+    return run(ctx, _number(request), b.get("reason"), notify=b.get("notify") is not False)
+
+
+def reopen(ctx: Context, request: Request, payload: Any) -> Any:
+    from hdcli.ops import reopen as run
+
+    b = _fields(payload, {"reason": str})
+    return run(ctx, _number(request), b.get("reason"))
+
+
+def mail(ctx: Context, request: Request, payload: Any) -> Any:
+    """The raw RFC 5322 message through mail intake; its outcome."""
+    from hdcli.mail.ingest import ingest_one
+
+    raw = payload["raw"]
+    if not raw:
+        raise UsageError("POST /mail needs the raw message as the request body")
+    source = request.query_params.get("source") or "gateway"
+    billing = request.query_params.get("billing") == "true"
+    return ingest_one(ctx, raw, source[:64], billing).as_dict()
+
+
+def openapi_document() -> dict[str, Any]:
+    from hdcli.server.openapi import document
+
+    return document()
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+def build(
+    config: Config | None = None, config_path: Path | None = None, profile: str | None = None
+) -> Starlette:
+    """The application over ``config`` (loaded from ``config_path``/``profile`` when None)."""
+    if config is None:
+        from hdcli.config import Config
+
+        config = Config.load(config_path, profile)
+    server = Server(config)
+    e = server.endpoint
+    routes = [
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+        Route("/api/tickets", e(list_tickets), methods=["GET"]),
+        Route("/api/tickets", e(open_ticket), methods=["POST"]),
+        Route("/api/tickets/{number}", e(show), methods=["GET"]),
+        Route("/api/tickets/{number}/assign", e(assign), methods=["POST"]),
+        Route("/api/tickets/{number}/start", e(start), methods=["POST"]),
+        Route("/api/tickets/{number}/reply", e(reply), methods=["POST"]),
+        Route("/api/tickets/{number}/note", e(note), methods=["POST"]),
+        Route("/api/tickets/{number}/log", e(log_time), methods=["POST"]),
+        Route("/api/tickets/{number}/close", e(close), methods=["POST"]),
+        Route("/api/tickets/{number}/reopen", e(reopen), methods=["POST"]),
+        Route("/api/mail", e(mail), methods=["POST"]),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _error(f"no resource {request.method} {request.url.path}", 3)
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return _error(f"{request.method} is not allowed on {request.url.path}", 2, 405)
+
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+
+
+def app_from_env() -> Starlette:
+    """The factory uvicorn's workers call (the configuration of ``HDCLI_CONFIG`` and
+    ``HDCLI_PROFILE``, as ``hdcli serve`` set them)."""
+    return build()

@@ -1,0 +1,166 @@
+"""The remote helpdesk: ``hdcli serve`` as a real uvicorn process on a free loopback port (the
+process is the point: the CLI and hdcli-mailgate talk to it over HTTP), on SQLite and on
+PostgreSQL; the CLI as its client, tokens and roles, the gateway path."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import free_port
+from test_ingest import mail
+from test_mailgate import mailgate_cmd
+
+from hdcli.server.openapi import document
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@contextmanager
+def served(hd: Any) -> Iterator[str]:
+    """``hdcli serve`` over ``hd``'s storage; yields its ``…/api`` URL; stopped afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hdcli", "serve", "--port", str(port)],
+        env=hd.env,
+        cwd=hd.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise AssertionError(f"hdcli serve did not come up: {err}") from None
+                time.sleep(0.05)  # polling the port while the process starts, not a wait
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def token(hd: Any, role: str = "agent", login: str = "mmueller", expires: str = "90d") -> str:
+    return hd.ok("token", "create", login, "--role", role, "--expires", expires).strip()
+
+
+def client(url: str, secret: str) -> dict[str, str]:
+    """The environment of a fresh machine that knows only the URL and a token."""
+    return {"HDCLI_STORAGE__URL": url, "HDCLI_STORAGE__TOKEN_ENV": "HD_TOKEN", "HD_TOKEN": secret}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_hd(request: pytest.FixtureRequest, hd: Any) -> Iterator[Any]:
+    """``hd`` seeded, on SQLite or on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        hd.seed()
+        yield hd
+        return
+    from hdcli.backends.testing import postgres_schema
+
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        hd.env["HDCLI_STORAGE__URL"] = url
+        hd.seed()
+        yield hd
+
+
+def test_lifecycle_through_the_cli_against_the_server(backend_hd: Any) -> None:
+    hd = backend_hd
+    agent, readonly = token(hd), token(hd, "readonly")
+    with served(hd) as url:
+        remote = client(url, agent)
+
+        def run(*args: str, env: dict[str, str] = remote) -> subprocess.CompletedProcess[str]:
+            return hd(*args, env=env)
+
+        opened = run("open", "-c", "anna.schmidt@muster.example", "-s", "VPN", "-m", "Hilfe", "-q")
+        assert opened.returncode == 0, opened.stderr
+        number = opened.stdout.strip()
+        # the name a client sends is never the actor: the token's agent is
+        steps = [
+            ("--as", "intruder", "assign", number, "--to", "mmueller", "--start"),
+            ("reply", number, "-m", "Bitte neu starten."),
+            ("log", number, "30m", "--note", "Fernwartung"),
+        ]
+        for step in steps:
+            done = run(*step)
+            assert done.returncode == 0, (step, done.stderr)
+        remote_show = json.loads(run("show", number, "--format", "json").stdout)
+        assert [r["number"] for r in json.loads(run("list", "--format", "json").stdout)] == [number]
+        denied = run("close", number, env=client(url, readonly))
+        assert denied.returncode == 4 and "readonly" in denied.stderr
+        assert run("list", "-q", env=client(url, readonly)).stdout.strip() == number
+        assert run("close", number, "--reason", "gelöst").returncode == 0
+        assert run("close", number).returncode == 4  # closed already: the same refusal
+        assert run("show", "2000010100000000").returncode == 3
+        assert run("org", "list").returncode == 2  # not a remote command: said, not misdone
+    local_show = hd.json("show", number)
+    assert set(remote_show) == set(local_show)
+    assert remote_show["total_minutes"] == 30 and remote_show["assignee"] == "mmueller"
+    actors = {e["actor"] for e in local_show["history"]}
+    assert actors == {"mmueller"}
+    assert local_show["status"] == "closed"
+    assert hd.mails(), "the reply left through the server's outbound queue"
+
+
+def test_tokens_refused_and_roles_denied(hd: Any) -> None:
+    hd.seed()
+    revoked, expired, gateway = token(hd), token(hd), token(hd, "gateway")
+    hd.ok("token", "revoke", revoked)
+    prefix = expired.split("_")[1]
+    with sqlite3.connect(hd.db) as con:
+        con.execute(
+            "UPDATE api_tokens SET expires_at = '2000-01-01T00:00:00Z' WHERE prefix = ?", (prefix,)
+        )
+    with served(hd) as url:
+        for secret, words in ((revoked, "revoked"), (expired, "expired"), ("hdt_x", "invalid")):
+            done = hd("list", env=client(url, secret))
+            assert done.returncode == 4 and words in done.stderr
+        denied = hd("list", env=client(url, gateway))
+        assert denied.returncode == 4 and "gateway" in denied.stderr
+        import requests
+
+        served_doc = requests.get(url.removesuffix("/api") + "/openapi.json", timeout=10).json()
+        anonymous = requests.get(url + "/tickets", timeout=10)
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == 4
+        bad = requests.post(
+            url + "/tickets",
+            json={"contact": "anna.schmidt@muster.example", "subject": "x", "owner": "root"},
+            headers={"Authorization": f"Bearer {token(hd)}"},
+            timeout=10,
+        )
+        assert bad.status_code == 422 and "owner" in bad.json()["error"]
+    assert served_doc == document()
+    assert json.loads((DOCS / "openapi.json").read_text(encoding="utf-8")) == document(), (
+        "docs/openapi.json is stale: python -m hdcli.server.openapi > docs/openapi.json"
+    )
+    assert hd("serve", "--host", "0.0.0.0").returncode == 2  # no TLS, no proxy: refused
+
+
+def test_mailgate_url_delivers_and_exits_75_when_the_server_is_down(hd: Any) -> None:
+    hd.seed()
+    gateway = token(hd, "gateway")
+    env = {**hd.env, "GATEWAY_TOKEN": gateway, "HDCLI_STORAGE__URL": "sqlite:////nonexistent/x.db"}
+    with served(hd) as url:
+        args = [*mailgate_cmd(), "--url", url, "--token-env", "GATEWAY_TOKEN"]
+        done = subprocess.run(args, input=mail(), capture_output=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["outcome"] == "new"
+    down = subprocess.run(args, input=mail(), capture_output=True, env=env, timeout=60)
+    assert down.returncode == 75 and b"try again later" in down.stderr
+    assert [t["subject"] for t in hd.json("list")] == ["Drucker druckt nicht"]
