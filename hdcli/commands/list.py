@@ -17,7 +17,7 @@ def list_(
     ] = None,
     assignee: Annotated[str | None, typer.Option(help="agent login, or none")] = None,
     org: Annotated[str | None, typer.Option(help="organisation name")] = None,
-    since: Annotated[str | None, typer.Option(help="created on or after YYYY-MM-DD")] = None,
+    since: Annotated[str | None, typer.Option(help="created on or after: YYYY-MM-DD, 01.12.2026, gestern, letzte Woche")] = None,
     limit: Annotated[int | None, typer.Option(help="at most this many")] = None,
     quiet: QuietOpt = False,
     fmt: FormatOpt = "table",
@@ -29,6 +29,10 @@ def list_(
     """
     from hdcli.views import list_tickets  # the read side only: no workflow imports
 
+    if since:
+        from hdcli.durations import parse_date
+
+        since = parse_date(since, context().today()).isoformat()
     rows = list_tickets(
         context().store, status=status, assignee=assignee, org=org, since=since, limit=limit
     )
