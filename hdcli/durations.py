@@ -35,9 +35,7 @@ __all__ = [
     "parse_duration",
 ]
 
-DURATION_FORMS = (
-    "90m, 90 Min., 45 (minutes), 1h30m, 1h 30m, 2h, 1:30, 0:05, 1.5h, 1,5h or 1,5 Std."
-)
+DURATION_FORMS = "90m, 90 Min., 45 (minutes), 1h30m, 1h 30m, 2h, 1:30, 0:05, 1.5h, 1,5h or 1,5 Std."
 
 
 class InvalidDuration(UsageError, ValueError):

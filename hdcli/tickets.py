@@ -547,7 +547,9 @@ def reply(
             },
         )
         if minutes:
-            _time_entry(ctx, ticket, minutes, note="reply")
+            # the entry says what was done: the reply's first line, in its own words
+            first = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
+            _time_entry(ctx, ticket, minutes, note=one_line(first)[:200])
         if wait:
             wait_in_tx(ctx, ticket, "customer")
         else:

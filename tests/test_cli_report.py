@@ -288,3 +288,27 @@ def test_tickets_report_by_status_and_agent(seeded: Helpdesk) -> None:
     names = [r["name"] for r in hd.json("report", "list")]
     assert {"billing", "tickets"} <= set(names)
     assert hd("report", "run", "nosuch").returncode == 2
+
+
+def test_report_to_an_address_without_a_person_and_the_note_of_reply_time(
+    seeded: Helpdesk,
+) -> None:
+    hd = seeded
+    hd.ok("contract", "edit", "RV-1", "--report-to", "buchhaltung@muster.example")
+    number = hd.open()
+    hd.ok(
+        "--as",
+        "mmueller",
+        "reply",
+        number,
+        "-m",
+        "\nDrucker neu gestartet.\nGrüße",
+        "--time",
+        "20m",
+    )
+    assert hd.json("show", number)["time_entries"][0]["note"] == "Drucker neu gestartet."
+    hd.ok("close", number)
+    sent = [m for m in hd.mails() if m["To"] == "buchhaltung@muster.example"]
+    assert len(sent) == 1
+    body = sent[0].get_body(("plain",)).get_content()
+    assert body.startswith("Guten Tag,\n") and "Guten Tag ," not in body

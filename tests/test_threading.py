@@ -141,3 +141,17 @@ def test_former_subject_hook_is_still_recognised(seeded: Any) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert '"followup"' in proc.stdout
+
+
+def test_a_new_ticket_drops_prefixes_and_ticket_tags_of_any_system(seeded: Any) -> None:
+    result = ingest(
+        seeded,
+        mail(
+            subject="[Ticket#2026112710000999] AW: [RT #4711] WG: Bildschirm flackert",
+            message_id="<fresh@muster.example>",
+        ),
+    )
+    assert result["outcome"] == "new"
+    assert show(seeded, result["ticket"])["subject"] == "Bildschirm flackert"
+    ack = mails_to(seeded, ANNA)[-1]
+    assert f"[Ticket#{result['ticket']}] Bildschirm flackert" in ack["Subject"]

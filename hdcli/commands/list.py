@@ -17,7 +17,10 @@ def list_(
     ] = None,
     assignee: Annotated[str | None, typer.Option(help="agent login, or none")] = None,
     org: Annotated[str | None, typer.Option(help="organisation name")] = None,
-    since: Annotated[str | None, typer.Option(help="created on or after: YYYY-MM-DD, 01.12.2026, gestern, letzte Woche")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="created on or after: YYYY-MM-DD, 01.12.2026, gestern, letzte Woche"),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="at most this many")] = None,
     quiet: QuietOpt = False,
     fmt: FormatOpt = "table",

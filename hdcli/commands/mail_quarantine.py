@@ -186,7 +186,9 @@ def purge(
 
 
 def attention(
-    since: Annotated[str | None, typer.Option(help="on or after: YYYY-MM-DD, 01.12.2026, gestern, letzte Woche")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="on or after: YYYY-MM-DD, 01.12.2026, gestern, letzte Woche")
+    ] = None,
     fmt: FormatOpt = "table",
     as_json: JsonOpt = False,
 ) -> None:

@@ -699,7 +699,7 @@ def _new_ticket(
     notify: bool = True,
 ) -> Decision:
     from hdcli import customers
-    from hdcli.numbers import strip_numbers, strip_prefixes
+    from hdcli.numbers import new_subject
     from hdcli.plugins import hooks
 
     store = ctx.store
@@ -713,9 +713,7 @@ def _new_ticket(
             settings.refused[sender] = why
             return "rejected", None, why
         settings.gate[sender] = requester
-    subject = mail.subject
-    if linked_from is not None:
-        subject = strip_prefixes(strip_numbers(subject, settings.hooks))
+    subject = new_subject(mail.subject, settings.hooks)
     assignee = hooks.route_message(mail, ctx.config)
     req = OpenRequest(
         contact=sender,
