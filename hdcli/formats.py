@@ -95,9 +95,20 @@ def date_text(value: date, language: str) -> str:
     return f"{value.day:02d}.{value.month:02d}.{value.year:04d}"
 
 
-_MONTHS_DE = (
-    "Januar Februar März April Mai Juni Juli August September Oktober November Dezember"
-).split()
+_MONTHS_DE = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+]
 
 
 def month_text(year: int, month: int, language: str) -> str:
