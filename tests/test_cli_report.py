@@ -76,8 +76,8 @@ def test_worked_example_service_report_and_billing_csv(seeded: Helpdesk) -> None
     add_included_customer(hd)
     first = worked(hd, "10m", "20m", "50m")
     report = hd.ok("report", "service", first)
-    assert "1h30m (1.5 h)" in report
-    assert "142.50 EUR" in report
+    assert "1,5 Std." in report
+    assert "142,50 €" in report
     goodwill = worked(hd, "30m", no_charge=True, subject="Maus klemmt")
     one = worked(hd, "1h", contact="bea@beispiel.example")
     other = worked(hd, "1h30m", contact="bea@beispiel.example")
@@ -312,3 +312,6 @@ def test_report_to_an_address_without_a_person_and_the_note_of_reply_time(
     assert len(sent) == 1
     body = sent[0].get_body(("plain",)).get_content()
     assert body.startswith("Guten Tag,\n") and "Guten Tag ," not in body
+    # German figures, and how to approve it said once
+    assert "0,5 Std." in body and "47,50 €" in body and "95,00 €" in body
+    assert body.count("auf diese E-Mail") == 1

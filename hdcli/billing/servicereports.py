@@ -180,7 +180,7 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
             to_addr=address,
             automatic=True,
             attachments=[pdf],
-            report_text=render_text(report),
+            report_text=render_text(report, approval=False),
             recipient={"name": name},
             reply_to=report.billing_email,
         )
