@@ -8,6 +8,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpdesk import Helpdesk
@@ -269,8 +270,28 @@ def test_billing_send_to_queues_csv(seeded: Helpdesk) -> None:
     assert attachments[0].get_filename().startswith("billing-")
     content: Any = attachments[0].get_content()
     text = content.decode() if isinstance(content, bytes) else content
-    assert "142.50" in text
-    assert "142.50" in mail.get_body(("plain",)).get_content()
+    assert "142.50" in text  # the CSV stays machine-readable
+    body = mail.get_body(("plain",)).get_content()
+    # German for a German reader: subject, summary and figures
+    month = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin"))
+    german = "Januar Februar März April Mai Juni Juli August September Oktober November Dezember"
+    title = f"Abrechnung {german.split()[month.month - 1]} {month.year}"
+    assert mail["Subject"] == title
+    assert "142,50 €" in body and "1,5 Std. abgerechnet" in body and "ausstehend 1" in body
+    assert "billing" not in body and "tickets closed" not in body
+    hd.ok(
+        "report",
+        "billing",
+        "--month",
+        "this",
+        "--send-to",
+        "b@smartwork.example",
+        "--language",
+        "en",
+    )
+    english = [m for m in hd.mails() if "b@smartwork" in str(m["To"])][-1]
+    assert english["Subject"].startswith("billing 20")
+    assert "142.50 EUR" in english.get_body(("plain",)).get_content()
 
 
 def test_tickets_report_by_status_and_agent(seeded: Helpdesk) -> None:
