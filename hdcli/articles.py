@@ -68,12 +68,16 @@ def send_mail(
     attachments: Iterable[OutAttachment] = (),
     article: bool = True,
     reply_to: str | None = None,
+    answers: str | None = None,
     **extra: Any,
 ) -> str | None:
     """Render ``template`` for ``ticket`` and queue it (to the requester unless told otherwise).
 
-    Records an outbound article (so replies thread by In-Reply-To). Returns the Message-ID,
-    or None when the daily cap of automatic mails suppressed it.
+    ``reply_to_customer`` threads it into the ticket's mail (In-Reply-To the customer's last
+    mail, References the ticket's mails, see :func:`thread_headers`); ``answers`` is the
+    Message-ID of a mail it answers that is not kept on the ticket (In-Reply-To that one,
+    References the ticket's mails and it). Records an outbound article (so replies thread by
+    In-Reply-To). Returns the Message-ID, or None when the daily cap suppressed it.
     """
     from hdcli.mail.outbound import queue
     from hdcli.templates import render
@@ -82,7 +86,11 @@ def send_mail(
     to_addr = to_addr or tctx["requester"]["email"]
     to_name = tctx["requester"]["name"] if to_name is None else to_name
     subject, body = render(ctx.config, template, tctx["language"], tctx)
-    in_reply_to, refs = thread_headers(ctx.store, ticket) if reply_to_customer else (None, [])
+    in_reply_to, refs = (
+        thread_headers(ctx.store, ticket) if reply_to_customer or answers else (None, [])
+    )
+    if answers:
+        in_reply_to, refs = answers, [*(r for r in refs if r != answers), answers]
     queued = queue(
         ctx,
         kind=template,

@@ -471,6 +471,7 @@ def _start(ctx: Context, ticket: Row, agent: Row, override: bool, reason: str | 
             ticket,
             "started",
             automatic=True,
+            reply_to_customer=True,
             agent={"name": agent["name"], "login": agent["login"]},
         )
     announce(ctx, "ticket.started", ticket, agent=agent["login"])

@@ -179,6 +179,7 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
             to_name=name,
             to_addr=address,
             automatic=True,
+            reply_to_customer=True,
             attachments=[pdf],
             report_text=render_text(report, approval=False),
             recipient={"name": name},

@@ -666,6 +666,7 @@ def _person(
             to_name=mail.from_name or "",
             automatic=True,
             article=False,
+            answers=mail.message_id or None,
         )
         told = (
             "the sender was asked to write anew"
