@@ -336,3 +336,27 @@ def test_report_to_an_address_without_a_person_and_the_note_of_reply_time(
     # German figures, and how to approve it said once
     assert "0,5 Std." in body and "47,50 €" in body and "95,00 €" in body
     assert body.count("auf diese E-Mail") == 1
+
+
+def test_pdf_service_report_carries_the_configured_letterhead(
+    seeded: Helpdesk, tmp_path: Any
+) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not installed")
+    hd = seeded
+    hd.ok("config", "set", "provider.name", "SmartWork IT GmbH")
+    hd.ok("config", "set", "provider.address", "Hauptstraße 1, 10115 Berlin")
+    hd.ok("config", "set", "provider.phone", "030 123456")
+    hd.ok("config", "set", "mail.fax_number", "030 123456-99")
+    number = worked(hd, "1h30m")
+    path = tmp_path / "bericht.pdf"
+    hd.ok("report", "service", number, "--format", "pdf", "-o", str(path))
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True, text=True
+    ).stdout
+    assert "SmartWork IT GmbH" in text and "Hauptstraße 1" in text and "10115 Berlin" in text
+    assert "Tel. 030 123456 · Fax 030 123456-99" in text
+    assert "142,50 €" in text and "genehmigt" in text and "beanstandet" in text

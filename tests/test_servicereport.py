@@ -260,3 +260,12 @@ def test_long_pdf_keeps_the_signature_block(tmp_path: Path) -> None:
 
 def test_pdf_is_reproducible() -> None:
     assert render_pdf(report()) == render_pdf(report())
+
+
+def test_pdf_has_the_letterhead_and_a_tick_box_approved_or_disputed(tmp_path: Path) -> None:
+    head = ("SmartWork IT GmbH", "Hauptstraße 1, 10115 Berlin", "Tel. 030 123456 · Fax 030 99")
+    text = pdf_text(render_pdf(report(letterhead=head)), tmp_path)
+    assert text.index("SmartWork IT GmbH") < text.index("Servicebericht")
+    assert "Hauptstraße 1, 10115 Berlin" in text and "Tel. 030 123456 · Fax 030 99" in text
+    assert text.index("genehmigt", text.index("Unterschrift")) < text.index("beanstandet")
+    assert "28.11.2026" in text and "0,83 Std." in text

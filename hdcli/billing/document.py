@@ -73,6 +73,8 @@ class ServiceReport:
     included_used_minutes: int | None = None
     """For ``included_hours``: how much of the month's allowance this ticket used (None when
     not known, e.g. a report rendered without its month)."""
+    letterhead: tuple[str, ...] = ()
+    """The provider's name, address, phone and fax lines at the head of the PDF."""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -127,6 +129,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "block_letters": "Name in Druckbuchstaben",
         "page": "Seite {page} von {pages}",
         "status_pending": "Genehmigung ausstehend",
+        "phone": "Tel.",
+        "fax": "Fax",
         "status_approved": "genehmigt",
         "status_disputed": "beanstandet",
         "activity_remote": "Fernwartung",
@@ -178,6 +182,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "block_letters": "Name in block letters",
         "page": "Page {page} of {pages}",
         "status_pending": "approval pending",
+        "phone": "Phone",
+        "fax": "Fax",
         "status_approved": "approved",
         "status_disputed": "disputed",
         "activity_remote": "remote session",
@@ -449,6 +455,14 @@ def render_pdf(r: ServiceReport) -> bytes:
     pdf.set_creation_date(datetime.combine(r.created, time(), tzinfo=UTC))
     pdf.add_page()
 
+    if r.letterhead:
+        pdf.set_font("dejavu", "B", 10)
+        name, *rest = r.letterhead
+        pdf.cell(0, 5, safe(_line(name)), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("dejavu", "", 8)
+        for text in rest:
+            pdf.cell(0, 4, safe(_line(text)), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(4)
     pdf.set_font("dejavu", "B", 16)
     pdf.cell(
         0,
@@ -499,7 +513,7 @@ def render_pdf(r: ServiceReport) -> bytes:
         pdf.multi_cell(0, 5, safe(note), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     # Keep the approval text and the signature block together on one page.
-    if pdf.will_page_break(75):
+    if pdf.will_page_break(90):
         pdf.add_page()
     pdf.ln(6)
     pdf.set_font("dejavu", "B", 12)
@@ -523,4 +537,14 @@ def render_pdf(r: ServiceReport) -> bytes:
     pdf.line(left, y, left + width, y)
     pdf.set_xy(left, y + 1)
     pdf.cell(width, 4, safe(labels["block_letters"]))
+    # The customer ticks one: approved or disputed.
+    y += 10
+    pdf.set_font("dejavu", "", 10)
+    x = left
+    for key in ("status_approved", "status_disputed"):
+        pdf.rect(x, y, 4, 4)
+        pdf.set_xy(x + 6, y - 0.5)
+        label = safe(labels[key])
+        pdf.cell(pdf.get_string_width(label) + 2, 5, label)
+        x += 6 + pdf.get_string_width(label) + 12
     return bytes(pdf.output())
