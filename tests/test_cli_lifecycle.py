@@ -45,7 +45,7 @@ def test_whole_lifecycle_writes_every_promised_mail(hd: Helpdesk) -> None:
     assert "Max Müller" in body_of(started)
     assert "Bitte den Drucker neu starten." in body_of(reply)
     assert "Servicebericht" in str(report["subject"])
-    assert "1.5 h" in body_of(report)
+    assert "1,5 Std." in body_of(report)
     assert any(p.get_content_type() == "application/pdf" for p in report.iter_attachments())
     assert report["Reply-To"] == "helpdesk@smartwork.example"  # the billing address (default)
     assert ack["Reply-To"] is None
