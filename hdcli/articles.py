@@ -139,11 +139,27 @@ def send_mail(
 
 
 def thread_headers(store: SqlStorage, ticket: Row) -> tuple[str | None, list[str]]:
-    """In-Reply-To (the customer's last mail) and References (the ticket's mails) for a reply."""
+    """In-Reply-To (the customer's last mail) and References (the ticket's mails) for a reply.
+
+    An approver's answer to an approval request is no customer's mail: In-Reply-To skips it
+    (and the request itself) unless nothing else is there."""
+    from hdcli.repo import outbound as outbound_repo
+
     rows = article_repo.thread(store, ticket["id"])
     refs = [r["message_id"] for r in rows]
-    inbound = [r["message_id"] for r in rows if r["direction"] == "in"]
-    return (inbound[-1] if inbound else (refs[-1] if refs else None)), refs
+    sent = [r["message_id"] for r in rows if r["direction"] == "out"]
+    approval = set(outbound_repo.subjects(store, ticket["id"], sent, "approval_request"))
+    answers = {
+        r["message_id"] for r in rows if r["direction"] == "in" and r["in_reply_to"] in approval
+    }
+    customer = [
+        r["message_id"] for r in rows if r["direction"] == "in" and r["message_id"] not in answers
+    ]
+    others = [m for m in refs if m not in approval and m not in answers]
+    for choice in (customer, others, refs):
+        if choice:
+            return choice[-1], refs
+    return None, refs
 
 
 def add_article(
