@@ -68,12 +68,16 @@ def send_mail(
     attachments: Iterable[OutAttachment] = (),
     article: bool = True,
     reply_to: str | None = None,
+    answers: str | None = None,
     **extra: Any,
 ) -> str | None:
     """Render ``template`` for ``ticket`` and queue it (to the requester unless told otherwise).
 
-    Records an outbound article (so replies thread by In-Reply-To). Returns the Message-ID,
-    or None when the daily cap of automatic mails suppressed it.
+    ``reply_to_customer`` threads it into the ticket's mail (In-Reply-To the customer's last
+    mail, References the ticket's mails, see :func:`thread_headers`); ``answers`` is the
+    Message-ID of a mail it answers that is not kept on the ticket (In-Reply-To that one,
+    References the ticket's mails and it). Records an outbound article (so replies thread by
+    In-Reply-To). Returns the Message-ID, or None when the daily cap suppressed it.
     """
     from hdcli.mail.outbound import queue
     from hdcli.templates import render
@@ -82,7 +86,11 @@ def send_mail(
     to_addr = to_addr or tctx["requester"]["email"]
     to_name = tctx["requester"]["name"] if to_name is None else to_name
     subject, body = render(ctx.config, template, tctx["language"], tctx)
-    in_reply_to, refs = thread_headers(ctx.store, ticket) if reply_to_customer else (None, [])
+    in_reply_to, refs = (
+        thread_headers(ctx.store, ticket) if reply_to_customer or answers else (None, [])
+    )
+    if answers:
+        in_reply_to, refs = answers, [*(r for r in refs if r != answers), answers]
     queued = queue(
         ctx,
         kind=template,
@@ -131,11 +139,27 @@ def send_mail(
 
 
 def thread_headers(store: SqlStorage, ticket: Row) -> tuple[str | None, list[str]]:
-    """In-Reply-To (the customer's last mail) and References (the ticket's mails) for a reply."""
+    """In-Reply-To (the customer's last mail) and References (the ticket's mails) for a reply.
+
+    An approver's answer to an approval request is no customer's mail: In-Reply-To skips it
+    (and the request itself) unless nothing else is there."""
+    from hdcli.repo import outbound as outbound_repo
+
     rows = article_repo.thread(store, ticket["id"])
     refs = [r["message_id"] for r in rows]
-    inbound = [r["message_id"] for r in rows if r["direction"] == "in"]
-    return (inbound[-1] if inbound else (refs[-1] if refs else None)), refs
+    sent = [r["message_id"] for r in rows if r["direction"] == "out"]
+    approval = set(outbound_repo.subjects(store, ticket["id"], sent, "approval_request"))
+    answers = {
+        r["message_id"] for r in rows if r["direction"] == "in" and r["in_reply_to"] in approval
+    }
+    customer = [
+        r["message_id"] for r in rows if r["direction"] == "in" and r["message_id"] not in answers
+    ]
+    others = [m for m in refs if m not in approval and m not in answers]
+    for choice in (customer, others, refs):
+        if choice:
+            return choice[-1], refs
+    return None, refs
 
 
 def add_article(

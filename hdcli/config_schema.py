@@ -342,6 +342,9 @@ SCHEMA: dict[str, Key] = {
     "mail.outbound.send_now": Key(bool, True, "deliver right after a change"),
     "billing.timezone": Key(str, "Europe/Berlin", "days and months of billing", TimeZone()),
     "billing.currency": Key(str, "EUR", "currency of amounts", CURRENCY),
+    "provider.name": Key(str, "", "letterhead of service reports: name (default mail.from_name)"),
+    "provider.address": Key(list, [], "letterhead: address lines", NotEmpty("lines, not empty")),
+    "provider.phone": Key(str, "", "letterhead: phone number (the fax is mail.fax_number)"),
     "templates.dir": Key(str, "", "folder of template overrides"),
 }
 

@@ -8,7 +8,9 @@ Accepted duration forms (case-insensitive, spaces around the parts allowed):
   a bare ``1,5`` is refused because it reads as hours to many people);
 - hours and minutes: ``1h30m``, ``1h 30m``, ``1h30``, ``2h``;
 - clock form: ``1:30``, ``0:05`` (minutes are two digits, below 60);
-- decimal hours with a point or a comma: ``1.5h``, ``1,5h``.
+- decimal hours with a point or a comma: ``1.5h``, ``1,5h``;
+- German units: ``1,5 Std``, ``1,5 Std.``, ``1,5 Stunden``, ``1 Stunde``, ``90 Min.``,
+  ``1 Std. 30 Min.``.
 
 Minutes after hours (``1h70m``, ``1:70``) must be below 60, so a typo is not silently taken as
 more time. Fractional minutes (``1.33h`` = 79.8 min) round half up to the nearest whole minute.
@@ -33,7 +35,7 @@ __all__ = [
     "parse_duration",
 ]
 
-DURATION_FORMS = "90m, 45 (minutes), 1h30m, 1h 30m, 2h, 1:30, 0:05, 1.5h or 1,5h"
+DURATION_FORMS = "90m, 90 Min., 45 (minutes), 1h30m, 1h 30m, 2h, 1:30, 0:05, 1.5h, 1,5h or 1,5 Std."
 
 
 class InvalidDuration(UsageError, ValueError):
@@ -41,7 +43,7 @@ class InvalidDuration(UsageError, ValueError):
 
 
 class InvalidDate(UsageError, ValueError):
-    """A date that is not YYYY-MM-DD, today or yesterday (exit 2)."""
+    """A date that is none of the forms :func:`parse_date` accepts (exit 2)."""
 
 
 # At most 5 digits per part: nobody logs 100,000 hours, and it keeps the arithmetic small.
@@ -62,13 +64,21 @@ def _whole_minutes(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+# German units, read as the English ones: "1,5 Std." is 1,5h, "90 Min." is 90min.
+_GERMAN_UNITS = re.compile(r"(?<=[\d\s])(stunden|stunde|std)\.?|(?<=[\d\s])(min)\.")
+
+
+def _english_units(raw: str) -> str:
+    return _GERMAN_UNITS.sub(lambda m: "h" if m.group(1) else "min", raw).strip()
+
+
 def parse_duration(text: str) -> int:
     """Return the duration *text* in whole minutes (at least 1).
 
     Raises InvalidDuration (a ValueError and a UsageError) naming the accepted forms when *text* is
     none of them, when minutes after hours are 60 or more, or when it comes to zero minutes.
     """
-    raw = text.strip().lower()
+    raw = _english_units(text.strip().lower())
     minutes: Decimal | None = None
     if match := _HOURS_MINUTES.fullmatch(raw):
         hours, mins = int(match["h"]), int(match["m"])
@@ -124,25 +134,36 @@ def format_hours(minutes: int) -> str:
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TODAY = {"today", "heute"}
-_YESTERDAY = {"yesterday", "gestern"}
+_GERMAN_DATE = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})?")
+_RELATIVE = {
+    "today": 0,
+    "heute": 0,
+    "yesterday": 1,
+    "gestern": 1,
+    "last week": 7,
+    "letzte woche": 7,
+}
+DATE_FORMS = "YYYY-MM-DD, 01.12.2026, 1.12., today/heute, yesterday/gestern or letzte Woche"
 
 
 def parse_date(text: str, today: date) -> date:
-    """Return the date *text* names: ``YYYY-MM-DD``, ``today`` or ``yesterday``.
+    """Return the date *text* names: ISO ``2026-12-01``, German ``01.12.2026`` or ``1.12.`` (this
+    year), ``today``/``heute``, ``yesterday``/``gestern``, ``last week``/``letzte Woche`` (seven
+    days ago). The one parser of every ``--date`` and ``--since``.
 
-    German ``heute`` and ``gestern`` are accepted too. *today* is the current date in the configured
-    time zone (the caller knows it). Raises InvalidDate (a ValueError and a UsageError) for anything
-    else, including impossible dates like 2026-02-30.
+    *today* is the current date in the configured time zone (the caller knows it). Raises
+    InvalidDate (a ValueError and a UsageError) for anything else, including impossible dates
+    like 2026-02-30 or 31.11.2026.
     """
-    raw = text.strip().lower()
-    if raw in _TODAY:
-        return today
-    if raw in _YESTERDAY:
-        return today - timedelta(days=1)
-    if _DATE.fullmatch(raw):
-        try:
+    raw = " ".join(text.strip().lower().split())
+    if raw in _RELATIVE:
+        return today - timedelta(days=_RELATIVE[raw])
+    try:
+        if _DATE.fullmatch(raw):
             return date.fromisoformat(raw)
-        except ValueError as exc:
-            raise InvalidDate(f"invalid date {text!r}: {exc}") from None
-    raise InvalidDate(f"invalid date {text!r}: use YYYY-MM-DD, today or yesterday")
+        if match := _GERMAN_DATE.fullmatch(raw):
+            year = int(match["y"]) if match["y"] else today.year
+            return date(year, int(match["m"]), int(match["d"]))
+    except ValueError as exc:
+        raise InvalidDate(f"invalid date {text!r}: {exc}") from None
+    raise InvalidDate(f"invalid date {text!r}: use {DATE_FORMS}")

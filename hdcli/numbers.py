@@ -120,3 +120,22 @@ _PREFIX = re.compile(
 def strip_prefixes(subject: str) -> str:
     """The subject without reply/forward prefixes (``Re:``, ``AW:``, ``WG:``, ``Fwd:`` … nested)."""
     return _PREFIX.sub("", subject).strip()
+
+
+# A ticket tag of any system: ``[Ticket#2026…]``, ``[RT #4711]``, ``[Case#00123]``.
+_FOREIGN_TAG = re.compile(r"^\s*\[\s*[A-Za-z][\w .-]{0,30}?\s*#\s*:?\s*\d{3,24}\s*\]\s*")
+
+
+def new_subject(subject: str, hooks: list[str]) -> str:
+    """The subject of a ticket opened from a mail: without leading reply/forward prefixes and
+    ticket tags, ours or another system's, however they nest
+    (``[Ticket#…] AW: [Ticket#…] Bildschirm flackert`` → ``Bildschirm flackert``). Our own
+    tags are taken out anywhere in the subject; a subject that is nothing else stays as it
+    was."""
+    text = strip_numbers(subject, hooks)
+    while True:
+        shorter = _FOREIGN_TAG.sub("", strip_prefixes(text))
+        if shorter == text:
+            break
+        text = shorter
+    return text.strip() or subject.strip()

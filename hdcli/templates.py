@@ -5,10 +5,12 @@ body. Values from mails and the CLI are passed as variables, never pasted into t
 and the sandbox keeps an overridden template from reaching into Python objects.
 
 Importing Jinja2 costs more than the rest of ``hdcli open`` together, so templates that use only
-``{{ a.b }}`` and ``{% if a.b %}…{% else %}…{% endif %}`` over plain dicts (every shipped
-template) are rendered by a small interpreter with Jinja's semantics for exactly that subset
-(``trim_blocks``, ``lstrip_blocks``, ``keep_trailing_newline``, strict undefined). Anything
-else, and any lookup the subset cannot answer the way Jinja would, goes to Jinja2 itself.
+``{{ a.b }}``, ``{{ a.b | filter }}`` (the filters of :mod:`hdcli.formats`: ``money``,
+``hours``, ``date`` … in the template's ``language``) and ``{% if a.b %}…{% else %}…{% endif
+%}`` over plain dicts (every shipped template) are rendered by a small interpreter with Jinja's
+semantics for exactly that subset (``trim_blocks``, ``lstrip_blocks``, ``keep_trailing_newline``,
+strict undefined). Anything else, and any lookup the subset cannot answer the way Jinja would,
+goes to Jinja2 itself.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ NAMES = (
 
 _PATH = r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*"
 _TAG = re.compile(
-    r"\{\{ *(?P<var>" + _PATH + r") *\}\}"
+    r"\{\{ *(?P<var>" + _PATH + r") *(?:\| *(?P<filter>[a-z]+) *)?\}\}"
     r"|(?P<lead>(?:^|(?<=\n))[ \t]*)?\{% *(?P<block>if +" + _PATH + r"|else|endif) *%\}\n?"
 )
 
@@ -64,7 +66,10 @@ def _parse_simple(source: str) -> list[_Node] | None:
         if text:
             current.append(text)
         if m.group("var") is not None:
-            current.append(("var", m.group("var").split(".")))
+            name = m.group("filter")
+            if name is not None and name not in _filters():
+                return None
+            current.append(("var", m.group("var").split("."), name))
         else:
             block = m.group("block").split()
             if block[0] == "if":
@@ -93,6 +98,13 @@ def _parse_simple(source: str) -> list[_Node] | None:
     return root
 
 
+def _filters() -> dict[str, Any]:
+    """The filters of :mod:`hdcli.formats` (``money``, ``hours``, ``date`` …)."""
+    from hdcli.formats import FILTERS
+
+    return FILTERS
+
+
 def _lookup(context: dict[str, Any], path: list[str]) -> Any:
     if path[0] not in context:
         raise _NotSimple  # undefined, or one of Jinja's globals
@@ -111,7 +123,10 @@ def _render_nodes(nodes: list[_Node], context: dict[str, Any], out: list[str]) -
         if isinstance(node, str):
             out.append(node)
         elif node[0] == "var":
-            out.append(str(_lookup(context, node[1])))
+            value = _lookup(context, node[1])
+            if node[2] is not None:
+                value = _filters()[node[2]](value, str(context.get("language") or "de"))
+            out.append(str(value))
         else:
             _render_nodes(node[2] if _lookup(context, node[1]) else node[3], context, out)
 
@@ -146,6 +161,9 @@ def _environment(search: tuple[str, ...]) -> Any:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        from hdcli.formats import jinja_filters
+
+        env.filters.update(jinja_filters())
         _ENVS[search] = env
     return env
 

@@ -472,6 +472,7 @@ def _start(ctx: Context, ticket: Row, agent: Row, override: bool, reason: str | 
             ticket,
             "started",
             automatic=True,
+            reply_to_customer=True,
             agent={"name": agent["name"], "login": agent["login"]},
         )
     announce(ctx, "ticket.started", ticket, agent=agent["login"])
@@ -578,7 +579,9 @@ def reply(
             agent=sender,
         )
         if minutes:
-            _time_entry(ctx, ticket, minutes, note="reply")
+            # the entry says what was done: the reply's first line, in its own words
+            first = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
+            _time_entry(ctx, ticket, minutes, note=one_line(first)[:200])
         if wait:
             wait_in_tx(ctx, ticket, "customer")
         else:

@@ -142,3 +142,20 @@ def test_denial_by_mail(gated: tuple[Helpdesk, str]) -> None:
     assert hd.json("approval", "list")[0]["status"] == "denied"
     proc = hd("--as", "mmueller", "start", number)
     assert proc.returncode == 4 and "anna.schmidt@muster.example" in proc.stderr
+
+
+def test_the_agents_reply_does_not_answer_the_approval_mail(gated: tuple[Helpdesk, str]) -> None:
+    hd, number = gated
+    request = [m for m in hd.mails() if "Freigabe" in str(m["Subject"])][-1]
+    msg = EmailMessage()
+    msg["From"] = "Anna Schmidt <anna.schmidt@muster.example>"
+    msg["To"] = "helpdesk@smartwork.example"
+    msg["Subject"] = f"AW: [Ticket#{number}] Freigabe"
+    msg["Message-ID"] = answer = make_msgid(domain="muster.example")
+    msg["In-Reply-To"] = request["Message-ID"]
+    msg.set_content("Genehmigt\n")
+    hd.ok("mail", "ingest", "-", input=bytes(msg))
+    hd.ok("--as", "mmueller", "reply", number, "-m", "Der Drucker ist eingerichtet.")
+    sent = [m for m in hd.mails() if "eingerichtet" in m.get_body(("plain",)).get_content()][-1]
+    assert sent["In-Reply-To"] not in (answer, request["Message-ID"])
+    assert sent["In-Reply-To"] == hd.mails()[0]["Message-ID"]  # the acknowledgement's thread

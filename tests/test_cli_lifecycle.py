@@ -45,7 +45,7 @@ def test_whole_lifecycle_writes_every_promised_mail(hd: Helpdesk) -> None:
     assert "Max Müller" in body_of(started)
     assert "Bitte den Drucker neu starten." in body_of(reply)
     assert "Servicebericht" in str(report["subject"])
-    assert "1.5 h" in body_of(report)
+    assert "1,5 Std." in body_of(report)
     assert any(p.get_content_type() == "application/pdf" for p in report.iter_attachments())
     assert report["Reply-To"] == "helpdesk@smartwork.example"  # the billing address (default)
     assert ack["Reply-To"] is None
@@ -235,12 +235,26 @@ def test_numbers_from_stdin_refuse_a_table_and_touch_nothing(hd: Helpdesk) -> No
 def test_durations_in_every_accepted_form(hd: Helpdesk) -> None:
     hd.seed()
     number = hd.open()
-    for text in ("90m", "1h30m", "1:30", "1.5h", "1,5h"):
+    for text in ("90m", "1h30m", "1:30", "1.5h", "1,5h", "1,5 Std", "1,5 Stunden", "90 Min."):
         hd.ok("--as", "mmueller", "log", number, text)
     entries = hd.json("show", number)["time_entries"]
-    assert [e["minutes"] for e in entries] == [90] * 5
+    assert [e["minutes"] for e in entries] == [90] * 8
     bad = hd("log", number, "lots")
     assert bad.returncode == 2 and "hdcli: error:" in bad.stderr
+
+
+def test_german_dates_for_date_and_since(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    hd.ok("--as", "mmueller", "log", number, "1,5 Std", "--date", "01.12.2026")
+    hd.ok("--as", "mmueller", "log", number, "30m", "--date", "1.12.")
+    entries = hd.json("show", number)["time_entries"]
+    year = entries[1]["date"][:4]
+    assert [e["date"] for e in entries] == ["2026-12-01", f"{year}-12-01"]
+    assert [r["number"] for r in hd.json("list", "--since", "letzte Woche")] == [number]
+    assert hd.json("list", "--since", "01.01.2999") == []
+    bad = hd("list", "--since", "31.11.2026")
+    assert bad.returncode == 2 and "31.11.2026" in bad.stderr
 
 
 def test_no_charge_entry_is_not_billable(hd: Helpdesk) -> None:

@@ -8,6 +8,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpdesk import Helpdesk
@@ -76,8 +77,8 @@ def test_worked_example_service_report_and_billing_csv(seeded: Helpdesk) -> None
     add_included_customer(hd)
     first = worked(hd, "10m", "20m", "50m")
     report = hd.ok("report", "service", first)
-    assert "1h30m (1.5 h)" in report
-    assert "142.50 EUR" in report
+    assert "1,5 Std." in report
+    assert "142,50 €" in report
     goodwill = worked(hd, "30m", no_charge=True, subject="Maus klemmt")
     one = worked(hd, "1h", contact="bea@beispiel.example")
     other = worked(hd, "1h30m", contact="bea@beispiel.example")
@@ -269,8 +270,28 @@ def test_billing_send_to_queues_csv(seeded: Helpdesk) -> None:
     assert attachments[0].get_filename().startswith("billing-")
     content: Any = attachments[0].get_content()
     text = content.decode() if isinstance(content, bytes) else content
-    assert "142.50" in text
-    assert "142.50" in mail.get_body(("plain",)).get_content()
+    assert "142.50" in text  # the CSV stays machine-readable
+    body = mail.get_body(("plain",)).get_content()
+    # German for a German reader: subject, summary and figures
+    month = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin"))
+    german = "Januar Februar März April Mai Juni Juli August September Oktober November Dezember"
+    title = f"Abrechnung {german.split()[month.month - 1]} {month.year}"
+    assert mail["Subject"] == title
+    assert "142,50 €" in body and "1,5 Std. abgerechnet" in body and "ausstehend 1" in body
+    assert "billing" not in body and "tickets closed" not in body
+    hd.ok(
+        "report",
+        "billing",
+        "--month",
+        "this",
+        "--send-to",
+        "b@smartwork.example",
+        "--language",
+        "en",
+    )
+    english = [m for m in hd.mails() if "b@smartwork" in str(m["To"])][-1]
+    assert english["Subject"].startswith("billing 20")
+    assert "142.50 EUR" in english.get_body(("plain",)).get_content()
 
 
 def test_tickets_report_by_status_and_agent(seeded: Helpdesk) -> None:
@@ -288,3 +309,54 @@ def test_tickets_report_by_status_and_agent(seeded: Helpdesk) -> None:
     names = [r["name"] for r in hd.json("report", "list")]
     assert {"billing", "tickets"} <= set(names)
     assert hd("report", "run", "nosuch").returncode == 2
+
+
+def test_report_to_an_address_without_a_person_and_the_note_of_reply_time(
+    seeded: Helpdesk,
+) -> None:
+    hd = seeded
+    hd.ok("contract", "edit", "RV-1", "--report-to", "buchhaltung@muster.example")
+    number = hd.open()
+    hd.ok(
+        "--as",
+        "mmueller",
+        "reply",
+        number,
+        "-m",
+        "\nDrucker neu gestartet.\nGrüße",
+        "--time",
+        "20m",
+    )
+    assert hd.json("show", number)["time_entries"][0]["note"] == "Drucker neu gestartet."
+    hd.ok("close", number)
+    sent = [m for m in hd.mails() if m["To"] == "buchhaltung@muster.example"]
+    assert len(sent) == 1
+    body = sent[0].get_body(("plain",)).get_content()
+    assert body.startswith("Guten Tag,\n") and "Guten Tag ," not in body
+    # German figures, and how to approve it said once
+    assert "0,5 Std." in body and "47,50 €" in body and "95,00 €" in body
+    assert body.count("auf diese E-Mail") == 1
+
+
+def test_pdf_service_report_carries_the_configured_letterhead(
+    seeded: Helpdesk, tmp_path: Any
+) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not installed")
+    hd = seeded
+    hd.ok("config", "set", "provider.name", "SmartWork IT GmbH")
+    hd.ok("config", "set", "provider.address", "Hauptstraße 1, 10115 Berlin")
+    hd.ok("config", "set", "provider.phone", "030 123456")
+    hd.ok("config", "set", "mail.fax_number", "030 123456-99")
+    number = worked(hd, "1h30m")
+    path = tmp_path / "bericht.pdf"
+    hd.ok("report", "service", number, "--format", "pdf", "-o", str(path))
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True, text=True
+    ).stdout
+    assert "SmartWork IT GmbH" in text and "Hauptstraße 1" in text and "10115 Berlin" in text
+    assert "Tel. 030 123456 · Fax 030 123456-99" in text
+    assert "142,50 €" in text and "genehmigt" in text and "beanstandet" in text

@@ -41,6 +41,12 @@ from hdcli.errors import UsageError
         ("0.01h", 1),
         ("1.5m", 2),  # fractional minutes round half up  # 0.6 minutes round up to 1
         ("10:00", 600),
+        ("1,5 Std", 90),
+        ("1,5 Std.", 90),
+        ("1,5 Stunden", 90),
+        ("1 Stunde", 60),
+        ("90 Min.", 90),
+        ("1 Std. 30 Min.", 90),
     ],
 )
 def test_accepted_forms(text: str, minutes: int) -> None:
@@ -71,6 +77,9 @@ def test_accepted_forms(text: str, minutes: int) -> None:
         "0.001h",
         "1 h 30 m 10s",
         "99999999m",
+        "Std",
+        "1,5 Std..",
+        "1,5 Stundenlang",
     ],
 )
 def test_rejected_forms_say_what_is_accepted(text: str) -> None:
@@ -144,13 +153,20 @@ TODAY = date(2026, 3, 1)
         ("yesterday", date(2026, 2, 28)),
         ("heute", TODAY),
         ("gestern", date(2026, 2, 28)),
+        ("14.02.2026", date(2026, 2, 14)),
+        ("1.2.", date(2026, 2, 1)),
+        ("01.12.2025", date(2025, 12, 1)),
+        ("letzte Woche", date(2026, 2, 22)),
+        ("last  week", date(2026, 2, 22)),
     ],
 )
 def test_parse_date(text: str, expected: date) -> None:
     assert parse_date(text, TODAY) == expected
 
 
-@pytest.mark.parametrize("text", ["2026-02-30", "14.02.2026", "tomorrow", "", "2026-2-14"])
+@pytest.mark.parametrize(
+    "text", ["2026-02-30", "30.02.2026", "14.13.", "14.02", "tomorrow", "", "2026-2-14"]
+)
 def test_parse_date_rejects(text: str) -> None:
     with pytest.raises(InvalidDate) as info:
         parse_date(text, TODAY)

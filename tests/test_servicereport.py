@@ -61,10 +61,12 @@ def test_german_report_shows_the_figures(render: object) -> None:
     assert "Servicebericht" in out
     assert NUMBER in out
     assert "Max Müller" in out and "Großhandel Süß GmbH" in out
-    assert "1h20m (1.33 h)" in out  # worked
-    assert "1h30m (1.5 h)" in out  # billed after rounding
-    assert "142.50 EUR" in out
-    assert "95.00 EUR" in out
+    assert "1,33 Std." in out  # worked
+    assert "1,5 Std." in out  # billed after rounding
+    assert "142,50 €" in out
+    assert "95,00 €" in out
+    assert "28.11.2026" in out  # the report's date
+    assert "2026-11-2" not in out and "EUR" not in out
     assert "abrechnung@provider.example" in out and "+49 30 123456-99" in out
     assert "Genehmigung" in out
     assert "Fernwartung" in out  # the activity, in German
@@ -83,32 +85,44 @@ def test_english_report_labels(render: object) -> None:
 
 def test_text_lists_every_entry_with_its_duration() -> None:
     lines = render_text(report()).splitlines()
-    rows = [line for line in lines if line.startswith("2026-11-2")]
+    rows = [line for line in lines if line.startswith(("27.11.2026", "28.11.2026"))]
     assert len(rows) == 3
-    assert "Jörg Weiß" in rows[0] and "10m" in rows[0] and "Drucker neu gestartet" in rows[0]
-    assert "50m" in rows[2] and "Treiber für Ä/Ö/Ü-Büro" in rows[2]
+    assert "Jörg Weiß" in rows[0] and "0,17 Std." in rows[0] and "Drucker neu gestartet" in rows[0]
+    assert "0,83 Std." in rows[2] and "Treiber für Ä/Ö/Ü-Büro" in rows[2]
+    english = render_text(report(language="en")).splitlines()
+    rows = [line for line in english if line.startswith("2026-11-2")]
+    assert "10m" in rows[0] and "50m" in rows[2]
 
 
 def test_not_billable_ticket_says_so() -> None:
     charge = ticket_charge(ENTRIES, HOURLY, billable_override=False)
     out = render_text(report(charge=charge))
-    assert "Abrechnung:" in out and "nein" in out
-    assert "0.00 EUR" in out
-    assert "1h30m (1.5 h)" in out
+    assert "Abrechnung:" in out and "nein (ohne Berechnung)" in out
+    assert "0,00 €" in out
+    assert "Abgerechnete Zeit nach Rundung: 0 Std." in out  # as the month's billing says
+    assert "1,33 Std." in out  # the time worked is still shown
+
+
+def test_free_contract_bills_nothing_and_says_so() -> None:
+    charge = ticket_charge(ENTRIES, ContractTerms("free", increment=15))
+    out = render_text(report(charge=charge))
+    assert "Abgerechnete Zeit nach Rundung: 0 Std." in out
+    assert "nein (Vertrag ohne Berechnung)" in out and "0,00 €" in out
+    assert render_json(report(charge=charge))["billed_minutes"] == 0
 
 
 def test_no_charge_entry_is_marked() -> None:
     entries = [*ENTRIES, TimeEntryLine(date(2026, 11, 28), "Anna Müller", 30, "other", "", False)]
     out = render_text(report(entries=entries, charge=ticket_charge(entries, HOURLY)))
-    assert "30m (ohne Berechnung)" in out
-    assert "1h50m (1.83 h)" in out  # worked includes the goodwill entry
-    assert "142.50 EUR" in out  # the amount does not
+    assert "0,5 Std. (ohne Berechnung)" in out
+    assert "1,83 Std." in out  # worked includes the goodwill entry
+    assert "142,50 €" in out  # the amount does not
 
 
 def test_included_hours_report_explains_the_allowance() -> None:
     terms = ContractTerms("included_hours", Decimal("80"), increment=15, included_minutes=120)
     out = render_text(report(charge=ticket_charge(ENTRIES, terms), included_minutes=120))
-    assert "2 h je Monat" in out
+    assert "2 Std. je Monat" in out
 
 
 def test_without_fax_number_only_mail_is_offered() -> None:
@@ -128,7 +142,7 @@ def test_markdown_shows_markup_in_notes_literally() -> None:
     note = "<script>alert(1)</script> **fett** | [link](http://x) `code`\nzweite Zeile"
     entries = [TimeEntryLine(date(2026, 11, 27), "anna_b", 10, "remote", note, True)]
     out = render_markdown(report(entries=entries, charge=ticket_charge(entries, HOURLY)))
-    row = next(line for line in out.splitlines() if line.startswith("| 2026-11-27"))
+    row = next(line for line in out.splitlines() if line.startswith("| 27.11.2026"))
     assert "<script>" not in out
     assert r"\<script\>" in row
     assert r"\*\*fett\*\*" in row and r"\[link\]" in row and r"\`code\`" in row
@@ -207,8 +221,8 @@ def test_pdf_german(tmp_path: Path) -> None:
     assert "Servicebericht" in text
     assert "Max Müller" in text and "Jörg Weiß" in text and "Großhandel Süß GmbH" in text
     assert "Treiber für Ä/Ö/Ü-Büro" in text
-    assert "142.50 EUR" in text
-    assert "1h30m (1.5 h)" in text
+    assert "142,50 €" in text
+    assert "1,5 Std." in text and "27.11.2026" in text
     assert "Unterschrift" in text and "Datum" in text and "Name in Druckbuchstaben" in text
     assert "+49 30 123456-99" in text
 
@@ -246,3 +260,12 @@ def test_long_pdf_keeps_the_signature_block(tmp_path: Path) -> None:
 
 def test_pdf_is_reproducible() -> None:
     assert render_pdf(report()) == render_pdf(report())
+
+
+def test_pdf_has_the_letterhead_and_a_tick_box_approved_or_disputed(tmp_path: Path) -> None:
+    head = ("SmartWork IT GmbH", "Hauptstraße 1, 10115 Berlin", "Tel. 030 123456 · Fax 030 99")
+    text = pdf_text(render_pdf(report(letterhead=head)), tmp_path)
+    assert text.index("SmartWork IT GmbH") < text.index("Servicebericht")
+    assert "Hauptstraße 1, 10115 Berlin" in text and "Tel. 030 123456 · Fax 030 99" in text
+    assert text.index("genehmigt", text.index("Unterschrift")) < text.index("beanstandet")
+    assert "28.11.2026" in text and "0,83 Std." in text

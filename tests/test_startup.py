@@ -29,6 +29,7 @@ HEAVY = (
     "zoneinfo",
     "starlette",
     "uvicorn",
+    "babel",
 )
 TEMPLATE_DIR = Path(templates.__file__).parent / "templates"
 
@@ -142,12 +143,25 @@ def test_entry_point_scan_agrees_with_importlib_metadata() -> None:
         assert sorted((n, t) for n, t, _, _ in ours) == sorted((e.name, e.value) for e in theirs)
 
 
+#: A value each filter of hdcli.formats takes, for the variables a template filters.
+FILTER_SAMPLES = {
+    "money": "3230.5",
+    "hours": 90,
+    "date": "2026-11-27",
+    "datetime": "2026-11-27T13:05:00Z",
+    "number": "1.5",
+}
+_FILTERED: dict[tuple[str, ...], str] = {}
+
+
 def _paths(nodes: list[Any], found: dict[tuple[str, ...], bool]) -> None:
     for node in nodes:
         if isinstance(node, str):
             continue
         if node[0] == "var":
             found.setdefault(tuple(node[1]), False)
+            if node[2] is not None:
+                _FILTERED[tuple(node[1])] = node[2]
         else:
             found[tuple(node[1])] = True
             _paths(node[2], found)
@@ -163,6 +177,8 @@ def _context(
         for part in path[:-1]:
             node = node.setdefault(part, {})
         node[path[-1]] = "Jürgen Öztürk <ä@ß.example> {{ x }}" if truth.get(path, True) else ""
+        if path in _FILTERED:
+            node[path[-1]] = FILTER_SAMPLES[_FILTERED[path]]
     return ctx
 
 
@@ -177,6 +193,9 @@ def _jinja(source: str, ctx: dict[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from hdcli.formats import jinja_filters
+
+    env.filters.update(jinja_filters())
     return env.from_string(source).render(**ctx)
 
 
@@ -187,6 +206,7 @@ SYNTHETIC = [
     "inline{% if x %}, yes{% else %}, no{% endif %}.\n",
     "{% if x %}\n{% if y.z %}both\n{% else %}x only\n{% endif %}\n{% endif %}tail\n",
     "\t{% if x %}tab{% endif %}\n\n",
+    "{{ a.amount | money }} {{ a.minutes|hours }} {{ a.day | date }} {{ a.n | number }}\n",
 ]
 
 
@@ -211,7 +231,7 @@ def test_template_fast_path_renders_exactly_like_jinja(source: str) -> None:
 @pytest.mark.parametrize(
     ("source", "ctx"),
     [
-        ("{{ x|upper }}", {"x": "a"}),  # filters: Jinja's
+        ("{{ x|upper }}", {"x": "a"}),  # filters other than hdcli.formats': Jinja's
         ("{% for a in x %}{{ a }}{% endfor %}", {"x": "ab"}),
         ("{{ d.items }}", {"d": {"items": 1}}),  # a dict method name: Jinja's lookup order
         ("{{ missing }}", {}),  # undefined: Jinja raises

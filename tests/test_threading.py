@@ -141,3 +141,44 @@ def test_former_subject_hook_is_still_recognised(seeded: Any) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert '"followup"' in proc.stdout
+
+
+def test_a_new_ticket_drops_prefixes_and_ticket_tags_of_any_system(seeded: Any) -> None:
+    result = ingest(
+        seeded,
+        mail(
+            subject="[Ticket#2026112710000999] AW: [RT #4711] WG: Bildschirm flackert",
+            message_id="<fresh@muster.example>",
+        ),
+    )
+    assert result["outcome"] == "new"
+    assert show(seeded, result["ticket"])["subject"] == "Bildschirm flackert"
+    ack = mails_to(seeded, ANNA)[-1]
+    assert f"[Ticket#{result['ticket']}] Bildschirm flackert" in ack["Subject"]
+
+
+def test_start_notice_and_service_report_thread_into_the_customers_mail(seeded: Any) -> None:
+    number = new_ticket(seeded, message_id="<first@muster.example>")
+    seeded.ok("assign", number, "--to", "mmueller", "--start")
+    seeded.ok("log", number, "30m")
+    seeded.ok("close", number)
+    sent = mails_to(seeded, ANNA)
+    started = next(m for m in sent if "begonnen" in m.get_body(("plain",)).get_content())
+    report = next(m for m in sent if "Servicebericht" in str(m["Subject"]))
+    for m in (started, report):
+        assert m["In-Reply-To"] == "<first@muster.example>"
+        assert "<first@muster.example>" in str(m["References"])
+
+
+def test_closed_ticket_notice_answers_the_mail_it_rejects(seeded: Any) -> None:
+    seeded.ok("config", "set", "tickets.closed_policy", "reject_with_notice")
+    number = new_ticket(seeded, message_id="<first@muster.example>")
+    seeded.ok("close", number, "--no-notify")
+    result = ingest(
+        seeded,
+        mail(subject=f"Re: [Ticket#{number}] Drucker", message_id="<late@muster.example>"),
+    )
+    assert result["outcome"] == "rejected"
+    notice = next(m for m in mails_to(seeded, ANNA) if "abgeschlossen" in str(m["Subject"]))
+    assert notice["In-Reply-To"] == "<late@muster.example>"
+    assert "<first@muster.example>" in str(notice["References"])

@@ -159,7 +159,7 @@ class TicketCharge:
     """What one ticket's time comes to.
 
     worked_minutes: every entry; chargeable_minutes: entries not marked no-charge; billed_minutes:
-    chargeable rounded by the contract (shown even when the ticket is not billable); billable: the
+    chargeable rounded by the contract, 0 when the ticket is not billable; billable: the
     contract's mode or the ticket's override; amount: for ``hourly`` and billable the billed time at
     the rate, otherwise 0.00 — ``included_hours`` tickets are priced per month by month_charges.
     """
@@ -208,7 +208,8 @@ def charge_from_minutes(
     if worked < 0 or chargeable < 0 or chargeable > worked:
         raise ValueError(f"bad minutes: worked {worked}, chargeable {chargeable}")
     billable = terms.billing != "free" if billable_override is None else billable_override
-    billed = billed_minutes(chargeable, terms.increment, terms.minimum)
+    # Time that is not billed bills nothing: the report says 0, as the month's billing does.
+    billed = billed_minutes(chargeable, terms.increment, terms.minimum) if billable else 0
     amount = minutes_amount(billed, terms.rate) if billable and terms.billing == "hourly" else _ZERO
     return TicketCharge(
         billing=terms.billing,

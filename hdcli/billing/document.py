@@ -3,9 +3,9 @@
 A ServiceReport holds everything the customer sees; the renderers turn it into plain text, Markdown,
 a JSON-safe dict or a PDF to sign and fax back. Labels are German or English by ``language``.
 
-Conventions, the same in every format and language so figures stay comparable and machine-readable:
-dates are ISO (``2026-11-27``); durations are ``1h30m`` with decimal hours beside them as ``1.5 h``
-(decimal point, at most two places); money is ``142.50 EUR`` (point, two places).
+Figures are written for the reader by :mod:`hdcli.formats`: German ``27.11.2026``, ``1,5 Std.``
+and ``142,50 €``; English ``2026-11-27``, ``1h30m (1.5 h)`` and ``142.50 EUR``. The JSON form is
+for programs: ISO dates, minutes as integers, hours and money as strings with a point.
 
 Notes, names and subjects come from users and are text, never markup: control characters are
 dropped everywhere, Markdown punctuation is escaped in Markdown, and the PDF draws them as plain
@@ -24,8 +24,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from hdcli import formats
 from hdcli.billing.accounting import CURRENCY, TicketCharge, TimeEntryLine, format_money
-from hdcli.durations import format_hours, format_minutes
+from hdcli.durations import format_hours
 from hdcli.errors import UsageError
 from hdcli.models import LANGUAGES, REPORT_STATUSES
 
@@ -72,6 +73,8 @@ class ServiceReport:
     included_used_minutes: int | None = None
     """For ``included_hours``: how much of the month's allowance this ticket used (None when
     not known, e.g. a report rendered without its month)."""
+    letterhead: tuple[str, ...] = ()
+    """The provider's name, address, phone and fax lines at the head of the PDF."""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -107,6 +110,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "included_used": "Davon aus Inklusivstunden",
         "yes": "ja",
         "no": "nein (ohne Berechnung)",
+        "free": "nein (Vertrag ohne Berechnung)",
         "rate": "Stundensatz",
         "amount": "Betrag",
         "included": (
@@ -125,6 +129,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "block_letters": "Name in Druckbuchstaben",
         "page": "Seite {page} von {pages}",
         "status_pending": "Genehmigung ausstehend",
+        "phone": "Tel.",
+        "fax": "Fax",
         "status_approved": "genehmigt",
         "status_disputed": "beanstandet",
         "activity_remote": "Fernwartung",
@@ -157,6 +163,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "included_used": "Of which included hours",
         "yes": "yes",
         "no": "no (free of charge)",
+        "free": "no (the contract is free of charge)",
         "rate": "Hourly rate",
         "amount": "Amount",
         "included": (
@@ -175,6 +182,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "block_letters": "Name in block letters",
         "page": "Page {page} of {pages}",
         "status_pending": "approval pending",
+        "phone": "Phone",
+        "fax": "Fax",
         "status_approved": "approved",
         "status_disputed": "disputed",
         "activity_remote": "remote session",
@@ -201,12 +210,16 @@ def _line(value: str) -> str:
     return " ".join(_text(value).split())
 
 
-def _duration(minutes: int) -> str:
-    return f"{format_minutes(minutes)} ({format_hours(minutes)} h)"
+def _duration(r: ServiceReport, minutes: int) -> str:
+    return formats.duration(minutes, r.language)
 
 
-def _money(value: Decimal, currency: str) -> str:
-    return f"{format_money(value)} {currency}"
+def _money(r: ServiceReport, value: Decimal) -> str:
+    return formats.money(value, r.language, r.currency)
+
+
+def _date(r: ServiceReport, day: date) -> str:
+    return formats.date_text(day, r.language)
 
 
 def _activity(labels: dict[str, str], activity: str) -> str:
@@ -231,38 +244,43 @@ def _header_rows(r: ServiceReport, labels: dict[str, str]) -> list[tuple[str, st
         (labels["contract"], _line(r.contract_number)),
         (labels["requester"], requester),
         (labels["agents"], ", ".join(_line(a) for a in r.agents)),
-        (labels["created"], r.created.isoformat()),
+        (labels["created"], _date(r, r.created)),
         (labels["status"], labels[f"status_{r.status}"]),
     ]
 
 
 def _total_rows(r: ServiceReport, labels: dict[str, str]) -> list[tuple[str, str]]:
     c = r.charge
+    not_billed = labels["free"] if c.billing == "free" else labels["no"]
     rows = [
-        (labels["worked"], _duration(c.worked_minutes)),
-        (labels["billed"], _duration(c.billed_minutes)),
-        (labels["billable"], labels["yes"] if c.billable else labels["no"]),
+        (labels["worked"], _duration(r, c.worked_minutes)),
+        (labels["billed"], _duration(r, c.billed_minutes)),
+        (labels["billable"], labels["yes"] if c.billable else not_billed),
     ]
     if c.billing == "included_hours" and c.billable and r.included_used_minutes is not None:
-        rows.append((labels["included_used"], _duration(r.included_used_minutes)))
+        rows.append((labels["included_used"], _duration(r, r.included_used_minutes)))
     if c.billable and c.billing != "free":
-        rows.append((labels["rate"], _money(c.rate, r.currency)))
-    rows.append((labels["amount"], _money(c.amount, r.currency)))
+        rows.append((labels["rate"], _money(r, c.rate)))
+    rows.append((labels["amount"], _money(r, c.amount)))
     return rows
 
 
 def _included_note(r: ServiceReport, labels: dict[str, str]) -> str | None:
     if r.charge.billing == "included_hours" and r.charge.billable:
-        return labels["included"].format(included=f"{format_hours(r.included_minutes)} h")
+        return labels["included"].format(included=formats.hours(r.included_minutes, r.language))
     return None
 
 
 def _entry_cells(r: ServiceReport, labels: dict[str, str], e: TimeEntryLine) -> list[str]:
-    duration = format_minutes(e.minutes)
+    duration = (
+        formats.hours(e.minutes, "de")
+        if r.language == "de"
+        else formats.duration(e.minutes, "en").partition(" ")[0]
+    )
     if not e.billable:
         duration += f" ({labels['no_charge']})"
     return [
-        e.date.isoformat(),
+        _date(r, e.date),
         _line(e.agent),
         duration,
         _activity(labels, e.activity),
@@ -270,8 +288,9 @@ def _entry_cells(r: ServiceReport, labels: dict[str, str], e: TimeEntryLine) -> 
     ]
 
 
-def render_text(r: ServiceReport) -> str:
-    """Render *r* as plain text (UTF-8, no markup), ending with a newline."""
+def render_text(r: ServiceReport, *, approval: bool = True) -> str:
+    """Render *r* as plain text (UTF-8, no markup), ending with a newline; ``approval=False``
+    leaves out how to approve it (the mail that carries the report says that itself)."""
     labels = _LABELS[r.language]
     title = f"{labels['title']} {_line(r.ticket_number)}"
     out = [title, "=" * len(title), ""]
@@ -301,8 +320,9 @@ def render_text(r: ServiceReport) -> str:
     out += [f"{k + ':':<{width}}{v}" for k, v in rows]
     if note := _included_note(r, labels):
         out += ["", *textwrap.wrap(note, 78)]
-    out += ["", labels["approval"], "-" * len(labels["approval"])]
-    out += textwrap.wrap(_approval_text(r, labels), 78, break_on_hyphens=False)
+    if approval:
+        out += ["", labels["approval"], "-" * len(labels["approval"])]
+        out += textwrap.wrap(_approval_text(r, labels), 78, break_on_hyphens=False)
     return "\n".join(out) + "\n"
 
 
@@ -435,6 +455,14 @@ def render_pdf(r: ServiceReport) -> bytes:
     pdf.set_creation_date(datetime.combine(r.created, time(), tzinfo=UTC))
     pdf.add_page()
 
+    if r.letterhead:
+        pdf.set_font("dejavu", "B", 10)
+        name, *rest = r.letterhead
+        pdf.cell(0, 5, safe(_line(name)), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("dejavu", "", 8)
+        for text in rest:
+            pdf.cell(0, 4, safe(_line(text)), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(4)
     pdf.set_font("dejavu", "B", 16)
     pdf.cell(
         0,
@@ -485,7 +513,7 @@ def render_pdf(r: ServiceReport) -> bytes:
         pdf.multi_cell(0, 5, safe(note), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     # Keep the approval text and the signature block together on one page.
-    if pdf.will_page_break(75):
+    if pdf.will_page_break(90):
         pdf.add_page()
     pdf.ln(6)
     pdf.set_font("dejavu", "B", 12)
@@ -509,4 +537,14 @@ def render_pdf(r: ServiceReport) -> bytes:
     pdf.line(left, y, left + width, y)
     pdf.set_xy(left, y + 1)
     pdf.cell(width, 4, safe(labels["block_letters"]))
+    # The customer ticks one: approved or disputed.
+    y += 10
+    pdf.set_font("dejavu", "", 10)
+    x = left
+    for key in ("status_approved", "status_disputed"):
+        pdf.rect(x, y, 4, 4)
+        pdf.set_xy(x + 6, y - 0.5)
+        label = safe(labels[key])
+        pdf.cell(pdf.get_string_width(label) + 2, 5, label)
+        x += 6 + pdf.get_string_width(label) + 12
     return bytes(pdf.output())

@@ -270,12 +270,19 @@ def billing_rows(
 
 def billing_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportResult:
     """A month's billing per organisation and contract. Options: ``month`` (YYYY-MM, this,
-    last; default last), ``org``, ``detail`` (one row per ticket too)."""
+    last; default last), ``org``, ``detail`` (one row per ticket too), ``language`` of the
+    title and summary (``de``: ``Abrechnung Dezember 2026``, German figures; default English,
+    as on a terminal)."""
+    from hdcli import formats
+
     month = month_range(str(options.get("month") or "last"), rctx.today(), rctx.tz)
     detail = flag(options.get("detail", False))
     org = options.get("org") or None
+    language = str(options.get("language") or "en")
+    year, mon = (int(part) for part in month.label.split("-"))
+    word = "Abrechnung" if language == "de" else "billing"
     result = ReportResult(
-        title=f"billing {month.label}" + (f" {org}" if org else ""),
+        title=f"{word} {formats.month_text(year, mon, language)}" + (f" {org}" if org else ""),
         columns=DETAIL_COLUMNS if detail else BILLING_COLUMNS,
         rows=(),
         filename=f"billing-{month.label}",
@@ -286,15 +293,28 @@ def billing_report(rctx: ReportContext, options: Mapping[str, Any]) -> ReportRes
         for row in billing_rows(rctx.ctx, month, org=str(org) if org else None, detail=detail):
             if row["organisation"] == "TOTAL":
                 result.meta["totals"] = row
-                result.summary = f"{result.title}: {billing_summary(row)}"
+                result.summary = f"{result.title}: {billing_summary(row, language)}"
             yield row
 
     result.rows = rows()
     return result
 
 
-def billing_summary(t: Mapping[str, Any]) -> str:
-    """One line of a billing report's totals row."""
+def billing_summary(t: Mapping[str, Any], language: str = "en") -> str:
+    """One line of a billing report's totals row (German figures and words for ``de``)."""
+    if language == "de":
+        from hdcli import formats
+
+        def hours(key: str) -> str:
+            return f"{formats.number(Decimal(t[key]), 'de')} Std."
+
+        return (
+            f"{t['tickets']} Tickets abgeschlossen, {hours('hours_worked')} gearbeitet, "
+            f"{hours('hours_billed')} abgerechnet, "
+            f"{formats.money(Decimal(t['amount']), 'de', t['currency'])}; Serviceberichte "
+            f"genehmigt {t['approved']}, ausstehend {t['pending']}, "
+            f"beanstandet {t['disputed']}"
+        )
     return (
         f"{t['tickets']} tickets closed, {t['hours_worked']} h worked, {t['hours_billed']} h "
         f"billed, {t['amount']} {t['currency']}; service reports approved {t['approved']}, "

@@ -114,7 +114,21 @@ def build_report(
         if terms.billing == "included_hours"
         else 0,
         included_used_minutes=included_used,
+        letterhead=letterhead(ctx, org["language"] if org["language"] in ("de", "en") else "de"),
     )
+
+
+def letterhead(ctx: Context, language: str) -> tuple[str, ...]:
+    """The provider's letterhead from the config: name, address lines, phone, fax."""
+    config = ctx.config
+    name = str(config.get("provider.name") or config.get("mail.from_name") or "")
+    lines = [name, *(str(a) for a in config.get("provider.address") or [])]
+    phone, fax = str(config.get("provider.phone") or ""), str(config.get("mail.fax_number") or "")
+    words = {"de": ("Tel.", "Fax"), "en": ("Phone", "Fax")}[language]
+    contact = [f"{word} {value}" for word, value in zip(words, (phone, fax), strict=True) if value]
+    if contact:
+        lines.append(" · ".join(contact))
+    return tuple(line for line in lines if line.strip())
 
 
 def report_recipient(store: SqlStorage, ticket: Row) -> tuple[str, str]:
@@ -179,8 +193,9 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
             to_name=name,
             to_addr=address,
             automatic=True,
+            reply_to_customer=True,
             attachments=[pdf],
-            report_text=render_text(report),
+            report_text=render_text(report, approval=False),
             recipient={"name": name},
             reply_to=report.billing_email,
         )

@@ -26,7 +26,10 @@ def list_(
     ] = None,
     assignee: Annotated[str | None, typer.Option(help="agent login, or none")] = None,
     org: Annotated[str | None, typer.Option(help="organisation name")] = None,
-    since: Annotated[str | None, typer.Option(help="created on or after YYYY-MM-DD")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="created on or after: YYYY-MM-DD, 01.12.2026, gestern, letzte Woche"),
+    ] = None,
     requester: Annotated[
         str | None, typer.Option(help="the requester's mail address", metavar="EMAIL")
     ] = None,
@@ -55,6 +58,10 @@ def list_(
 
     fmt = fmt_of(fmt, as_json)
     chosen = pick_fields(fields, ListedTicket.__annotations__)
+    if since:
+        from hdcli.durations import parse_date
+
+        since = parse_date(since, context().today()).isoformat()
     rows = list_tickets(
         context(),
         status=status,

@@ -11,10 +11,13 @@ from hdcli.commands._common import context, say
 
 def log(
     number: Annotated[str, typer.Argument(help="ticket number")],
-    duration: Annotated[str, typer.Argument(help="90m, 1h30m, 1:30, 1.5h or 1,5h")],
+    duration: Annotated[
+        str, typer.Argument(help="90m, 1h30m, 1:30, 1.5h, 1,5h, 1,5 Std or 90 Min.")
+    ],
     note: Annotated[str, typer.Option("--note", "-n", help="what was done")] = "",
     date: Annotated[
-        str | None, typer.Option("--date", help="YYYY-MM-DD, today or yesterday")
+        str | None,
+        typer.Option("--date", help="YYYY-MM-DD, 01.12.2026, 1.12., heute, gestern, letzte Woche"),
     ] = None,
     activity: Annotated[str, typer.Option(help="remote, onsite, phone or other")] = "other",
     force: Annotated[

@@ -195,7 +195,9 @@ def purge(
 
 
 def attention(
-    since: Annotated[str | None, typer.Option(help="on or after YYYY-MM-DD")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="on or after: YYYY-MM-DD, 01.12.2026, gestern, letzte Woche")
+    ] = None,
     fmt: FormatOpt = "table",
     as_json: JsonOpt = False,
 ) -> None:
@@ -209,6 +211,10 @@ def attention(
     from hdcli.mail.quarantine import attention as rows_of
     from hdcli.output import render_rows
 
+    if since:
+        from hdcli.durations import parse_date
+
+        since = parse_date(since, context().today()).isoformat()
     out(render_rows(rows_of(context().store, since), fmt_of(fmt, as_json), ATTENTION_COLUMNS))
 
 

@@ -110,6 +110,12 @@ def dispute(
     say(f"service report of {number} disputed")
 
 
+def formats_language(language: str | None) -> str:
+    from hdcli.formats import language_of
+
+    return language_of(language)
+
+
 def _emit(result: ReportResult, fmt: str, send_to: str | None, language: str) -> None:
     import sys
 
@@ -130,7 +136,12 @@ FormatOptReport = Annotated[
 SendTo = Annotated[
     str | None, typer.Option("--send-to", help="mail it (CSV attached) instead of printing")
 ]
-Language = Annotated[str, typer.Option("--language", help="language of the mail: de or en")]
+Language = Annotated[
+    str | None,
+    typer.Option(
+        "--language", help="language of the mail: de or en (default: the organisation's, else de)"
+    ),
+]
 
 
 @app.command("billing")
@@ -141,7 +152,7 @@ def billing(
     fmt: FormatOptReport = "table",
     as_json: JsonOpt = False,
     send_to: SendTo = None,
-    language: Language = "de",
+    language: Language = None,
 ) -> None:
     """A month's billing per organisation and contract, with a totals row.
 
@@ -153,8 +164,15 @@ def billing(
     """
     from hdcli.reports import run
 
-    result = run(context(), "billing", {"month": month, "org": org, "detail": detail})
-    _emit(result, fmt_of(fmt, as_json), send_to, language)
+    options: dict[str, Any] = {"month": month, "org": org, "detail": detail}
+    if send_to:  # the mail in the reader's language; a terminal keeps the English line
+        if language is None and org:
+            from hdcli.customers import get_org
+
+            language = str(get_org(context().store, org)["language"] or "de")
+        options["language"] = language = formats_language(language)
+    result = run(context(), "billing", options)
+    _emit(result, fmt_of(fmt, as_json), send_to, language or "de")
 
 
 @app.command("tickets")
@@ -181,7 +199,7 @@ def run_report(
     fmt: FormatOptReport = "table",
     as_json: JsonOpt = False,
     send_to: SendTo = None,
-    language: Language = "de",
+    language: Language = None,
 ) -> None:
     """Run any registered report, built in or from a plugin.
 
@@ -196,7 +214,7 @@ def run_report(
         if not sep or not key.strip():
             raise UsageError(f"bad --option {item!r} (use KEY=VALUE)")
         options[key.strip()] = value
-    _emit(run(context(), name, options), fmt_of(fmt, as_json), send_to, language)
+    _emit(run(context(), name, options), fmt_of(fmt, as_json), send_to, language or "de")
 
 
 @app.command("list")

@@ -674,6 +674,7 @@ def _person(
             to_name=mail.from_name or "",
             automatic=True,
             article=False,
+            answers=mail.message_id or None,
         )
         told = (
             "the sender was asked to write anew"
@@ -707,7 +708,7 @@ def _new_ticket(
     notify: bool = True,
 ) -> Decision:
     from hdcli import customers
-    from hdcli.numbers import strip_numbers, strip_prefixes
+    from hdcli.numbers import new_subject
     from hdcli.plugins import hooks
 
     store = ctx.store
@@ -721,9 +722,7 @@ def _new_ticket(
             settings.refused[sender] = why
             return "rejected", None, why
         settings.gate[sender] = requester
-    subject = mail.subject
-    if linked_from is not None:
-        subject = strip_prefixes(strip_numbers(subject, settings.hooks))
+    subject = new_subject(mail.subject, settings.hooks)
     assignee = hooks.route_message(mail, ctx.config)
     req = OpenRequest(
         contact=sender,

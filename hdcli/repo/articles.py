@@ -31,11 +31,11 @@ def add_attachments(
 
 
 def thread(store: SqlStorage, ticket_id: int) -> list[Row]:
-    """``message_id`` and ``direction`` of the ticket's articles that have a Message-ID,
-    oldest first."""
+    """``message_id``, ``direction`` and ``in_reply_to`` of the ticket's articles that have a
+    Message-ID, oldest first."""
     return store.query(
-        "SELECT message_id, direction FROM articles WHERE ticket_id = ? AND message_id IS NOT NULL "
-        "ORDER BY id",
+        "SELECT message_id, direction, in_reply_to FROM articles WHERE ticket_id = ? "
+        "AND message_id IS NOT NULL ORDER BY id",
         (ticket_id,),
     )
 
