@@ -236,6 +236,20 @@ TYPE_WORDS: dict[type, str] = {
     list: "a list of text",
 }
 
+
+class Duration(Rule):
+    allowed = "a duration such as 12h, 90m or 1:30"
+
+    def __call__(self, value: Any) -> None:
+        from hdcli.durations import parse_duration
+
+        try:
+            parse_duration(str(value))
+        except ValueError:
+            raise self.fail(value) from None
+
+
+DURATION = Duration()
 _SECURITY = Choice(TLS_SECURITIES)
 AUTOMATIC = Choice(("ticket", "ignore"))
 AUTOMATIC_KIND = Choice(("", "ticket", "ignore"))
@@ -265,6 +279,7 @@ SCHEMA: dict[str, Key] = {
     "tickets.closed_policy": Key(
         str, "new_ticket", "what a reply to a closed ticket does", Choice(CLOSED_POLICIES)
     ),
+    "time.max_entry": Key(str, "12h", "longest single time entry without --force", DURATION),
     "mail.from_address": Key(str, "helpdesk@localhost", "sender of outbound mail", Address()),
     "mail.from_name": Key(str, "Helpdesk", "display name of the sender"),
     "mail.domain": Key(str, "", "domain of Message-IDs; default the sender's", OPTIONAL_DOMAIN),

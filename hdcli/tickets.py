@@ -476,6 +476,21 @@ def _start(ctx: Context, ticket: Row, agent: Row, override: bool, reason: str | 
     announce(ctx, "ticket.started", ticket, agent=agent["login"])
 
 
+def check_entry_minutes(ctx: Context, minutes: int, *, force: bool = False) -> None:
+    """The one check of a single time entry's length (``log``, ``reply --time``, ``note
+    --time``, ``time edit``): positive, and at most ``time.max_entry`` unless ``force``."""
+    from hdcli.durations import format_minutes, parse_duration
+
+    if minutes <= 0:
+        raise UsageError("a time entry needs a positive duration")
+    limit = parse_duration(str(ctx.config.get("time.max_entry")))
+    if minutes > limit and not force:
+        raise Refused(
+            f"a single time entry of {format_minutes(minutes)} is more than time.max_entry "
+            f"({format_minutes(limit)}): split it, or give --force if it is right"
+        )
+
+
 def _time_entry(
     ctx: Context,
     ticket: Row,
@@ -490,8 +505,7 @@ def _time_entry(
     """Record time worked on ``ticket``, guarded as ``ticket.log`` (with ``force`` in its data:
     the lock of time whose service report is approved reads it)."""
     store = ctx.store
-    if minutes <= 0:
-        raise UsageError("a time entry needs a positive duration")
+    check_entry_minutes(ctx, minutes, force=force)
     choice(activity, ACTIVITIES, "activity")
     guard(ctx, "ticket.log", ticket, minutes=minutes, activity=activity, force=force)
     agent = _agent_of_actor(store, ctx.actor)
@@ -523,7 +537,12 @@ def _time_entry(
 
 
 def reply(
-    ctx: Context, number: str, body: str, minutes: int | None = None, wait: bool = True
+    ctx: Context,
+    number: str,
+    body: str,
+    minutes: int | None = None,
+    wait: bool = True,
+    force: bool = False,
 ) -> Row:
     if not body.strip():
         raise UsageError("a reply needs a text (-m or --body-file)")
@@ -547,7 +566,7 @@ def reply(
             },
         )
         if minutes:
-            _time_entry(ctx, ticket, minutes, note="reply")
+            _time_entry(ctx, ticket, minutes, note="reply", force=force)
         if wait:
             wait_in_tx(ctx, ticket, "customer")
         else:

@@ -7,6 +7,7 @@ COMMANDS = (
     "reply",
     "note",
     "log",
+    "time",
     "close",
     "reopen",
     "show",

@@ -19,6 +19,9 @@ def reply(
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="set the ticket to waiting for the customer")
     ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="accept --time above time.max_entry")
+    ] = False,
 ) -> None:
     """Reply to the requester (only to them: never to CC addresses).
 
@@ -29,7 +32,7 @@ def reply(
 
     text = read_text(message, body_file, "reply") or ""
     minutes = parse_duration(time) if time else None
-    ticket = do_reply(context(), number, text, minutes, wait=wait)
+    ticket = do_reply(context(), number, text, minutes, wait=wait, force=force)
     say(f"replied: {ticket['number']}")
 
 

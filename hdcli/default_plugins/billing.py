@@ -29,7 +29,9 @@ def ticket_changing(change: Change, ticket: dict[str, Any] | None, ctx: Context)
     if change.action in TIME_CHANGES and ticket is not None:
         from hdcli.billing.servicereports import check_time_change
 
-        check_time_change(ctx, ticket, force=bool(change.data.get("force")))
+        check_time_change(
+            ctx, ticket, force=bool(change.data.get("force")), reason=change.data.get("reason")
+        )
     return None
 
 
@@ -41,6 +43,10 @@ def ticket_changed(event: TicketEvent, ticket: dict[str, Any], ctx: Context) -> 
         from hdcli.billing.servicereports import create_service_report
 
         create_service_report(ctx, ticket, notify=bool(event.data.get("notify", True)))
+    elif event.event == "ticket.time_changed":
+        from hdcli.billing.servicereports import refresh_report
+
+        refresh_report(ctx, ticket)
 
 
 @hookimpl
