@@ -29,6 +29,7 @@ from hdcli.models import (
     CHANNELS,
     IMPACTS,
     OPEN_STATUSES,
+    PRIORITIES,
     TRANSITIONS,
     choice,
 )
@@ -583,7 +584,8 @@ def note(
         raise UsageError("a note needs a text (-m)")
     with change(ctx) as store:
         ticket = get_ticket(store, number)
-        require(ticket, "note", OPEN, " (use `hdcli reopen` first)")
+        if minutes:  # time on a closed ticket needs a reopen; an internal note does not
+            require(ticket, "note --time", OPEN, " (use `hdcli reopen` first)")
         guard(ctx, "ticket.note", ticket, text=text)
         add_article(
             store,
@@ -635,6 +637,79 @@ def log_time(
         )
         touch(store, ticket)
         announce(ctx, "ticket.time_logged", ticket, minutes=minutes, billable=billable)
+    return ticket
+
+
+@dataclass
+class Edit:
+    """What ``hdcli edit`` changes (None: unchanged)."""
+
+    subject: str | None = None
+    impact: str | None = None
+    requester: str | None = None
+    contract: str | None = None
+    priority: str | None = None
+
+
+def edit(
+    ctx: Context, number: str, fields: Edit, *, force: bool = False, reason: str | None = None
+) -> Row:
+    """Correct a ticket's subject, impact, requester (a contact of its organisation), contract
+    (of its organisation) or priority, recorded as old → new. A contract change is guarded as
+    ``ticket.edit`` with ``contract`` in its data (the billing feature refuses it once the
+    service report is approved, unless ``force``; ``force`` needs a ``reason``)."""
+    if force and not (reason or "").strip():
+        raise UsageError("--force needs --reason (it is recorded in the history)")
+    with change(ctx) as store:
+        ticket = get_ticket(store, number)
+        names = ticket_repo.names(store, ticket["id"]) or {}
+        cols: dict[str, Any] = {}
+        changes: dict[str, list[Any]] = {}
+        if fields.subject is not None:
+            subject = _one_line(fields.subject)
+            if not subject:
+                raise UsageError("a ticket needs a subject that describes the problem")
+            if subject != ticket["subject"]:
+                cols["subject"] = subject
+                changes["subject"] = [ticket["subject"], subject]
+        for name, allowed in (("impact", IMPACTS), ("priority", PRIORITIES)):
+            value = getattr(fields, name)
+            if value is not None:
+                choice(value, allowed, name)
+                if value != ticket[name]:
+                    cols[name] = value
+                    changes[name] = [ticket[name], value]
+        if fields.requester is not None:
+            email = norm_email(fields.requester)
+            contact = customer_repo.contact_by_email(store, email)
+            if contact is None or contact["org_id"] != ticket["org_id"]:
+                raise Refused(
+                    f"{email} is not a contact of the ticket's organisation "
+                    f"{names.get('org')} (see `hdcli contact list`)"
+                )
+            if contact["id"] != ticket["requester_id"]:
+                cols["requester_id"] = contact["id"]
+                changes["requester"] = [names.get("req_email"), email]
+        if fields.contract is not None:
+            contract = customer_repo.contract_by_number(store, fields.contract.strip())
+            if contract is None or contract["org_id"] != ticket["org_id"]:
+                raise Refused(
+                    f"{fields.contract.strip()} is not a contract of the ticket's organisation "
+                    f"{names.get('org')} (see `hdcli contract list`)"
+                )
+            if contract["id"] != ticket["contract_id"]:
+                cols["contract_id"] = contract["id"]
+                changes["contract"] = [names.get("contract"), contract["number"]]
+        if not changes:
+            return ticket
+        data: dict[str, Any] = {k: v[1] for k, v in changes.items()}
+        guard(ctx, "ticket.edit", ticket, force=force, reason=reason, **data)
+        if "requester" in changes:
+            add_participant(store, int(ticket["id"]), changes["requester"][1], "requester")
+        touch(store, ticket, **cols)
+        extra = {"forced": True, "reason": reason} if force else {}
+        record(ctx, ticket, "edited", changes=changes, **extra)
+        announce(ctx, "ticket.edited", ticket, **data)
     return ticket
 
 

@@ -104,6 +104,7 @@ def show(store: SqlStorage, number: str, history: bool = True) -> Row:
         "waiting_for": t["waiting_for"],
         "channel": t["channel"],
         "impact": t["impact"],
+        "priority": t["priority"],
         "organisation": names.get("org"),
         "contract": names.get("contract"),
         "requester": names.get("req_email"),

@@ -8,6 +8,7 @@ COMMANDS = (
     "note",
     "log",
     "time",
+    "edit",
     "close",
     "reopen",
     "show",

@@ -50,7 +50,8 @@ def _text(data: dict[str, object]) -> str:
         f"  requester:    {v(data['requester_name'])} <{v(data['requester'])}>",
         f"  assignee:     {v(data['assignee'] or '-')}"
         + (f" (preselected {v(data['preselected'])})" if data["preselected"] else ""),
-        f"  channel:      {v(data['channel'])}, impact {v(data['impact'])}",
+        f"  channel:      {v(data['channel'])}, impact {v(data['impact'])}, "
+        f"priority {v(data['priority'])}",
         f"  created:      {data['created_at']}, updated {data['updated_at']}"
         + (f", closed {data['closed_at']}" if data["closed_at"] else ""),
         f"  time:         {_minutes(int(str(data['total_minutes'])))}"

@@ -25,8 +25,10 @@ def register_reports(register: Callable[[str, Any], None]) -> None:
 
 @hookimpl
 def ticket_changing(change: Change, ticket: dict[str, Any] | None, ctx: Context) -> str | None:
-    """Time of a ticket whose service report is approved changes only with ``force``."""
-    if change.action in TIME_CHANGES and ticket is not None:
+    """Time and contract of a ticket whose service report is approved change only with
+    ``force``."""
+    billing = change.action == "ticket.edit" and "contract" in change.data
+    if (change.action in TIME_CHANGES or billing) and ticket is not None:
         from hdcli.billing.servicereports import check_time_change
 
         check_time_change(
@@ -43,7 +45,9 @@ def ticket_changed(event: TicketEvent, ticket: dict[str, Any], ctx: Context) -> 
         from hdcli.billing.servicereports import create_service_report
 
         create_service_report(ctx, ticket, notify=bool(event.data.get("notify", True)))
-    elif event.event == "ticket.time_changed":
+    elif event.event == "ticket.time_changed" or (
+        event.event == "ticket.edited" and "contract" in event.data
+    ):
         from hdcli.billing.servicereports import refresh_report
 
         refresh_report(ctx, ticket)
