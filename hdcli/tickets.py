@@ -713,6 +713,30 @@ def edit(
     return ticket
 
 
+#: ``hdcli link A B --kind K`` as stored on A: B relates to A, is A's parent, A duplicates B.
+LINK_KINDS = {"relates": "relates_to", "parent": "parent", "duplicate": "duplicate_of"}
+
+
+def link(ctx: Context, number: str, other: str, kind: str = "relates") -> Row:
+    """Link ticket ``number`` to ``other`` (both guarded as ``ticket.link``; the billing
+    feature refuses it while a service report of either is approved); recorded on both."""
+    choice(kind, tuple(LINK_KINDS), "link kind")
+    with change(ctx) as store:
+        ticket = get_ticket(store, number)
+        target = get_ticket(store, other)
+        if ticket["id"] == target["id"]:
+            raise UsageError("a ticket cannot be linked to itself")
+        if ticket_repo.linked(store, ticket["id"], target["id"]):
+            raise Refused(f"tickets {ticket['number']} and {target['number']} are linked already")
+        for one, peer in ((ticket, target), (target, ticket)):
+            guard(ctx, "ticket.link", one, other=peer["number"], kind=kind)
+        ticket_repo.link(store, ticket["id"], target["id"], LINK_KINDS[kind])
+        record(ctx, ticket, "linked", other=target["number"], kind=kind)
+        record(ctx, target, "linked", other=ticket["number"], kind=kind, side="target")
+        announce(ctx, "ticket.linked", ticket, other=target["number"], kind=kind)
+    return ticket
+
+
 def close(ctx: Context, number: str, reason: str | None = None, notify: bool = True) -> Row:
     """Close a ticket; the ``ticket.closed`` event carries ``notify`` (whether the service
     report is mailed: the billing feature makes the report inside the same transaction)."""

@@ -510,3 +510,12 @@ def check_time_change(
             f"the service report of ticket {ticket['number']} is approved: "
             "its time entries are locked (--force changes them, recorded)"
         )
+
+
+def check_report_open(ctx: Context, ticket: Row, action: str) -> None:
+    """``action`` (a link, say) is refused while the ticket's service report is approved."""
+    row = billing_repo.latest_report_status(ctx.store, ticket["id"])
+    if row and row["status"] == "approved":
+        raise Refused(
+            f"the service report of ticket {ticket['number']} is approved: {action} is refused"
+        )

@@ -9,6 +9,7 @@ COMMANDS = (
     "log",
     "time",
     "edit",
+    "link",
     "close",
     "reopen",
     "show",

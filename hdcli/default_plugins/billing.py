@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 #: Changes of a ticket's time entries: locked once its service report is approved.
 TIME_CHANGES = frozenset({"ticket.log", "time.edit", "time.remove"})
+#: Changes refused outright while a ticket's service report is approved.
+REPORT_LOCKED = frozenset({"ticket.link"})
 
 
 @hookimpl(trylast=True)
@@ -27,6 +29,10 @@ def register_reports(register: Callable[[str, Any], None]) -> None:
 def ticket_changing(change: Change, ticket: dict[str, Any] | None, ctx: Context) -> str | None:
     """Time and contract of a ticket whose service report is approved change only with
     ``force``."""
+    if change.action in REPORT_LOCKED and ticket is not None:
+        from hdcli.billing.servicereports import check_report_open
+
+        check_report_open(ctx, ticket, change.action)
     billing = change.action == "ticket.edit" and "contract" in change.data
     if (change.action in TIME_CHANGES or billing) and ticket is not None:
         from hdcli.billing.servicereports import check_time_change

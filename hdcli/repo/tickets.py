@@ -125,7 +125,8 @@ def writer_known(store: SqlStorage, ticket_id: int, org_id: int, address: str) -
 
 
 def link(store: SqlStorage, ticket_id: int, other_id: int, kind: str) -> None:
-    """Link a ticket to another (``follow_up_of``)."""
+    """Link a ticket to another (``follow_up_of``, ``relates_to``, ``parent``: the other is
+    its parent, ``duplicate_of``)."""
     store.execute(
         "INSERT INTO ticket_links (ticket_id, other_id, kind) VALUES (?, ?, ?)",
         (ticket_id, other_id, kind),
@@ -134,16 +135,29 @@ def link(store: SqlStorage, ticket_id: int, other_id: int, kind: str) -> None:
 
 def links(store: SqlStorage, ticket_id: int) -> list[Row]:
     """The ticket's links as ``kind`` and the other ticket's ``number``: its own links, then
-    ``followed_by`` for each ticket that links to it."""
+    the links of other tickets to it seen from this side (``followed_by``, ``relates_to``,
+    ``child``, ``duplicated_by``)."""
     # Scalar subqueries keep the plan driven by ticket_links (a few rows); as joins, the
     # planner may scan all tickets for the "followed_by" half.
     return store.query(
         "SELECT l.kind, (SELECT number FROM tickets WHERE id = l.other_id) AS number "
         "FROM ticket_links l WHERE l.ticket_id = ? UNION ALL "
-        "SELECT 'followed_by' AS kind, (SELECT number FROM tickets WHERE id = l2.ticket_id) "
+        "SELECT CASE l2.kind WHEN 'follow_up_of' THEN 'followed_by' WHEN 'parent' THEN 'child' "
+        "WHEN 'duplicate_of' THEN 'duplicated_by' ELSE l2.kind END AS kind, "
+        "(SELECT number FROM tickets WHERE id = l2.ticket_id) "
         "AS number FROM ticket_links l2 WHERE l2.other_id = ?",
         (ticket_id, ticket_id),
     )
+
+
+def linked(store: SqlStorage, ticket_id: int, other_id: int) -> bool:
+    """Whether the two tickets are linked already (either way, any kind)."""
+    row = store.query_one(
+        "SELECT 1 AS x FROM ticket_links WHERE (ticket_id = ? AND other_id = ?) "
+        "OR (ticket_id = ? AND other_id = ?) LIMIT 1",
+        (ticket_id, other_id, other_id, ticket_id),
+    )
+    return row is not None
 
 
 # -- the read side -----------------------------------------------------------------------------
