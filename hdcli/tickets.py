@@ -33,6 +33,7 @@ from hdcli.models import (
     TRANSITIONS,
     choice,
 )
+from hdcli.repo import articles as article_repo
 from hdcli.repo import customers as customer_repo
 from hdcli.repo import history as history_repo
 from hdcli.repo import tickets as ticket_repo
@@ -735,6 +736,37 @@ def link(ctx: Context, number: str, other: str, kind: str = "relates") -> Row:
         record(ctx, target, "linked", other=ticket["number"], kind=kind, side="target")
         announce(ctx, "ticket.linked", ticket, other=target["number"], kind=kind)
     return ticket
+
+
+def merge(ctx: Context, number: str, into: str) -> Row:
+    """Merge ticket ``number`` into ``into``: its articles, time entries and participants move
+    to ``into``; it is closed as merged (no service report: it has no time left) with a
+    pointer that mail naming its number follows. Both must be open tickets of one
+    organisation; both are guarded as ``ticket.merge`` (the billing feature refuses it while a
+    service report of either is approved). Returns the target."""
+    with change(ctx) as store:
+        source = get_ticket(store, number)
+        target = get_ticket(store, into)
+        if source["id"] == target["id"]:
+            raise UsageError("a ticket cannot be merged into itself")
+        for one in (source, target):
+            require(one, "merge", OPEN, " (use `hdcli reopen` first)")
+        if source["org_id"] != target["org_id"]:
+            raise Refused(
+                f"tickets {source['number']} and {target['number']} belong to different "
+                "organisations: they cannot be merged"
+            )
+        guard(ctx, "ticket.merge", target, source=source["number"], into=target["number"])
+        transition(ctx, source, "closed", action="ticket.merge", into=target["number"])
+        article_repo.move(store, int(source["id"]), int(target["id"]))
+        time_repo.move(store, int(source["id"]), int(target["id"]))
+        ticket_repo.move_participants(store, int(source["id"]), int(target["id"]))
+        touch(store, source, merged_into_id=target["id"])
+        touch(store, target)
+        record(ctx, source, "merged", into=target["number"])
+        record(ctx, target, "merged_in", source=source["number"])
+        announce(ctx, "ticket.merged", source, into=target["number"])
+    return target
 
 
 def close(ctx: Context, number: str, reason: str | None = None, notify: bool = True) -> Row:

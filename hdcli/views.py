@@ -116,6 +116,9 @@ def show(store: SqlStorage, number: str, history: bool = True) -> Row:
         "updated_at": t["updated_at"],
         "closed_at": t["closed_at"],
         "total_minutes": sum(int(e["minutes"]) for e in entries),
+        "merged_into": ticket_repo.number_of(store, t["merged_into_id"])
+        if t["merged_into_id"]
+        else None,
         "links": links,
         "articles": articles,
         "time_entries": entries,

@@ -10,6 +10,7 @@ COMMANDS = (
     "time",
     "edit",
     "link",
+    "merge",
     "close",
     "reopen",
     "show",

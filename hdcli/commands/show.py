@@ -58,6 +58,8 @@ def _text(data: dict[str, object]) -> str:
         if data["total_minutes"]
         else "  time:         -",
     ]
+    if data["merged_into"]:
+        lines.append(f"  merged into:  {v(data['merged_into'])}")
     for link in data["links"]:  # type: ignore[attr-defined]
         lines.append(f"  {link['kind'].replace('_', ' ')}: {link['number']}")
     for art in data["articles"]:  # type: ignore[attr-defined]

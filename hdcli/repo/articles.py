@@ -69,3 +69,8 @@ def attachments_of_ticket(store: SqlStorage, ticket_id: int) -> list[Row]:
         "JOIN articles a ON a.id = x.article_id WHERE a.ticket_id = ? ORDER BY x.id",
         (ticket_id,),
     )
+
+
+def move(store: SqlStorage, from_ticket: int, to_ticket: int) -> None:
+    """Move every article of one ticket (with its attachments) to another."""
+    store.execute("UPDATE articles SET ticket_id = ? WHERE ticket_id = ?", (to_ticket, from_ticket))

@@ -46,6 +46,12 @@ def by_id(store: SqlStorage, ticket_id: int) -> Row | None:
     return store.query_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
 
 
+def number_of(store: SqlStorage, ticket_id: int) -> str | None:
+    """The number of the ticket with this id, or None."""
+    row = store.query_one("SELECT number FROM tickets WHERE id = ?", (ticket_id,))
+    return str(row["number"]) if row else None
+
+
 def by_external_id(store: SqlStorage, external_id: str) -> Row | None:
     """The ticket opened with this external id, or None."""
     return store.query_one("SELECT * FROM tickets WHERE external_id = ?", (external_id,))
@@ -122,6 +128,18 @@ def writer_known(store: SqlStorage, ticket_id: int, org_id: int, address: str) -
         (ticket_id, address, address, org_id, address.rpartition("@")[2], org_id),
     )
     return row is not None
+
+
+def move_participants(store: SqlStorage, from_ticket: int, to_ticket: int) -> None:
+    """The participants of one ticket take part in another (as ``participant``; one that
+    takes part already keeps its role) and no longer in the first."""
+    store.execute(
+        "INSERT INTO ticket_participants (ticket_id, email, role) "
+        "SELECT ?, email, 'participant' FROM ticket_participants WHERE ticket_id = ? "
+        "ON CONFLICT (ticket_id, email) DO NOTHING",
+        (to_ticket, from_ticket),
+    )
+    store.execute("DELETE FROM ticket_participants WHERE ticket_id = ?", (from_ticket,))
 
 
 def link(store: SqlStorage, ticket_id: int, other_id: int, kind: str) -> None:
