@@ -167,6 +167,7 @@ class OpenRequest:
     body_html: str | None = None
     assignee: str | None = None
     linked_from: Row | None = None
+    first_article: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -289,20 +290,8 @@ def open_in_tx(
         if twin is None:
             raise
         return Opened(twin, False)
-    add_article(
-        store,
-        ticket,
-        kind=ARTICLE_OF_CHANNEL[req.channel],
-        direction="in",
-        sender=key,
-        cc=", ".join(req.cc),
-        subject=req.subject,
-        body=req.body,
-        body_html=req.body_html,
-        message_id=req.message_id,
-        created_by=ctx.actor,
-        attachments=req.attachments,
-    )
+    if req.first_article:
+        _first_article(ctx, ticket, req, key)
     add_participant(store, int(ticket["id"]), key, "requester")
     if req.linked_from:
         ticket_repo.link(store, ticket["id"], req.linked_from["id"], "follow_up_of")
@@ -326,6 +315,25 @@ def open_in_tx(
         )
     announce(ctx, "ticket.opened", ticket, requester=key, channel=req.channel)
     return Opened(ticket, True)
+
+
+def _first_article(ctx: Context, ticket: Row, req: OpenRequest, key: str) -> None:
+    """The request's text as the new ticket's first article."""
+    store = ctx.store
+    add_article(
+        store,
+        ticket,
+        kind=ARTICLE_OF_CHANNEL[req.channel],
+        direction="in",
+        sender=key,
+        cc=", ".join(req.cc),
+        subject=req.subject,
+        body=req.body,
+        body_html=req.body_html,
+        message_id=req.message_id,
+        created_by=ctx.actor,
+        attachments=req.attachments,
+    )
 
 
 @dataclass
@@ -767,6 +775,49 @@ def merge(ctx: Context, number: str, into: str) -> Row:
         record(ctx, target, "merged_in", source=source["number"])
         announce(ctx, "ticket.merged", source, into=target["number"])
     return target
+
+
+def split(ctx: Context, number: str, article_ids: Sequence[int], subject: str | None = None) -> Row:
+    """A new ticket (same organisation, contract, requester, channel and impact) for some of
+    ``number``'s articles, which move to it: a mail that mixed two problems. Guarded as
+    ``ticket.split`` (the billing feature refuses it while the service report is approved);
+    recorded on both. Returns the new ticket."""
+    ids = list(dict.fromkeys(int(i) for i in article_ids))
+    if not ids:
+        raise UsageError("name the articles to split off (--article ID, see `hdcli show --json`)")
+    with change(ctx) as store:
+        source = get_ticket(store, number)
+        require(source, "split", OPEN, " (use `hdcli reopen` first)")
+        own = article_repo.ids_of(store, int(source["id"]))
+        foreign = [i for i in ids if i not in own]
+        if foreign:
+            raise NotFound(
+                f"ticket {source['number']} has no article {', '.join(map(str, foreign))}"
+            )
+        if len(ids) == len(own):
+            raise Refused("splitting off every article leaves nothing behind: keep the ticket")
+        guard(ctx, "ticket.split", source, articles=ids)
+        requester = customer_repo.contact(store, source["requester_id"])
+        assert requester is not None
+        opened = open_in_tx(
+            ctx,
+            OpenRequest(
+                str(requester["email"]),
+                subject if subject is not None else str(source["subject"]),
+                channel=source["channel"],
+                impact=source["impact"],
+                notify=False,
+                first_article=False,
+            ),
+        )
+        new = opened.ticket
+        touch(store, new, contract_id=source["contract_id"])
+        article_repo.move_ids(store, ids, int(new["id"]))
+        touch(store, source)
+        record(ctx, source, "split", into=new["number"], articles=ids)
+        record(ctx, new, "split_from", source=source["number"], articles=ids)
+        announce(ctx, "ticket.split", source, into=new["number"])
+    return new
 
 
 def close(ctx: Context, number: str, reason: str | None = None, notify: bool = True) -> Row:

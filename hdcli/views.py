@@ -92,7 +92,7 @@ def show(store: SqlStorage, number: str, history: bool = True) -> Row:
     for a in article_repo.attachments_of_ticket(store, t["id"]):
         atts.setdefault(int(a.pop("article_id")), []).append(a)
     for art in articles:
-        art["attachments"] = atts.get(int(art.pop("id")), [])
+        art["attachments"] = atts.get(int(art["id"]), [])
     entries = time_repo.of_ticket(store, t["id"])
     for e in entries:
         e["billable"] = bool(e["billable"])

@@ -69,3 +69,36 @@ def test_mail_to_the_merged_number_joins_the_target(hd: Helpdesk) -> None:
     assert (result["outcome"], result["ticket"]) == ("followup", target)
     assert "Geht wieder nicht." in [a["body"] for a in hd.json("show", target)["articles"]]
     assert hd("merge", target, source).returncode == 4
+
+
+def test_split_moves_the_articles_into_a_new_ticket(any_ctx: Context) -> None:
+    number = opened(any_ctx, "Drucker und Bildschirm")
+    tickets.note(any_ctx, number, "Bildschirm flackert auch")
+    tickets.note(any_ctx, number, "Drucker: Toner leer")
+    arts = views.show(any_ctx.store, number)["articles"]
+    new = tickets.split(any_ctx, number, [arts[1]["id"]], "Bildschirm flackert")
+    split_off = views.show(any_ctx.store, str(new["number"]))
+    assert [a["body"] for a in split_off["articles"]] == ["Bildschirm flackert auch"]
+    assert (split_off["subject"], split_off["contract"], split_off["requester"]) == (
+        "Bildschirm flackert",
+        "RV-1",
+        ANNA,
+    )
+    kept = views.show(any_ctx.store, number)
+    assert [a["body"] for a in kept["articles"]] == [
+        "Drucker und Bildschirm",
+        "Drucker: Toner leer",
+    ]
+    assert kept["history"][-1]["detail"]["into"] == new["number"]
+    with pytest.raises(Refused, match="nothing behind"):
+        tickets.split(any_ctx, str(new["number"]), [arts[1]["id"]])
+
+
+def test_split_through_the_cli(hd: Helpdesk) -> None:
+    hd.seed()
+    number = hd.open()
+    hd.ok("note", number, "-m", "zweites Problem")
+    article = hd.json("show", number)["articles"][-1]["id"]
+    assert hd("split", number, "--article", "99999").returncode == 3
+    new = hd.ok("split", number, "--article", str(article)).strip()
+    assert [a["body"] for a in hd.json("show", new)["articles"]] == ["zweites Problem"]

@@ -11,6 +11,7 @@ COMMANDS = (
     "edit",
     "link",
     "merge",
+    "split",
     "close",
     "reopen",
     "show",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 #: Changes of a ticket's time entries: locked once its service report is approved.
 TIME_CHANGES = frozenset({"ticket.log", "time.edit", "time.remove"})
 #: Changes refused outright while a ticket's service report is approved.
-REPORT_LOCKED = frozenset({"ticket.link", "ticket.merge"})
+REPORT_LOCKED = frozenset({"ticket.link", "ticket.merge", "ticket.split"})
 
 
 @hookimpl(trylast=True)
