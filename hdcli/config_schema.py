@@ -28,7 +28,14 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hdcli.models import CLOSED_POLICIES, IMAP_ON_SUCCESS, MAILDIR_ON_SUCCESS, TLS_SECURITIES
+from hdcli.models import (
+    CLOSED_POLICIES,
+    IMAP_ON_SUCCESS,
+    IMPACTS,
+    MAILDIR_ON_SUCCESS,
+    PRIORITIES,
+    TLS_SECURITIES,
+)
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -402,6 +409,8 @@ RULE_KEYS: dict[str, Key] = {
     "subject": Key(str, None, "regular expression searched in the subject", Regex()),
     "body": Key(str, None, "regular expression searched in the body", Regex()),
     "sender_domain": Key(str, None, "the sender's mail domain (or a subdomain)", DOMAIN),
+    "impact": Key(str, None, "impact of the new ticket", Choice(IMPACTS)),
+    "priority": Key(str, None, "priority of the new ticket", Choice(PRIORITIES)),
 }
 MATCH_FIELDS = ("subject", "body", "sender_domain")
 

@@ -158,6 +158,7 @@ class OpenRequest:
     body: str = ""
     channel: Channel | str = "email"
     impact: Impact | str = "single_user"
+    priority: str = "normal"
     external_id: str | None = None
     notify: bool = True
     name: str = ""
@@ -176,6 +177,7 @@ class OpenRequest:
             raise UsageError("a ticket needs a subject that describes the problem")
         choice(self.channel, CHANNELS, "channel")
         choice(self.impact, IMPACTS, "impact")
+        choice(self.priority, PRIORITIES, "priority")
         if self.external_id is not None:
             self.external_id = _one_line(self.external_id) or None
 
@@ -263,6 +265,7 @@ def open_in_tx(
         "requester_id": contact["id"],
         "channel": req.channel,
         "impact": req.impact,
+        "priority": req.priority,
         "status": "new",
         "waiting_for": None,
         "assignee_id": None,

@@ -732,8 +732,13 @@ def _new_ticket(
     subject = mail.subject
     if linked_from is not None:
         subject = strip_prefixes(strip_numbers(subject, settings.hooks))
+    from hdcli.default_plugins.routing import route_fields
+
     assignee = hooks.route_message(mail, ctx.config)
+    fields = route_fields(mail.subject, mail.body_text, mail.from_addr, ctx.config)
     req = OpenRequest(
+        impact=fields.get("impact", "single_user"),
+        priority=fields.get("priority", "normal"),
         contact=sender,
         subject=one_line(subject) or NO_SUBJECT,
         body=mail.body_text,
