@@ -28,7 +28,14 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hdcli.models import CLOSED_POLICIES, IMAP_ON_SUCCESS, MAILDIR_ON_SUCCESS, TLS_SECURITIES
+from hdcli.models import (
+    CLOSED_POLICIES,
+    IMAP_ON_SUCCESS,
+    IMPACTS,
+    MAILDIR_ON_SUCCESS,
+    PRIORITIES,
+    TLS_SECURITIES,
+)
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -236,6 +243,20 @@ TYPE_WORDS: dict[type, str] = {
     list: "a list of text",
 }
 
+
+class Duration(Rule):
+    allowed = "a duration such as 12h, 90m or 1:30"
+
+    def __call__(self, value: Any) -> None:
+        from hdcli.durations import parse_duration
+
+        try:
+            parse_duration(str(value))
+        except ValueError:
+            raise self.fail(value) from None
+
+
+DURATION = Duration()
 _SECURITY = Choice(TLS_SECURITIES)
 AUTOMATIC = Choice(("ticket", "ignore"))
 AUTOMATIC_KIND = Choice(("", "ticket", "ignore"))
@@ -269,6 +290,7 @@ SCHEMA: dict[str, Key] = {
     "tickets.closed_policy": Key(
         str, "new_ticket", "what a reply to a closed ticket does", Choice(CLOSED_POLICIES)
     ),
+    "time.max_entry": Key(str, "12h", "longest single time entry without --force", DURATION),
     "mail.from_address": Key(str, "helpdesk@localhost", "sender of outbound mail", Address()),
     "mail.from_name": Key(str, "Helpdesk", "display name of the sender"),
     "mail.domain": Key(str, "", "domain of Message-IDs; default the sender's", OPTIONAL_DOMAIN),
@@ -403,6 +425,8 @@ RULE_KEYS: dict[str, Key] = {
     "subject": Key(str, None, "regular expression searched in the subject", Regex()),
     "body": Key(str, None, "regular expression searched in the body", Regex()),
     "sender_domain": Key(str, None, "the sender's mail domain (or a subdomain)", DOMAIN),
+    "impact": Key(str, None, "impact of the new ticket", Choice(IMPACTS)),
+    "priority": Key(str, None, "priority of the new ticket", Choice(PRIORITIES)),
 }
 MATCH_FIELDS = ("subject", "body", "sender_domain")
 

@@ -59,6 +59,9 @@ CHANNELS: tuple[Channel, ...] = get_args(Channel)
 Impact = Literal["single_user", "several_users", "everyone"]
 IMPACTS: tuple[Impact, ...] = get_args(Impact)
 
+Priority = Literal["low", "normal", "high", "urgent"]
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+
 Activity = Literal["remote", "onsite", "phone", "other"]
 ACTIVITIES: tuple[Activity, ...] = get_args(Activity)
 

@@ -85,8 +85,9 @@ def reply(
     wait: bool = True,
     attachments: Sequence[OutAttachment] = (),
     answer: str | None = None,
+    force: bool = False,
 ) -> Row:
-    payload: Row = {"body": body, "minutes": minutes, "wait": wait}
+    payload: Row = {"body": body, "minutes": minutes, "wait": wait, "force": force}
     if answer is not None:
         payload["answer"] = answer
     if attachments:
@@ -100,7 +101,18 @@ def reply(
         return done
     from hdcli.tickets import reply as run
 
-    return _done(run(ctx, number, body, minutes, wait=wait, attachments=attachments, answer=answer))
+    return _done(
+        run(
+            ctx,
+            number,
+            body,
+            minutes,
+            wait=wait,
+            attachments=attachments,
+            answer=answer,
+            force=force,
+        )
+    )
 
 
 def note(

@@ -29,9 +29,11 @@ from hdcli.models import (
     CHANNELS,
     IMPACTS,
     OPEN_STATUSES,
+    PRIORITIES,
     TRANSITIONS,
     choice,
 )
+from hdcli.repo import articles as article_repo
 from hdcli.repo import customers as customer_repo
 from hdcli.repo import history as history_repo
 from hdcli.repo import tickets as ticket_repo
@@ -157,6 +159,7 @@ class OpenRequest:
     body: str = ""
     channel: Channel | str = "email"
     impact: Impact | str = "single_user"
+    priority: str = "normal"
     external_id: str | None = None
     notify: bool = True
     name: str = ""
@@ -166,6 +169,7 @@ class OpenRequest:
     body_html: str | None = None
     assignee: str | None = None
     linked_from: Row | None = None
+    first_article: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -174,6 +178,7 @@ class OpenRequest:
             raise UsageError("a ticket needs a subject that describes the problem")
         choice(self.channel, CHANNELS, "channel")
         choice(self.impact, IMPACTS, "impact")
+        choice(self.priority, PRIORITIES, "priority")
         if self.external_id is not None:
             self.external_id = _one_line(self.external_id) or None
 
@@ -261,6 +266,7 @@ def open_in_tx(
         "requester_id": contact["id"],
         "channel": req.channel,
         "impact": req.impact,
+        "priority": req.priority,
         "status": "new",
         "waiting_for": None,
         "assignee_id": None,
@@ -288,20 +294,8 @@ def open_in_tx(
         if twin is None:
             raise
         return Opened(twin, False)
-    add_article(
-        store,
-        ticket,
-        kind=ARTICLE_OF_CHANNEL[req.channel],
-        direction="in",
-        sender=key,
-        cc=", ".join(req.cc),
-        subject=req.subject,
-        body=req.body,
-        body_html=req.body_html,
-        message_id=req.message_id,
-        created_by=ctx.actor,
-        attachments=req.attachments,
-    )
+    if req.first_article:
+        _first_article(ctx, ticket, req, key)
     add_participant(store, int(ticket["id"]), key, "requester")
     if req.linked_from:
         ticket_repo.link(store, ticket["id"], req.linked_from["id"], "follow_up_of")
@@ -325,6 +319,25 @@ def open_in_tx(
         )
     announce(ctx, "ticket.opened", ticket, requester=key, channel=req.channel)
     return Opened(ticket, True)
+
+
+def _first_article(ctx: Context, ticket: Row, req: OpenRequest, key: str) -> None:
+    """The request's text as the new ticket's first article."""
+    store = ctx.store
+    add_article(
+        store,
+        ticket,
+        kind=ARTICLE_OF_CHANNEL[req.channel],
+        direction="in",
+        sender=key,
+        cc=", ".join(req.cc),
+        subject=req.subject,
+        body=req.body,
+        body_html=req.body_html,
+        message_id=req.message_id,
+        created_by=ctx.actor,
+        attachments=req.attachments,
+    )
 
 
 @dataclass
@@ -478,6 +491,21 @@ def _start(ctx: Context, ticket: Row, agent: Row, override: bool, reason: str | 
     announce(ctx, "ticket.started", ticket, agent=agent["login"])
 
 
+def check_entry_minutes(ctx: Context, minutes: int, *, force: bool = False) -> None:
+    """The one check of a single time entry's length (``log``, ``reply --time``, ``note
+    --time``, ``time edit``): positive, and at most ``time.max_entry`` unless ``force``."""
+    from hdcli.durations import format_minutes, parse_duration
+
+    if minutes <= 0:
+        raise UsageError("a time entry needs a positive duration")
+    limit = parse_duration(str(ctx.config.get("time.max_entry")))
+    if minutes > limit and not force:
+        raise Refused(
+            f"a single time entry of {format_minutes(minutes)} is more than time.max_entry "
+            f"({format_minutes(limit)}): split it, or give --force if it is right"
+        )
+
+
 def _time_entry(
     ctx: Context,
     ticket: Row,
@@ -492,8 +520,7 @@ def _time_entry(
     """Record time worked on ``ticket``, guarded as ``ticket.log`` (with ``force`` in its data:
     the lock of time whose service report is approved reads it)."""
     store = ctx.store
-    if minutes <= 0:
-        raise UsageError("a time entry needs a positive duration")
+    check_entry_minutes(ctx, minutes, force=force)
     choice(activity, ACTIVITIES, "activity")
     guard(ctx, "ticket.log", ticket, minutes=minutes, activity=activity, force=force)
     agent = _agent_of_actor(store, ctx.actor)
@@ -532,6 +559,7 @@ def reply(
     wait: bool = True,
     attachments: Sequence[OutAttachment] = (),
     answer: str | None = None,
+    force: bool = False,
 ) -> Row:
     """Mail ``body`` (with ``attachments``, kept on the article too) to the requester; with
     ``answer`` the canned answer of that name, rendered for the ticket in its organisation's
@@ -581,7 +609,7 @@ def reply(
         if minutes:
             # the entry says what was done: the reply's first line, in its own words
             first = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
-            _time_entry(ctx, ticket, minutes, note=one_line(first)[:200])
+            _time_entry(ctx, ticket, minutes, note=one_line(first)[:200], force=force)
         if wait:
             wait_in_tx(ctx, ticket, "customer")
         else:
@@ -598,7 +626,8 @@ def note(
         raise UsageError("a note needs a text (-m)")
     with change(ctx) as store:
         ticket = get_ticket(store, number)
-        require(ticket, "note", OPEN, " (use `hdcli reopen` first)")
+        if minutes:  # time on a closed ticket needs a reopen; an internal note does not
+            require(ticket, "note --time", OPEN, " (use `hdcli reopen` first)")
         guard(ctx, "ticket.note", ticket, text=text)
         add_article(
             store,
@@ -651,6 +680,177 @@ def log_time(
         touch(store, ticket)
         announce(ctx, "ticket.time_logged", ticket, minutes=minutes, billable=billable)
     return ticket
+
+
+@dataclass
+class Edit:
+    """What ``hdcli edit`` changes (None: unchanged)."""
+
+    subject: str | None = None
+    impact: str | None = None
+    requester: str | None = None
+    contract: str | None = None
+    priority: str | None = None
+
+
+def edit(
+    ctx: Context, number: str, fields: Edit, *, force: bool = False, reason: str | None = None
+) -> Row:
+    """Correct a ticket's subject, impact, requester (a contact of its organisation), contract
+    (of its organisation) or priority, recorded as old → new. A contract change is guarded as
+    ``ticket.edit`` with ``contract`` in its data (the billing feature refuses it once the
+    service report is approved, unless ``force``; ``force`` needs a ``reason``)."""
+    if force and not (reason or "").strip():
+        raise UsageError("--force needs --reason (it is recorded in the history)")
+    with change(ctx) as store:
+        ticket = get_ticket(store, number)
+        names = ticket_repo.names(store, ticket["id"]) or {}
+        cols: dict[str, Any] = {}
+        changes: dict[str, list[Any]] = {}
+        if fields.subject is not None:
+            subject = _one_line(fields.subject)
+            if not subject:
+                raise UsageError("a ticket needs a subject that describes the problem")
+            if subject != ticket["subject"]:
+                cols["subject"] = subject
+                changes["subject"] = [ticket["subject"], subject]
+        for name, allowed in (("impact", IMPACTS), ("priority", PRIORITIES)):
+            value = getattr(fields, name)
+            if value is not None:
+                choice(value, allowed, name)
+                if value != ticket[name]:
+                    cols[name] = value
+                    changes[name] = [ticket[name], value]
+        if fields.requester is not None:
+            email = norm_email(fields.requester)
+            contact = customer_repo.contact_by_email(store, email)
+            if contact is None or contact["org_id"] != ticket["org_id"]:
+                raise Refused(
+                    f"{email} is not a contact of the ticket's organisation "
+                    f"{names.get('org')} (see `hdcli contact list`)"
+                )
+            if contact["id"] != ticket["requester_id"]:
+                cols["requester_id"] = contact["id"]
+                changes["requester"] = [names.get("req_email"), email]
+        if fields.contract is not None:
+            contract = customer_repo.contract_by_number(store, fields.contract.strip())
+            if contract is None or contract["org_id"] != ticket["org_id"]:
+                raise Refused(
+                    f"{fields.contract.strip()} is not a contract of the ticket's organisation "
+                    f"{names.get('org')} (see `hdcli contract list`)"
+                )
+            if contract["id"] != ticket["contract_id"]:
+                cols["contract_id"] = contract["id"]
+                changes["contract"] = [names.get("contract"), contract["number"]]
+        if not changes:
+            return ticket
+        data: dict[str, Any] = {k: v[1] for k, v in changes.items()}
+        guard(ctx, "ticket.edit", ticket, force=force, reason=reason, **data)
+        if "requester" in changes:
+            add_participant(store, int(ticket["id"]), changes["requester"][1], "requester")
+        touch(store, ticket, **cols)
+        extra = {"forced": True, "reason": reason} if force else {}
+        record(ctx, ticket, "edited", changes=changes, **extra)
+        announce(ctx, "ticket.edited", ticket, **data)
+    return ticket
+
+
+#: ``hdcli link A B --kind K`` as stored on A: B relates to A, is A's parent, A duplicates B.
+LINK_KINDS = {"relates": "relates_to", "parent": "parent", "duplicate": "duplicate_of"}
+
+
+def link(ctx: Context, number: str, other: str, kind: str = "relates") -> Row:
+    """Link ticket ``number`` to ``other`` (both guarded as ``ticket.link``; the billing
+    feature refuses it while a service report of either is approved); recorded on both."""
+    choice(kind, tuple(LINK_KINDS), "link kind")
+    with change(ctx) as store:
+        ticket = get_ticket(store, number)
+        target = get_ticket(store, other)
+        if ticket["id"] == target["id"]:
+            raise UsageError("a ticket cannot be linked to itself")
+        if ticket_repo.linked(store, ticket["id"], target["id"]):
+            raise Refused(f"tickets {ticket['number']} and {target['number']} are linked already")
+        for one, peer in ((ticket, target), (target, ticket)):
+            guard(ctx, "ticket.link", one, other=peer["number"], kind=kind)
+        ticket_repo.link(store, ticket["id"], target["id"], LINK_KINDS[kind])
+        record(ctx, ticket, "linked", other=target["number"], kind=kind)
+        record(ctx, target, "linked", other=ticket["number"], kind=kind, side="target")
+        announce(ctx, "ticket.linked", ticket, other=target["number"], kind=kind)
+    return ticket
+
+
+def merge(ctx: Context, number: str, into: str) -> Row:
+    """Merge ticket ``number`` into ``into``: its articles, time entries and participants move
+    to ``into``; it is closed as merged (no service report: it has no time left) with a
+    pointer that mail naming its number follows. Both must be open tickets of one
+    organisation; both are guarded as ``ticket.merge`` (the billing feature refuses it while a
+    service report of either is approved). Returns the target."""
+    with change(ctx) as store:
+        source = get_ticket(store, number)
+        target = get_ticket(store, into)
+        if source["id"] == target["id"]:
+            raise UsageError("a ticket cannot be merged into itself")
+        for one in (source, target):
+            require(one, "merge", OPEN, " (use `hdcli reopen` first)")
+        if source["org_id"] != target["org_id"]:
+            raise Refused(
+                f"tickets {source['number']} and {target['number']} belong to different "
+                "organisations: they cannot be merged"
+            )
+        guard(ctx, "ticket.merge", target, source=source["number"], into=target["number"])
+        transition(ctx, source, "closed", action="ticket.merge", into=target["number"])
+        article_repo.move(store, int(source["id"]), int(target["id"]))
+        time_repo.move(store, int(source["id"]), int(target["id"]))
+        ticket_repo.move_participants(store, int(source["id"]), int(target["id"]))
+        touch(store, source, merged_into_id=target["id"])
+        touch(store, target)
+        record(ctx, source, "merged", into=target["number"])
+        record(ctx, target, "merged_in", source=source["number"])
+        announce(ctx, "ticket.merged", source, into=target["number"])
+    return target
+
+
+def split(ctx: Context, number: str, article_ids: Sequence[int], subject: str | None = None) -> Row:
+    """A new ticket (same organisation, contract, requester, channel and impact) for some of
+    ``number``'s articles, which move to it: a mail that mixed two problems. Guarded as
+    ``ticket.split`` (the billing feature refuses it while the service report is approved);
+    recorded on both. Returns the new ticket."""
+    ids = list(dict.fromkeys(int(i) for i in article_ids))
+    if not ids:
+        raise UsageError("name the articles to split off (--article ID, see `hdcli show --json`)")
+    with change(ctx) as store:
+        source = get_ticket(store, number)
+        require(source, "split", OPEN, " (use `hdcli reopen` first)")
+        own = article_repo.ids_of(store, int(source["id"]))
+        foreign = [i for i in ids if i not in own]
+        if foreign:
+            raise NotFound(
+                f"ticket {source['number']} has no article {', '.join(map(str, foreign))}"
+            )
+        if len(ids) == len(own):
+            raise Refused("splitting off every article leaves nothing behind: keep the ticket")
+        guard(ctx, "ticket.split", source, articles=ids)
+        requester = customer_repo.contact(store, source["requester_id"])
+        assert requester is not None
+        opened = open_in_tx(
+            ctx,
+            OpenRequest(
+                str(requester["email"]),
+                subject if subject is not None else str(source["subject"]),
+                channel=source["channel"],
+                impact=source["impact"],
+                notify=False,
+                first_article=False,
+            ),
+        )
+        new = opened.ticket
+        touch(store, new, contract_id=source["contract_id"])
+        article_repo.move_ids(store, ids, int(new["id"]))
+        touch(store, source)
+        record(ctx, source, "split", into=new["number"], articles=ids)
+        record(ctx, new, "split_from", source=source["number"], articles=ids)
+        announce(ctx, "ticket.split", source, into=new["number"])
+    return new
 
 
 def close(ctx: Context, number: str, reason: str | None = None, notify: bool = True) -> Row:

@@ -102,7 +102,7 @@ def show(store: SqlStorage, number: str, history: bool = True) -> Row:
     for a in article_repo.attachments_of_ticket(store, t["id"]):
         atts.setdefault(int(a.pop("article_id")), []).append(a)
     for art in articles:
-        art["attachments"] = atts.get(int(art.pop("id")), [])
+        art["attachments"] = atts.get(int(art["id"]), [])
     entries = time_repo.of_ticket(store, t["id"])
     for e in entries:
         e["billable"] = bool(e["billable"])
@@ -114,6 +114,7 @@ def show(store: SqlStorage, number: str, history: bool = True) -> Row:
         "waiting_for": t["waiting_for"],
         "channel": t["channel"],
         "impact": t["impact"],
+        "priority": t["priority"],
         "organisation": names.get("org"),
         "contract": names.get("contract"),
         "requester": names.get("req_email"),
@@ -125,6 +126,9 @@ def show(store: SqlStorage, number: str, history: bool = True) -> Row:
         "updated_at": t["updated_at"],
         "closed_at": t["closed_at"],
         "total_minutes": sum(int(e["minutes"]) for e in entries),
+        "merged_into": ticket_repo.number_of(store, t["merged_into_id"])
+        if t["merged_into_id"]
+        else None,
         "links": links,
         "articles": articles,
         "time_entries": entries,

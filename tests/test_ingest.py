@@ -548,6 +548,27 @@ def test_routing_rule_preselects_the_agent(seeded: Any) -> None:
     assert show(seeded, number)["preselected"] == "mmueller"
 
 
+def test_routing_rule_sets_impact_and_priority(seeded: Any) -> None:
+    seeded.config.parent.mkdir(parents=True, exist_ok=True)
+    seeded.config.write_text(
+        '[[routing.rules]]\nagent = "mmueller"\nbody = "(alle|niemand) (kann|können)"\n'
+        'impact = "everyone"\npriority = "urgent"\n'
+    )
+    everyone = new_ticket(seeded, body="Niemand kann drucken, alle Drucker sind aus.")
+    single = new_ticket(seeded, message_id="<m9@muster.example>", body="Mein Drucker klemmt.")
+    assert (show(seeded, everyone)["impact"], show(seeded, everyone)["priority"]) == (
+        "everyone",
+        "urgent",
+    )
+    assert (show(seeded, single)["impact"], show(seeded, single)["priority"]) == (
+        "single_user",
+        "normal",
+    )
+    seeded.config.write_text('[[routing.rules]]\nagent = "mm"\nbody = "x"\nimpact = "alle"\n')
+    bad = seeded("config", "check")
+    assert bad.returncode == 2 and "routing.rules[0].impact" in bad.stderr + bad.stdout
+
+
 def test_attachments_are_kept_with_sanitised_names(seeded: Any) -> None:
     raw = (
         f"From: {ANNA}\r\nTo: helpdesk@smartwork.example\r\nSubject: Fehlerbild\r\n"

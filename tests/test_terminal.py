@@ -71,6 +71,8 @@ def test_the_text_of_show_escapes_every_field_and_keeps_body_lines() -> None:
         "preselected": None,
         "channel": "mail",
         "impact": "single_user",
+        "priority": HOSTILE,
+        "merged_into": HOSTILE,
         "created_at": "2026-12-01T00:00:00Z",
         "updated_at": "2026-12-01T00:00:00Z",
         "closed_at": None,

@@ -267,20 +267,31 @@ def set_billable(ctx: Context, number: str, billable: bool | None, *, force: boo
         touch(store, ticket, billable_override=value)
         detail: dict[str, Any] = {"billable": billable}
         if report is not None:
-            built = build_report(ctx, ticket, status=report["status"], created=report["created_at"])
-            billing_repo.refresh_charge(
-                store,
-                report["id"],
-                billed_minutes=built.charge.billed_minutes,
-                billable=built.charge.billable,
-                amount=str(built.charge.amount),
-            )
-            detail.update(report=report["id"], amount=str(built.charge.amount))
+            amount = refresh_report(ctx, ticket, report)
+            detail.update(report=report["id"], amount=amount)
             if report["status"] == "approved":
                 detail["forced"] = True
         record(ctx, ticket, "billable_set", **detail)
         announce(ctx, "ticket.billable_set", ticket, billable=billable)
     return ticket
+
+
+def refresh_report(ctx: Context, ticket: Row, report: Row | None = None) -> str | None:
+    """Write the figures of the ticket's (latest) service report again from its time entries
+    and billing as they stand now; returns the new amount, None without a report."""
+    report = report or latest_report(ctx.store, int(ticket["id"]))
+    if report is None:
+        return None
+    built = build_report(ctx, ticket, status=report["status"], created=report["created_at"])
+    billing_repo.refresh_charge(
+        ctx.store,
+        report["id"],
+        worked_minutes=built.charge.worked_minutes,
+        billed_minutes=built.charge.billed_minutes,
+        billable=built.charge.billable,
+        amount=str(built.charge.amount),
+    )
+    return str(built.charge.amount)
 
 
 REPORT_VIAS = VIAS
@@ -499,15 +510,27 @@ def _report_addressee(store: SqlStorage, ticket: Row, sender: str) -> bool:
     return customer_repo.receives_reports(store, ticket["contract_id"], ticket["org_id"], sender)
 
 
-def check_time_change(ctx: Context, ticket: Row, *, force: bool = False) -> None:
+def check_time_change(
+    ctx: Context, ticket: Row, *, force: bool = False, reason: str | None = None
+) -> None:
     """Time on a ticket whose service report is approved is locked; ``force`` changes it anyway
-    and records that in the history."""
+    and records that (with ``reason``) in the history."""
     row = billing_repo.latest_report_status(ctx.store, ticket["id"])
     if row and row["status"] == "approved":
         if force:
-            record(ctx, ticket, "locked_time_changed", report=row["id"])
+            extra = {"reason": reason} if reason else {}
+            record(ctx, ticket, "locked_time_changed", report=row["id"], **extra)
             return
         raise Refused(
             f"the service report of ticket {ticket['number']} is approved: "
             "its time entries are locked (--force changes them, recorded)"
+        )
+
+
+def check_report_open(ctx: Context, ticket: Row, action: str) -> None:
+    """``action`` (a link, say) is refused while the ticket's service report is approved."""
+    row = billing_repo.latest_report_status(ctx.store, ticket["id"])
+    if row and row["status"] == "approved":
+        raise Refused(
+            f"the service report of ticket {ticket['number']} is approved: {action} is refused"
         )

@@ -30,6 +30,9 @@ def reply(
         list[str] | None,
         typer.Option("--attach", help="attach this file (repeatable)", metavar="FILE"),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="accept --time above time.max_entry")
+    ] = False,
 ) -> None:
     """Reply to the requester (only to them: never to CC addresses).
 
@@ -41,7 +44,9 @@ def reply(
     text = read_text(message, body_file, "reply") or ""
     minutes = parse_duration(time) if time else None
     files = [_attachment(path) for path in attach or ()]
-    ticket = do_reply(context(), number, text, minutes, wait=wait, attachments=files, answer=answer)
+    ticket = do_reply(
+        context(), number, text, minutes, wait=wait, attachments=files, answer=answer, force=force
+    )
     say(f"replied: {ticket['number']}")
 
 

@@ -53,13 +53,16 @@ def _text(data: dict[str, object]) -> str:
         f"  requester:    {v(data['requester_name'])} <{v(data['requester'])}>",
         f"  assignee:     {v(data['assignee'] or '-')}"
         + (f" (preselected {v(data['preselected'])})" if data["preselected"] else ""),
-        f"  channel:      {v(data['channel'])}, impact {v(data['impact'])}",
+        f"  channel:      {v(data['channel'])}, impact {v(data['impact'])}, "
+        f"priority {v(data['priority'])}",
         f"  created:      {data['created_at']}, updated {data['updated_at']}"
         + (f", closed {data['closed_at']}" if data["closed_at"] else ""),
         f"  time:         {_minutes(int(str(data['total_minutes'])))}"
         if data["total_minutes"]
         else "  time:         -",
     ]
+    if data["merged_into"]:
+        lines.append(f"  merged into:  {v(data['merged_into'])}")
     for link in data["links"]:  # type: ignore[attr-defined]
         lines.append(f"  {link['kind'].replace('_', ' ')}: {link['number']}")
     for art in data["articles"]:  # type: ignore[attr-defined]

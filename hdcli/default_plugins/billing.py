@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 #: Changes of a ticket's time entries: locked once its service report is approved.
 TIME_CHANGES = frozenset({"ticket.log", "time.edit", "time.remove"})
+#: Changes refused outright while a ticket's service report is approved.
+REPORT_LOCKED = frozenset({"ticket.link", "ticket.merge", "ticket.split"})
 
 
 @hookimpl(trylast=True)
@@ -25,11 +27,19 @@ def register_reports(register: Callable[[str, Any], None]) -> None:
 
 @hookimpl
 def ticket_changing(change: Change, ticket: dict[str, Any] | None, ctx: Context) -> str | None:
-    """Time of a ticket whose service report is approved changes only with ``force``."""
-    if change.action in TIME_CHANGES and ticket is not None:
+    """Time and contract of a ticket whose service report is approved change only with
+    ``force``."""
+    if change.action in REPORT_LOCKED and ticket is not None:
+        from hdcli.billing.servicereports import check_report_open
+
+        check_report_open(ctx, ticket, change.action)
+    billing = change.action == "ticket.edit" and "contract" in change.data
+    if (change.action in TIME_CHANGES or billing) and ticket is not None:
         from hdcli.billing.servicereports import check_time_change
 
-        check_time_change(ctx, ticket, force=bool(change.data.get("force")))
+        check_time_change(
+            ctx, ticket, force=bool(change.data.get("force")), reason=change.data.get("reason")
+        )
     return None
 
 
@@ -41,6 +51,12 @@ def ticket_changed(event: TicketEvent, ticket: dict[str, Any], ctx: Context) -> 
         from hdcli.billing.servicereports import create_service_report
 
         create_service_report(ctx, ticket, notify=bool(event.data.get("notify", True)))
+    elif event.event == "ticket.time_changed" or (
+        event.event == "ticket.edited" and "contract" in event.data
+    ):
+        from hdcli.billing.servicereports import refresh_report
+
+        refresh_report(ctx, ticket)
 
 
 @hookimpl

@@ -1,7 +1,8 @@
 """Built-in routing: configurable rules preselect the agent of a new ticket.
 
 ``[[routing.rules]]`` tables with ``agent`` and any of ``subject`` (regex on the subject),
-``body`` (regex on the body) and ``sender_domain``. The subject rules are tried first, then the
+``body`` (regex on the body) and ``sender_domain``; a rule may also set the new ticket's
+``impact`` and ``priority``. The subject rules are tried first, then the
 body rules, then the sender domains; the first matching rule wins. A plugin's ``route_message``
 runs before this one and may decide instead.
 """
@@ -22,7 +23,7 @@ def _rules(config: Any) -> list[dict[str, Any]]:
     for rule in rules:
         if not rule.get("agent"):
             raise ConfigError("every [[routing.rules]] entry needs an agent")
-        unknown = set(rule) - {"agent", "subject", "body", "sender_domain"}
+        unknown = set(rule) - {"agent", "subject", "body", "sender_domain", "impact", "priority"}
         if unknown:
             raise ConfigError(f"unknown key(s) in [[routing.rules]]: {', '.join(sorted(unknown))}")
     return rules
@@ -30,6 +31,18 @@ def _rules(config: Any) -> list[dict[str, Any]]:
 
 def route(subject: str, body: str, sender: str, config: Any) -> str | None:
     """The agent login the rules choose for a message, or None."""
+    rule = matching_rule(subject, body, sender, config)
+    return str(rule["agent"]) if rule else None
+
+
+def route_fields(subject: str, body: str, sender: str, config: Any) -> dict[str, str]:
+    """The ``impact`` and ``priority`` the matching rule sets for a new ticket (those it sets)."""
+    rule = matching_rule(subject, body, sender, config) or {}
+    return {k: str(rule[k]) for k in ("impact", "priority") if rule.get(k)}
+
+
+def matching_rule(subject: str, body: str, sender: str, config: Any) -> dict[str, Any] | None:
+    """The first rule matching a message (subject rules, then body, then sender domain)."""
     rules = _rules(config)
     domain = sender.rpartition("@")[2].lower()
     for field, text in (("subject", subject), ("body", body)):
@@ -38,13 +51,13 @@ def route(subject: str, body: str, sender: str, config: Any) -> str | None:
             if pattern:
                 try:
                     if re.search(str(pattern), text, re.IGNORECASE):
-                        return str(rule["agent"])
+                        return rule
                 except re.error as exc:
                     raise ConfigError(f"bad regex in routing rule {pattern!r}: {exc}") from None
     for rule in rules:
         wanted = str(rule.get("sender_domain") or "").lower()
         if wanted and (domain == wanted or domain.endswith("." + wanted)):
-            return str(rule["agent"])
+            return rule
     return None
 
 

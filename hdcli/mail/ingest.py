@@ -575,7 +575,23 @@ def _candidates(store: SqlStorage, settings: _Settings, mail: ParsedMail) -> lis
         rows = ticket_repo.answered_by(store, ids)
         seen = {int(c["id"]) for c in candidates}
         candidates.extend(r for r in rows if int(r["id"]) not in seen)
-    return candidates
+    return _merge_targets(store, candidates)
+
+
+def _merge_targets(store: SqlStorage, candidates: list[Row]) -> list[Row]:
+    """Each candidate merged into another (``hdcli merge``) replaced by the ticket it was
+    merged into (a chain followed a few steps), each ticket once."""
+    out: list[Row] = []
+    seen: set[int] = set()
+    for row in candidates:
+        for _ in range(5):
+            if not row.get("merged_into_id"):
+                break
+            row = ticket_repo.by_id(store, int(row["merged_into_id"])) or row
+        if int(row["id"]) not in seen:
+            seen.add(int(row["id"]))
+            out.append(row)
+    return out
 
 
 def _automatic(
@@ -723,8 +739,13 @@ def _new_ticket(
             return "rejected", None, why
         settings.gate[sender] = requester
     subject = new_subject(mail.subject, settings.hooks)
+    from hdcli.default_plugins.routing import route_fields
+
     assignee = hooks.route_message(mail, ctx.config)
+    fields = route_fields(mail.subject, mail.body_text, mail.from_addr, ctx.config)
     req = OpenRequest(
+        impact=fields.get("impact", "single_user"),
+        priority=fields.get("priority", "normal"),
         contact=sender,
         subject=one_line(subject) or NO_SUBJECT,
         body=mail.body_text,

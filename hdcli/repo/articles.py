@@ -82,3 +82,20 @@ def attachment_of_ticket(store: SqlStorage, ticket_id: int, attachment_id: int) 
         (ticket_id, attachment_id),
     )
     return rows[0] if rows else None
+
+
+def move(store: SqlStorage, from_ticket: int, to_ticket: int) -> None:
+    """Move every article of one ticket (with its attachments) to another."""
+    store.execute("UPDATE articles SET ticket_id = ? WHERE ticket_id = ?", (to_ticket, from_ticket))
+
+
+def ids_of(store: SqlStorage, ticket_id: int) -> list[int]:
+    """The ids of the ticket's articles, oldest first."""
+    rows = store.query("SELECT id FROM articles WHERE ticket_id = ? ORDER BY id", (ticket_id,))
+    return [int(r["id"]) for r in rows]
+
+
+def move_ids(store: SqlStorage, ids: list[int], to_ticket: int) -> None:
+    """Move these articles (with their attachments) to another ticket."""
+    marks = ",".join("?" * len(ids))
+    store.execute(f"UPDATE articles SET ticket_id = ? WHERE id IN ({marks})", (to_ticket, *ids))

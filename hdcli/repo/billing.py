@@ -38,12 +38,19 @@ def latest_report_status(store: SqlStorage, ticket_id: int) -> Row | None:
 
 
 def refresh_charge(
-    store: SqlStorage, report_id: int, *, billed_minutes: int, billable: bool, amount: str
+    store: SqlStorage,
+    report_id: int,
+    *,
+    worked_minutes: int,
+    billed_minutes: int,
+    billable: bool,
+    amount: str,
 ) -> None:
-    """Write a report's figures again (after the ticket's billing changed)."""
+    """Write a report's figures again (after the ticket's billing or time changed)."""
     store.execute(
-        "UPDATE service_reports SET billed_minutes = ?, billable = ?, amount = ? WHERE id = ?",
-        (billed_minutes, int(billable), amount, report_id),
+        "UPDATE service_reports SET worked_minutes = ?, billed_minutes = ?, billable = ?, "
+        "amount = ? WHERE id = ?",
+        (worked_minutes, billed_minutes, int(billable), amount, report_id),
     )
 
 

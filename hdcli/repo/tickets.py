@@ -47,6 +47,12 @@ def by_id(store: SqlStorage, ticket_id: int) -> Row | None:
     return store.query_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
 
 
+def number_of(store: SqlStorage, ticket_id: int) -> str | None:
+    """The number of the ticket with this id, or None."""
+    row = store.query_one("SELECT number FROM tickets WHERE id = ?", (ticket_id,))
+    return str(row["number"]) if row else None
+
+
 def by_external_id(store: SqlStorage, external_id: str) -> Row | None:
     """The ticket opened with this external id, or None."""
     return store.query_one("SELECT * FROM tickets WHERE external_id = ?", (external_id,))
@@ -125,8 +131,21 @@ def writer_known(store: SqlStorage, ticket_id: int, org_id: int, address: str) -
     return row is not None
 
 
+def move_participants(store: SqlStorage, from_ticket: int, to_ticket: int) -> None:
+    """The participants of one ticket take part in another (as ``participant``; one that
+    takes part already keeps its role) and no longer in the first."""
+    store.execute(
+        "INSERT INTO ticket_participants (ticket_id, email, role) "
+        "SELECT ?, email, 'participant' FROM ticket_participants WHERE ticket_id = ? "
+        "ON CONFLICT (ticket_id, email) DO NOTHING",
+        (to_ticket, from_ticket),
+    )
+    store.execute("DELETE FROM ticket_participants WHERE ticket_id = ?", (from_ticket,))
+
+
 def link(store: SqlStorage, ticket_id: int, other_id: int, kind: str) -> None:
-    """Link a ticket to another (``follow_up_of``)."""
+    """Link a ticket to another (``follow_up_of``, ``relates_to``, ``parent``: the other is
+    its parent, ``duplicate_of``)."""
     store.execute(
         "INSERT INTO ticket_links (ticket_id, other_id, kind) VALUES (?, ?, ?)",
         (ticket_id, other_id, kind),
@@ -135,16 +154,29 @@ def link(store: SqlStorage, ticket_id: int, other_id: int, kind: str) -> None:
 
 def links(store: SqlStorage, ticket_id: int) -> list[Row]:
     """The ticket's links as ``kind`` and the other ticket's ``number``: its own links, then
-    ``followed_by`` for each ticket that links to it."""
+    the links of other tickets to it seen from this side (``followed_by``, ``relates_to``,
+    ``child``, ``duplicated_by``)."""
     # Scalar subqueries keep the plan driven by ticket_links (a few rows); as joins, the
     # planner may scan all tickets for the "followed_by" half.
     return store.query(
         "SELECT l.kind, (SELECT number FROM tickets WHERE id = l.other_id) AS number "
         "FROM ticket_links l WHERE l.ticket_id = ? UNION ALL "
-        "SELECT 'followed_by' AS kind, (SELECT number FROM tickets WHERE id = l2.ticket_id) "
+        "SELECT CASE l2.kind WHEN 'follow_up_of' THEN 'followed_by' WHEN 'parent' THEN 'child' "
+        "WHEN 'duplicate_of' THEN 'duplicated_by' ELSE l2.kind END AS kind, "
+        "(SELECT number FROM tickets WHERE id = l2.ticket_id) "
         "AS number FROM ticket_links l2 WHERE l2.other_id = ?",
         (ticket_id, ticket_id),
     )
+
+
+def linked(store: SqlStorage, ticket_id: int, other_id: int) -> bool:
+    """Whether the two tickets are linked already (either way, any kind)."""
+    row = store.query_one(
+        "SELECT 1 AS x FROM ticket_links WHERE (ticket_id = ? AND other_id = ?) "
+        "OR (ticket_id = ? AND other_id = ?) LIMIT 1",
+        (ticket_id, other_id, other_id, ticket_id),
+    )
+    return row is not None
 
 
 # -- the read side -----------------------------------------------------------------------------

@@ -281,7 +281,14 @@ def reply(ctx: Context, request: Request, payload: Any) -> Any:
 
     b = _fields(
         payload,
-        {"body": str, "minutes": int, "wait": bool, "answer": str, "attachments": list},
+        {
+            "body": str,
+            "minutes": int,
+            "wait": bool,
+            "answer": str,
+            "attachments": list,
+            "force": bool,
+        },
     )
     return run(
         ctx,
@@ -291,6 +298,7 @@ def reply(ctx: Context, request: Request, payload: Any) -> Any:
         wait=b.get("wait") is not False,
         attachments=_attachments(b.get("attachments") or []),
         answer=b.get("answer"),
+        force=b.get("force") is True,
     )
 
 

@@ -134,6 +134,7 @@ def document() -> dict[str, Any]:
                     "minutes": {**_INT, "nullable": True},
                     "wait": _BOOL,
                     "answer": _NULL_STR,
+                    "force": _BOOL,
                     "attachments": {
                         "type": "array",
                         "items": {
