@@ -61,6 +61,7 @@ def _make_app() -> "typer.Typer":
 
     @app.callback()
     def root(
+        click_ctx: typer.Context,
         config: Annotated[
             Path | None,
             typer.Option(
@@ -91,6 +92,7 @@ def _make_app() -> "typer.Typer":
         STATE.config_path = config
         STATE.profile = profile
         STATE.actor = actor
+        STATE.check_actor = click_ctx.invoked_subcommand not in ("db", "demo")
 
     return app
 

@@ -13,6 +13,10 @@ def test_as_must_name_an_active_agent_and_the_os_user_is_marked(hd: Helpdesk) ->
     number = hd.open()
     proc = hd("--as", "nobody", "note", number, "-m", "x")
     assert proc.returncode == 3 and "--as 'nobody' is no active agent" in proc.stderr
+    # a read names an active agent too: a typo in a script's --as is found on its first line
+    listed = hd("--as", "nobody", "list", "-q")
+    assert listed.returncode == 3 and listed.stdout == ""
+    assert hd("--as", "mmueller", "list", "-q").stdout.strip() == number
     hd.ok("--as", "mmueller", "note", number, "-m", "von Max")
     hd.ok("note", number, "-m", "ohne --as")
     hd.env["HDCLI_USER"] = "mmueller"  # config user, from the environment

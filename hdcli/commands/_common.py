@@ -19,6 +19,9 @@ class State:
     config_path: Path | None = None
     profile: str | None = None
     actor: str | None = None
+    #: ``--as`` is checked when the context is made (not for ``db`` and ``demo``, which run
+    #: before a helpdesk with agents exists)
+    check_actor = True
     json_errors = False  # the run asked for --format json|jsonl: errors as JSON too
     _ctx: Context | None = None
 
@@ -27,8 +30,9 @@ STATE = State()
 
 
 def context() -> Context:
-    """The run's context (configuration loaded and store opened on first use; ``--as`` checked
-    on first use of the actor)."""
+    """The run's context (configuration loaded, store opened on first use); ``--as`` must name
+    an active agent of a local helpdesk (NotFound, exit 3), whatever the command; against a
+    remote helpdesk the actor is the token's agent."""
     if STATE._ctx is None:
         from hdcli.config import Config
         from hdcli.context import Context
@@ -38,6 +42,8 @@ def context() -> Context:
         STATE._ctx = Context(
             config, STATE.actor, agent_required=STATE.actor is not None, create_store=False
         )
+        if STATE.actor is not None and STATE.check_actor and STATE._ctx.remote is None:
+            STATE._ctx.actor  # noqa: B018 (the check, once)
     return STATE._ctx
 
 
