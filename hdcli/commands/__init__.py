@@ -13,6 +13,7 @@ COMMANDS = (
     "show",
     "attachment",
     "list",
+    "search",
     "org",
     "contract",
     "contact",
