@@ -42,6 +42,8 @@ def test_search_ranks_shows_an_excerpt_and_records_the_trail(hd: Helpdesk) -> No
     # hdcli list --search: the same search, newest first, recorded nowhere
     listed = hd.ok("list", "--search", "Drucker", "-q").split()
     assert listed == [twice, once]
+    assert hd.ok("list", "--search", "Drucker", "--limit", "1", "-q").split() == [twice]
+    assert hd.ok("list", "--search", "Drucker", "--status", "closed", "-q") == ""
     assert len(hd.json("privacy", "trail", once)) == 2
 
 
