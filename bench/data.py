@@ -247,14 +247,32 @@ def ticket_numbers(
         yield f"{base}{check_digit(base)}", day
 
 
+#: a word in one ticket of about a thousand (``hdcli search`` of a rare word)
+RARE = "Zebrastreifenkalibrierung"
+
+
+def _body(rnd: random.Random, name: str, i: int) -> str:
+    """A customer's mail: one of the BODIES with a problem, and now and then the rare word."""
+    text = rnd.choice(BODIES).format(p=rnd.choice(PROBLEMS), who=rnd.choice(WHO), name=name)
+    return f"{text}\nStichwort: {RARE}\n" if i % 1000 == 7 else text
+
+
 def fill_store(
-    db: Path, tickets: int, entries: int, month: str = "2026-03", seed: int = 3
+    db: Path,
+    tickets: int,
+    entries: int,
+    month: str = "2026-03",
+    seed: int = 3,
+    *,
+    bodies: bool = False,
 ) -> list[str]:
     """Add ``tickets`` closed tickets (with participants, a first article and a service report)
     and ``entries`` time entries spread over them to a store the CLI has set up.
 
     Time entries of every ticket fall into one month of 2026; ``month`` gets its share. Returns
-    a sample of the numbers (for ``show`` and replies).
+    a sample of the numbers (for ``show`` and replies). With ``bodies`` the first articles are
+    varied mails (for ``hdcli search``) instead of one short line; the search index is left
+    to :func:`hdcli.search.rebuild`.
     """
     rnd = random.Random(seed)
     con = sqlite3.connect(db)
@@ -334,9 +352,8 @@ def fill_store(
             )
         )
         batch_p.append((tid, mail_addr, "requester"))
-        batch_a.append(
-            (tid, "email", "in", mail_addr, subject, "Guten Tag, bitte helfen.", "mail", created)
-        )
+        body = _body(rnd, mail_addr.split("@")[0], i) if bodies else "Guten Tag, bitte helfen."
+        batch_a.append((tid, "email", "in", mail_addr, subject, body, "mail", created))
         n_entries = per_ticket + (1 if i < extra else 0)
         worked = 0
         for k in range(n_entries):

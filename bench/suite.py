@@ -35,6 +35,7 @@ SIZES: dict[str, dict[str, int]] = {
         billing_tickets=100,
         tickets=1_000,
         big_mb=2,
+        search_articles=1_000,
     ),
     "small": dict(
         runs=5,
@@ -45,6 +46,7 @@ SIZES: dict[str, dict[str, int]] = {
         billing_tickets=2_000,
         tickets=20_000,
         big_mb=70,
+        search_articles=20_000,
     ),
     "medium": dict(
         runs=10,
@@ -55,6 +57,7 @@ SIZES: dict[str, dict[str, int]] = {
         billing_tickets=20_000,
         tickets=200_000,
         big_mb=70,
+        search_articles=200_000,
     ),
     "full": dict(
         runs=15,
@@ -65,6 +68,7 @@ SIZES: dict[str, dict[str, int]] = {
         billing_tickets=100_000,
         tickets=1_000_000,
         big_mb=70,
+        search_articles=1_000_000,
     ),
 }
 
@@ -82,6 +86,7 @@ TARGETS = {
     "remote": "≤ 1.2× local",
     "get": "≤ 15 ms",
     "mail_sqlite": "≥ 300/s",
+    "search": "≤ 50 ms",
 }
 
 
@@ -726,7 +731,65 @@ class Suite:
             server.terminate()
             server.wait(timeout=30)
 
-    WORKLOADS = ("start", "bulk", "ingest", "piped", "scale", "bigmail", "server")
+    def w8_search(self) -> None:
+        """``hdcli search`` over a store of ``search_articles`` mails (one a ticket): building
+        the index, then the query alone in process (the target: ≤ 50 ms at 1,000,000
+        articles) for a rare word, a common one and two words, and the whole command."""
+        import statistics
+        import time
+
+        from hdcli.backends import open_storage
+        from hdcli.search import rebuild
+        from hdcli.views import list_tickets
+
+        n = self.k["search_articles"]
+        env = self.helpdesk("search")
+        db = self.work / "search" / "hd.db"
+        marker = self.work / "search" / "filled"
+        store = open_storage(f"sqlite:///{db}")
+        try:
+            if not marker.exists():
+                self.log(f"  building a store: {n:,} tickets with a mail each …")
+                data.fill_store(db, n, 0, bodies=True)
+                start = time.perf_counter()
+                rebuild(store)
+                took = time.perf_counter() - start
+                marker.touch()
+                self.add(
+                    Result("8 search", f"index {n:,} articles", n / took, "articles/s", took * 1000)
+                )
+            for label, query in (
+                ("a rare word", data.RARE),
+                ("a common word", "Drucker"),
+                ("two words", "Passwort Outlook"),
+            ):
+                times = []
+                for _ in range(max(self.k["runs"], 3)):
+                    start = time.perf_counter()
+                    rows = list_tickets(store, search=query, ranked=True, limit=20)
+                    times.append((time.perf_counter() - start) * 1000)
+                self.add(
+                    Result(
+                        "8 search",
+                        f"query, {label} ({len(rows)} shown) at {n:,} articles",
+                        statistics.median(times),
+                        "ms",
+                        target=TARGETS["search"],
+                        samples=[round(t, 1) for t in times],
+                    )
+                )
+        finally:
+            store.close()
+        self.latency(
+            "8 search",
+            f"hdcli search Drucker --limit 20 at {n:,} articles",
+            ["search", "Drucker", "--limit", "20"],
+            env,
+            [*self.bare, "list", "--limit", "20"],
+            "",
+        )
+
+    WORKLOADS = ("start", "bulk", "ingest", "piped", "scale", "bigmail", "server", "search")
 
     def run(self, only: Sequence[str]) -> list[Result]:
         steps = {
@@ -737,6 +800,7 @@ class Suite:
             "scale": self.w5_scale,
             "bigmail": self.w6_bigmail,
             "server": self.w7_server,
+            "search": self.w8_search,
         }
         self.write_bare_app()
         self.w0_floors()  # always: every ratio is read against them

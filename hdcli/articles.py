@@ -202,6 +202,9 @@ def add_article(
         },
     )
     article_repo.add_attachments(store, article_id, attachments)
+    from hdcli.search import refresh
+
+    refresh(store, [int(ticket["id"])])  # in the same transaction as the article
     return article_id
 
 

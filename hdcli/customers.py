@@ -375,6 +375,11 @@ def edit_contact(
         if org is not None:
             cols["org_id"] = get_org(store, org)["id"]
         customer_repo.update_contact(store, row["id"], cols)
+        if "name" in cols or "email" in cols:
+            from hdcli.repo.search import of_contact
+            from hdcli.search import refresh
+
+            refresh(store, of_contact(store, int(row["id"])))  # their tickets are found by it
         history(store, ctx.actor, "contact", row["email"], "edited", cols)
     return get_contact(store, str(row["id"]))
 

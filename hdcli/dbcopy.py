@@ -22,6 +22,12 @@ BATCH = 500
 _SKIP = {"schema_migrations"}
 
 
+def _skipped(table: str) -> bool:
+    """Not copied: the schema's history, and the search index (each backend has its own
+    kind; the target's is rebuilt from the copied rows)."""
+    return table in _SKIP or table.startswith("search_index")
+
+
 def copy_store(
     source_url: str, target_url: str, *, force: bool = False, config: Config | None = None
 ) -> dict[str, int]:
@@ -74,6 +80,9 @@ def copy_store(
             for table in tables:
                 counts[table] = _copy_table(source, target, table)
             target.reset_sequences()
+            from hdcli.search import rebuild
+
+            rebuild(target)
             _verify(source, target, counts)
         return counts
     finally:
@@ -86,13 +95,13 @@ def copy_order(store: Storage) -> list[str]:
     :attr:`SqlStorage.tables`, then tables it does not know, by name."""
     from hdcli.backends.base import SqlStorage
 
-    present = [t for t in store.list_tables() if t not in _SKIP]
+    present = [t for t in store.list_tables() if not _skipped(t)]
     known = [t for t in SqlStorage.tables if t in present]
     return known + sorted(t for t in present if t not in known)
 
 
 def _filled_tables(store: Storage) -> list[str]:
-    return [t for t in store.list_tables() if t not in _SKIP and store.has_rows(t)]
+    return [t for t in store.list_tables() if not _skipped(t) and store.has_rows(t)]
 
 
 def _copy_table(source: Storage, target: Storage, table: str) -> int:

@@ -147,6 +147,9 @@ def erase(ctx: Context, key: str, *, force: bool = False) -> Row:
             if table in ("access_log", "counters", "locks"):
                 continue
             rows += privacy_repo.scrub_table(store, table, pat, terms)
+        from hdcli.search import forget
+
+        forget(store, terms, cid)  # the index held their name and address too
         history(store, ctx.actor, "contact", sha, "privacy.erased", {"sha256": sha})
     return {"sha256": sha, "rows": rows, "open_tickets": still_open}
 
@@ -194,6 +197,9 @@ def purge(ctx: Context, *, older_than_years: int | None = None, batch: int = 200
 
 
 def _purge(ctx: Context, older_than_years: int | None, batch: int) -> Row:
+    from hdcli.repo.search import of_contact
+    from hdcli.search import refresh
+
     cfg = ctx.config
     years = older_than_years or int(cfg.get("privacy.content_years") or 0)
     years = years or int(cfg.get("privacy.closed_years"))
@@ -210,6 +216,7 @@ def _purge(ctx: Context, older_than_years: int | None, batch: int) -> Row:
                 articles, attachments = privacy_repo.anonymise_ticket(store, tid)
                 done["articles"] += articles
                 done["attachments"] += attachments
+            refresh(store, ids)  # the index holds their anonymised text only
         done["tickets"] += len(ids)
         if len(ids) < batch:
             break
@@ -220,6 +227,7 @@ def _purge(ctx: Context, older_than_years: int | None, batch: int) -> Row:
                 sha = digest(str(p["email"]))
                 privacy_repo.anonymise_contact(store, int(p["id"]), str(p["email"]), sha)
                 history(store, ctx.actor, "contact", sha, "privacy.purged", {"sha256": sha})
+                refresh(store, of_contact(store, int(p["id"])))
         done["contacts"] += len(people)
         if len(people) < batch:
             break
@@ -233,4 +241,6 @@ def _purge(ctx: Context, older_than_years: int | None, batch: int) -> Row:
         done["access_log"] = privacy_repo.drop_access_log(
             store, _cutoff(int(cfg.get("privacy.access_trail_days")))
         )
+        if done["tickets"] or done["contacts"]:
+            store.search_compact()  # no trace of the old text in the index's pages
     return done

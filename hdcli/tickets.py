@@ -749,10 +749,19 @@ def edit(
         if "requester" in changes:
             add_participant(store, int(ticket["id"]), changes["requester"][1], "requester")
         touch(store, ticket, **cols)
+        if "subject" in changes or "requester" in changes:
+            _reindex(store, ticket)
         extra = {"forced": True, "reason": reason} if force else {}
         record(ctx, ticket, "edited", changes=changes, **extra)
         announce(ctx, "ticket.edited", ticket, **data)
     return ticket
+
+
+def _reindex(store: SqlStorage, *tickets: Row) -> None:
+    """The search index follows a change of the tickets' text (in the change's transaction)."""
+    from hdcli.search import refresh
+
+    refresh(store, [int(t["id"]) for t in tickets])
 
 
 #: ``hdcli link A B --kind K`` as stored on A: B relates to A, is A's parent, A duplicates B.
@@ -804,6 +813,7 @@ def merge(ctx: Context, number: str, into: str) -> Row:
         ticket_repo.move_participants(store, int(source["id"]), int(target["id"]))
         touch(store, source, merged_into_id=target["id"])
         touch(store, target)
+        _reindex(store, source, target)
         record(ctx, source, "merged", into=target["number"])
         record(ctx, target, "merged_in", source=source["number"])
         announce(ctx, "ticket.merged", source, into=target["number"])
@@ -847,6 +857,7 @@ def split(ctx: Context, number: str, article_ids: Sequence[int], subject: str | 
         touch(store, new, contract_id=source["contract_id"])
         article_repo.move_ids(store, ids, int(new["id"]))
         touch(store, source)
+        _reindex(store, source, new)
         record(ctx, source, "split", into=new["number"], articles=ids)
         record(ctx, new, "split_from", source=source["number"], articles=ids)
         announce(ctx, "ticket.split", source, into=new["number"])

@@ -40,15 +40,19 @@ def list_tickets(
     since: str | None = None,
     requester: str | None = None,
     preselected: bool | None = None,
+    search: str | None = None,
+    ranked: bool = False,
     limit: int | None = None,
 ) -> list[ListedTicket]:
     """Tickets newest first (the columns of :class:`~hdcli.models.ListedTicket`), filtered by
     status (or ``open``), assignee login (or ``none``), organisation name or id, creation
     day (``YYYY-MM-DD``), requester (a contact's address) and whether an agent was
-    preselected (by routing) or not.
+    preselected (by routing) or not, and whose text holds every word of ``search`` (the
+    search index: subjects, bodies, names and addresses, attachment names); ``ranked``
+    puts the best match first.
 
-    UsageError for a bad status, date or negative limit; NotFound for an unknown agent,
-    organisation or contact.
+    UsageError for a bad status, date, negative limit or a search without words; NotFound
+    for an unknown agent, organisation or contact.
     """
     if status and status not in (*STATUSES, "open"):
         raise UsageError(f"bad status {status!r} (allowed: open, {', '.join(STATUSES)})")
@@ -77,8 +81,15 @@ def list_tickets(
         requester_id = int(get_contact(store, requester)["id"])
     if limit is not None and limit < 0:
         raise UsageError("--limit cannot be negative")
+    terms = None
+    if search is not None:
+        from hdcli.search import terms as search_terms
+
+        terms = search_terms(store, search)
     return ticket_repo.listing(
         store,
+        search=terms,
+        ranked=ranked,
         status=status or None,
         unassigned=assignee == "none",
         assignee_id=assignee_id,

@@ -119,6 +119,9 @@ def test_sqlite_helpdesk_moves_to_postgres_and_back(hd, pg_url: str, tmp_path: P
     assert hd("list", "--format", "json", env=pg).stdout == hd("list", "--format", "json").stdout
     queue = json.loads(hd("mail", "queue", "--format", "json", env=pg).stdout)
     assert [q["ticket"] for q in queue] == [numbers[3]]
+    # the search index is not copied: the target's own is built from the copied rows
+    found = hd("search", "Drucker", "-q", env=pg).stdout.split()
+    assert sorted(found) == sorted(hd.ok("search", "Drucker", "-q").split()) and found
 
     # Work goes on in PostgreSQL: new ids follow the copied ones, numbers keep counting.
     new = hd("open", "--contact", "anna.schmidt@muster.example", "--subject", "Neu auf PG",
@@ -131,6 +134,7 @@ def test_sqlite_helpdesk_moves_to_postgres_and_back(hd, pg_url: str, tmp_path: P
     proc = hd("db", "copy", "--from", pg_url, "--to", back)
     assert proc.returncode == 0, proc.stderr
     assert shows(hd, numbers, back) == shows(hd, numbers, pg_url)
+    assert "Neu auf PG" in hd("search", "Neu", env={"HDCLI_STORAGE__URL": back}).stdout
     assert blobs(back) == blobs(pg_url)
 
 

@@ -13,6 +13,7 @@ from hdcli.context import Context
 from hdcli.errors import NotFound, Refused
 from hdcli.mail.ingest import ingest_one
 from hdcli.trail import record_access
+from hdcli.views import list_tickets
 
 BERT = "bert.meier@muster.example"
 
@@ -130,6 +131,7 @@ def test_purge_anonymises_old_closed_tickets_once(any_ctx: Context) -> None:
     done = privacy.purge(ctx)
     assert done == would  # and says what the real run then does
     assert _scan(ctx, [ANNA, "Anna Schmidt"]) == []
+    assert list_tickets(ctx.store, search="Schmidt") == []  # nor does the search index
     assert _scan(ctx, [BERT])  # an open ticket keeps its content
     assert _amounts(ctx) == before
     assert privacy.purge(ctx)["tickets"] == 0

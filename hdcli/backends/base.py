@@ -162,6 +162,42 @@ class Storage(ABC):
     def columns(self, table: str) -> list[str]:
         """The column names of ``table`` in their order."""
 
+    # -- the search index: one document of text per ticket (migration 0008) ------------------
+    #: SQL of a subquery with the columns ``ticket_id`` and ``score`` (lower is better): the
+    #: tickets whose document matches its one ``?`` parameter, :meth:`search_terms` of the words
+    search_hits: ClassVar[str] = ""
+
+    def search_terms(self, words: Sequence[str]) -> str:
+        """The parameter of :attr:`search_hits` for ``words`` (every word must occur); the
+        words' characters can never be read as the index's query syntax."""
+        raise NotImplementedError
+
+    def search_put(self, docs: Sequence[tuple[int, str]]) -> None:
+        """Write (or replace) the documents ``(ticket id, text)``."""
+        raise NotImplementedError
+
+    def search_drop(self, ticket_ids: Sequence[int]) -> None:
+        """Remove the documents of these tickets."""
+        raise NotImplementedError
+
+    def search_clear(self) -> None:
+        """Remove every document (before a rebuild)."""
+        raise NotImplementedError
+
+    def search_containing(self, text: str) -> list[int]:
+        """The tickets whose document contains ``text`` (case-insensitive, as it is: for
+        erasure, not ranked)."""
+        raise NotImplementedError
+
+    def search_compact(self) -> None:  # noqa: B027 - optional: most backends need nothing
+        """After documents were removed for erasure: leave no trace of their words in the
+        index's own structures (SQLite's FTS5 keeps deleted terms until its segments merge)."""
+
+    def search_snippets(self, terms: str, numbers: Sequence[str]) -> dict[str, str]:
+        """A short excerpt of each ticket's document around the matches of ``terms`` (from
+        :meth:`search_terms`), matches in ``[`` ``]``, by ticket number."""
+        raise NotImplementedError
+
     def reset_sequences(self) -> None:  # noqa: B027 - optional: most backends need nothing
         """After rows were inserted with explicit ids: make the next generated ids follow
         the largest ones (PostgreSQL identity columns; SQLite needs nothing)."""
@@ -212,6 +248,13 @@ class Storage(ABC):
             f"the store's schema is version {version}, this hdcli needs {latest}: "
             "run `hdcli db upgrade`"
         )
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) for "contains ``text``": its own ``%``, ``_``
+    and ``\\`` match only themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")

@@ -5,13 +5,20 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from hdcli.backends.base import INTEGRITY, PERMANENT, TRANSIENT, ErrorKind, SqlStorage
+from hdcli.backends.base import (
+    INTEGRITY,
+    PERMANENT,
+    TRANSIENT,
+    ErrorKind,
+    SqlStorage,
+    like_pattern,
+)
 from hdcli.errors import BackendError, BackendUnavailable, HdcliError
 from hdcli.util import private_dir, private_file
 
@@ -137,8 +144,15 @@ class SqliteStorage(SqlStorage):
         "ID": "INTEGER PRIMARY KEY",
         "BIGINT": "INTEGER",
         "BLOB": "BLOB",
+        # rowid = the ticket's id; diacritics folded, so "Muller" finds "Müller"
+        "SEARCH_INDEX": "CREATE VIRTUAL TABLE search_index USING fts5(body, "
+        "tokenize = 'unicode61 remove_diacritics 2')",
     }
     IntegrityError = sqlite3.IntegrityError
+    #: FTS5's bm25 rank: lower is better
+    search_hits = (
+        "SELECT rowid AS ticket_id, rank AS score FROM search_index WHERE search_index MATCH ?"
+    )
 
     @classmethod
     def missing(cls, url: str) -> str | None:
@@ -217,6 +231,45 @@ class SqliteStorage(SqlStorage):
         if name:
             return name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
         return "UNIQUE constraint failed" in str(exc)
+
+    # -- the search index ----------------------------------------------------------------
+    def search_terms(self, words: Sequence[str]) -> str:
+        # every word a quoted FTS5 string ("" inside doubles), as a prefix: nothing the
+        # caller typed is FTS5 syntax (AND, OR, NEAR, parentheses, column filters, quotes)
+        return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+    def search_put(self, docs: Sequence[tuple[int, str]]) -> None:
+        self.search_drop([tid for tid, _ in docs])
+        self.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", docs)
+
+    def search_drop(self, ticket_ids: Sequence[int]) -> None:
+        self.executemany("DELETE FROM search_index WHERE rowid = ?", [(t,) for t in ticket_ids])
+
+    def search_clear(self) -> None:
+        self.execute("DELETE FROM search_index")
+
+    def search_containing(self, text: str) -> list[int]:
+        rows = self.query(
+            "SELECT rowid AS ticket_id FROM search_index WHERE body LIKE ? ESCAPE '\\'",
+            (like_pattern(text),),
+        )
+        return [int(r["ticket_id"]) for r in rows]
+
+    def search_compact(self) -> None:
+        # merge every segment: the terms of deleted documents are gone from the file's pages
+        self.execute("INSERT INTO search_index (search_index) VALUES ('optimize')")
+
+    def search_snippets(self, terms: str, numbers: Sequence[str]) -> dict[str, str]:
+        if not numbers:
+            return {}
+        marks = ", ".join("?" * len(numbers))
+        rows = self.query(
+            "SELECT t.number, snippet(search_index, 0, '[', ']', '…', 16) AS snippet "
+            "FROM search_index JOIN tickets t ON t.id = search_index.rowid "
+            f"WHERE search_index MATCH ? AND t.number IN ({marks})",
+            (terms, *numbers),
+        )
+        return {str(r["number"]): str(r["snippet"]) for r in rows}
 
     def list_tables(self) -> list[str]:
         rows = self.query(

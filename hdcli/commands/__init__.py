@@ -18,6 +18,7 @@ COMMANDS = (
     "show",
     "attachment",
     "list",
+    "search",
     "org",
     "contract",
     "contact",

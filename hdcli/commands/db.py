@@ -57,6 +57,10 @@ def upgrade() -> None:
     store = open_storage(ctx.config.storage_url, ctx.config, upgrade=False)
     try:
         applied = store.upgrade()
+        if 8 in applied:  # the search index came: fill it for the tickets there are
+            from hdcli.search import rebuild
+
+            rebuild(store)
     finally:
         store.close()
     say(

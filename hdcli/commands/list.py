@@ -40,6 +40,12 @@ def list_(
             help="only tickets with (or without) an agent preselected by routing",
         ),
     ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            help="only tickets whose text holds every word (as hdcli search)", metavar="TEXT"
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="at most this many")] = None,
     quiet: QuietOpt = False,
     fmt: FormatOpt = "table",
@@ -70,6 +76,7 @@ def list_(
         since=since,
         requester=requester,
         preselected=preselected,
+        search=search,
         limit=limit,
     )
     if quiet:

@@ -207,15 +207,26 @@ def listing(
     created_from: str | None = None,
     requester_id: int | None = None,
     preselected: bool | None = None,
+    search: str | None = None,
+    ranked: bool = False,
     limit: int | None = None,
 ) -> list[ListedTicket]:
     """The rows of ``hdcli list``, newest first: tickets of ``status`` (``open``: not
     closed), without an assignee (``unassigned``) or of ``assignee_id``, of ``org_id``,
     created on or after ``created_from`` (an ISO date), of the contact ``requester_id``,
-    with (``preselected=True``) or without (``False``) a preselected agent, at most ``limit``
-    (values checked by the caller)."""
+    with (``preselected=True``) or without (``False``) a preselected agent, whose text
+    matches ``search`` (the backend's ``search_terms``), at most ``limit`` (values checked by
+    the caller). ``ranked`` (with ``search``): best match first instead of newest first."""
     where: list[str] = []
     params: list[Any] = []
+    hits = ""
+    order = _ORDER
+    if search is not None:
+        # the one search query: hdcli search and hdcli list --search alike
+        hits = f" JOIN ({store.search_hits}) h ON h.ticket_id = t.id"
+        params.append(search)
+        if ranked:
+            order = " ORDER BY h.score, t.created_at DESC, t.id DESC"
     if status == "open":
         where.append("t.status <> 'closed'")
     elif status:
@@ -239,16 +250,18 @@ def listing(
         where.append(f"t.routed_to_id IS {'NOT ' if preselected else ''}NULL")
     cond = " WHERE " + " AND ".join(where) if where else ""
     if limit is None:
-        rows = store.query(f"SELECT {_COLUMNS} FROM tickets t {_JOINS}{cond}{_ORDER}", params)
+        rows = store.query(f"SELECT {_COLUMNS} FROM tickets t{hits} {_JOINS}{cond}{order}", params)
         return cast("list[ListedTicket]", rows)
     # The newest ids first, from tickets alone, then the joins for just those rows. With the
     # joins in the same query, SQLite's planner may drive it from organisations through
     # tickets_org and sort every matching ticket (0.6 s at 1,000,000 tickets for ``--status
     # open --limit 1``); alone, ``ORDER BY created_at DESC, id DESC LIMIT n`` walks the
     # tickets_created index backwards (an index entry ends with the rowid, the tie-break).
-    pick = f"SELECT t.id FROM tickets t{cond}{_ORDER} LIMIT {int(limit)}"
+    score = ", h.score" if hits else ""
+    pick = f"SELECT t.id{score} FROM tickets t{hits}{cond}{order} LIMIT {int(limit)}"
+    outer = order.replace("h.score", "pick.score")
     rows = store.query(
-        f"SELECT {_COLUMNS} FROM ({pick}) pick JOIN tickets t ON t.id = pick.id {_JOINS}{_ORDER}",
+        f"SELECT {_COLUMNS} FROM ({pick}) pick JOIN tickets t ON t.id = pick.id {_JOINS}{outer}",
         params,
     )
     return cast("list[ListedTicket]", rows)

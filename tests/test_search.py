@@ -1,0 +1,153 @@
+"""Full-text search in process: the index kept with every change, hostile queries, erasure."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+from workflow import ANNA
+
+from hdcli import customers, privacy, tickets
+from hdcli.context import Context
+from hdcli.errors import UsageError
+from hdcli.mail.ingest import ingest_one
+from hdcli.search import rebuild
+from hdcli.views import list_tickets
+
+BERT = "bert.meier@muster.example"
+
+
+def _mail(n: int, sender: str, name: str, subject: str, body: str, pdf: str = "") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"{name} <{sender}>"
+    msg["To"] = "helpdesk@smartwork.example"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<s-{n}@muster.example>"
+    msg.set_content(body)
+    if pdf:
+        msg.add_attachment(b"%PDF-1.4\n%%EOF\n", "application", "pdf", filename=pdf)
+    return bytes(msg)
+
+
+def _found(ctx: Context, query: str, **filters: str) -> list[str]:
+    return [r["subject"] for r in list_tickets(ctx.store, search=query, ranked=True, **filters)]
+
+
+def _setup(ctx: Context) -> None:
+    customers.add_contact(ctx, "Muster GmbH", "Bert Meier", BERT)
+    ingest_one(
+        ctx,
+        _mail(1, ANNA, "Anna Schmidt", "Drucker", "Die Tonerkartusche des Druckers ist leer."),
+    )
+    ingest_one(
+        ctx, _mail(2, BERT, "Bert Meier", "Scanner", "Der Scanner piept.", "Rechnung-4711.pdf")
+    )
+
+
+def test_a_ticket_is_found_by_a_word_of_the_mail_and_by_the_callers_surname(
+    any_ctx: Context,
+) -> None:
+    ctx = any_ctx
+    _setup(ctx)
+    assert _found(ctx, "Tonerkartusche") == ["Drucker"]
+    assert _found(ctx, "schmidt") == ["Drucker"]  # the requester's surname, any case
+    assert _found(ctx, "Meier") == ["Scanner"]
+    assert _found(ctx, "4711") == ["Scanner"]  # an attachment's name
+    assert _found(ctx, "Drucker") == ["Drucker"]  # subject and "des Druckers"
+    assert _found(ctx, "Tonerkartusche Scanner") == []  # every word must occur
+    assert _found(ctx, "Scanner", status="closed") == []
+    # a follow-up's words and a renamed requester are found in the same transaction
+    number = list_tickets(ctx.store, search="Scanner")[0]["number"]
+    tickets.note(ctx, number, "Lampe am Vorlagenglas tauschen")
+    assert _found(ctx, "Vorlagenglas") == ["Scanner"]
+    customers.edit_contact(ctx, BERT, name="Bert Kowalski")
+    assert _found(ctx, "Kowalski") == ["Scanner"]
+
+
+def test_a_word_finds_its_longer_forms(any_ctx: Context) -> None:
+    ctx = any_ctx
+    ingest_one(ctx, _mail(3, ANNA, "Anna Schmidt", "Bitte", "Das Papierfach des Druckers klemmt."))
+    ingest_one(ctx, _mail(4, ANNA, "Anna Schmidt", "Netz", "Die Verbindungen brechen ab."))
+    assert _found(ctx, "Drucker") == ["Bitte"]
+    assert _found(ctx, "Verbindung") == ["Netz"]
+
+
+@pytest.mark.parametrize(
+    "any_ctx", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_postgresql_finds_german_stems(any_ctx: Context) -> None:
+    ctx = any_ctx
+    ingest_one(ctx, _mail(5, ANNA, "Anna Schmidt", "Bitte", "Keiner der Drucker druckt."))
+    assert _found(ctx, "Druckers") == ["Bitte"]  # the stem, not only a prefix
+    snippet = ctx.store.search_snippets(
+        ctx.store.search_terms(["Druckers"]), [list_tickets(ctx.store)[0]["number"]]
+    )
+    assert "[Drucker]" in next(iter(snippet.values()))
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ('"Tonerkartusche', ["Drucker"]),
+        ("(Tonerkartusche*", ["Drucker"]),
+        ("-Tonerkartusche^", ["Drucker"]),
+        ("Tonerkartusche AND OR (", []),  # AND and OR are words that must occur
+        ("body:Tonerkartusche", []),
+        ("NEAR(Tonerkartusche leer)", []),
+        ("Tonerkartusche'; DROP TABLE tickets; --", []),
+        ("Toner\\kartusche %_", []),
+    ],
+)
+def test_hostile_query_syntax_is_only_words(any_ctx: Context, query: str, found: list[str]) -> None:
+    ctx = any_ctx
+    _setup(ctx)
+    assert _found(ctx, query) == found
+    assert len(list_tickets(ctx.store, search=query)) == len(found)
+    assert len(list_tickets(ctx.store)) == 2
+
+
+def test_a_query_without_words_is_a_usage_error(ctx: Context) -> None:
+    with pytest.raises(UsageError, match="no words"):
+        list_tickets(ctx.store, search='"( ) * -- ;')
+
+
+def test_erasure_removes_the_person_from_the_index(any_ctx: Context) -> None:
+    ctx = any_ctx
+    _setup(ctx)
+    for number in [r["number"] for r in list_tickets(ctx.store)]:
+        tickets.close(ctx, number, notify=False)
+    privacy.erase(ctx, BERT)
+    assert _found(ctx, "Meier") == [] and _found(ctx, "bert") == []
+    assert ctx.store.search_containing("Meier") == []
+    assert ctx.store.search_containing(BERT) == []
+    assert _found(ctx, "Schmidt") == ["Drucker"]  # nobody else is forgotten
+
+
+def test_a_rebuild_indexes_every_ticket_again(any_ctx: Context) -> None:
+    ctx = any_ctx
+    _setup(ctx)
+    with ctx.store.transaction():
+        ctx.store.search_clear()
+    assert _found(ctx, "Tonerkartusche") == []
+    assert rebuild(ctx.store) == 2
+    assert _found(ctx, "Tonerkartusche") == ["Drucker"]
+
+
+def test_edit_merge_and_split_keep_the_index(any_ctx: Context) -> None:
+    ctx = any_ctx
+    _setup(ctx)
+    printer = list_tickets(ctx.store, search="Tonerkartusche")[0]["number"]
+    scanner = list_tickets(ctx.store, search="piept")[0]["number"]
+    tickets.edit(ctx, printer, tickets.Edit(subject="Farblaser"))
+    assert _found(ctx, "Farblaser") == ["Farblaser"]
+    tickets.merge(ctx, scanner, printer)  # the scanner's mail now belongs to the printer ticket
+    assert _found(ctx, "piept") == ["Farblaser"]
+    moved = [a["id"] for a in tickets_show(ctx, printer) if "piept" in str(a["body"])]
+    new = tickets.split(ctx, printer, moved, subject="Scanner wieder")
+    assert _found(ctx, "piept") == ["Scanner wieder"] and new["number"] != printer
+
+
+def tickets_show(ctx: Context, number: str) -> list[dict[str, object]]:
+    from hdcli.views import show
+
+    return list(show(ctx.store, number)["articles"])  # type: ignore[call-overload]
