@@ -59,14 +59,21 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 @lru_cache(maxsize=1)
-def latest_version() -> int:
-    """The newest schema version this hdcli knows (from the file names alone: this runs at
-    every start, reading the SQL is left to an upgrade)."""
-    return max(
-        int(m.group(1))
-        for name in os.listdir(_migration_dir())
-        if (m := _MIGRATION.fullmatch(name))
+def known_versions() -> tuple[int, ...]:
+    """The schema versions this hdcli knows, ascending (from the file names alone: this runs
+    at every start, reading the SQL is left to an upgrade)."""
+    return tuple(
+        sorted(
+            int(m.group(1))
+            for name in os.listdir(_migration_dir())
+            if (m := _MIGRATION.fullmatch(name))
+        )
     )
+
+
+def latest_version() -> int:
+    """The newest schema version this hdcli knows."""
+    return known_versions()[-1]
 
 
 class Storage(ABC):
@@ -459,8 +466,14 @@ class SqlStorage(Storage):
     def schema_version(self) -> int:
         if not self._table_exists("schema_migrations"):
             return 0
-        row = self.query_one("SELECT max(version) AS v FROM schema_migrations")
-        return int(row["v"] or 0) if row else 0
+        applied = {int(r["version"]) for r in self.query("SELECT version FROM schema_migrations")}
+        if not applied:
+            return 0
+        # a store is at the version below its first missing migration: one applied out of
+        # order (a newer one before an older) does not hide the older one
+        top = max(applied)
+        missing = [v for v in known_versions() if v < top and v not in applied]
+        return missing[0] - 1 if missing else top
 
     def is_empty(self) -> bool:
         for table in ("organisations", "tickets", "agents"):
