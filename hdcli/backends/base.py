@@ -217,6 +217,16 @@ class Storage(ABC):
 _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+@lru_cache(maxsize=256)
+def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
+    """``INSERT … RETURNING id`` for ``table`` and ``cols``, each name checked (once per
+    statement shape: bulk open inserts the same shapes thousands of times)."""
+    if not _TABLE_RE.match(table) or not all(_TABLE_RE.match(c) for c in cols):
+        raise ValueError(f"bad table or column name in insert into {table!r}")
+    marks = ", ".join("?" * len(cols))
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) RETURNING id"
+
+
 def _checked(name: str) -> str:
     """A table or column name fit to be put into SQL, else ValueError."""
     if not _TABLE_RE.match(name):
@@ -393,13 +403,7 @@ class SqlStorage(Storage):
         return row
 
     def insert(self, table: str, values: dict[str, Any]) -> int:
-        if not _TABLE_RE.match(table) or not all(_TABLE_RE.match(c) for c in values):
-            raise ValueError(f"bad table or column name in insert into {table!r}")
-        cols = ", ".join(values)
-        marks = ", ".join("?" * len(values))
-        row = self.query_one(
-            f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING id", list(values.values())
-        )
+        row = self.query_one(_insert_sql(table, tuple(values)), list(values.values()))
         assert row is not None
         return int(row["id"])
 
