@@ -16,6 +16,7 @@ Library code: no Typer, no printing. The read side is :mod:`hdcli.views`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -457,6 +458,13 @@ def _prepare(ctx: Context, reqs: list[OpenRequest], isolated: bool) -> BulkState
     return bulk
 
 
+def _writes_of(store: SqlStorage, isolated: bool) -> AbstractContextManager[Any]:
+    """A checked batch sends its history and participant rows with one ``executemany`` each
+    (:meth:`~hdcli.backends.base.SqlStorage.deferred_writes`); row by row, each row's go with
+    it."""
+    return nullcontext() if isolated else store.deferred_writes()
+
+
 def _open_batch(ctx: Context, items: list[tuple[int, OpenRequest | Exception]]) -> list[BulkResult]:
     """One batch in one transaction: first without savepoints, then, if a row failed or a
     unique violation (another writer created the same external id meanwhile, on backends that
@@ -466,7 +474,7 @@ def _open_batch(ctx: Context, items: list[tuple[int, OpenRequest | Exception]]) 
     for attempt, isolated in enumerate((False, True, True)):
         results: list[BulkResult] = []
         try:
-            with change(ctx) as store:
+            with change(ctx) as store, _writes_of(store, isolated):
                 bulk = _prepare(ctx, reqs, isolated)
                 for line, item in items:
                     if isinstance(item, Exception):

@@ -117,7 +117,8 @@ def count(store: SqlStorage) -> int:
 def add_participant(store: SqlStorage, ticket_id: int, email: str, role: str) -> None:
     """Make the (normalised) address a participant of the ticket; one that is already keeps
     its role."""
-    store.execute(
+    store.write(
+        "ticket_participants",
         "INSERT INTO ticket_participants (ticket_id, email, role) VALUES (?, ?, ?) "
         "ON CONFLICT (ticket_id, email) DO NOTHING",
         (ticket_id, email, role),
