@@ -299,7 +299,12 @@ class Suite:
         sample.write_text("".join(rows), encoding="utf-8")
         done = subprocess.run(
             [sys.executable, "-m", "bench.count", str(sample), *(["--notify"] if notify else [])],
-            env={**env, "PYTHONPATH": str(HERE.parent)},
+            env={
+                **env,
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, (env.get("PYTHONPATH"), str(HERE.parent)))
+                ),
+            },
             capture_output=True,
             stdin=subprocess.DEVNULL,
             text=True,
