@@ -309,6 +309,7 @@ class Suite:
             stdin=subprocess.DEVNULL,
             text=True,
             check=False,
+            cwd=self.work,  # not the checkout: hdcli comes from the path, as for the CLI
         )
         backend = "postgresql" if env.get("HDCLI_STORAGE__URL") else "sqlite"
         what = f"statements per new ticket ({'acks' if notify else 'no mail'})"
