@@ -539,11 +539,11 @@ class Suite:
             elif notify:
                 res.note = f"{self.count_rows(name, env, 'outbound'):,} acks queued"
             self.add(res)
-            if not cap:  # statements per ticket, in a fresh store again
+            if not cap:  # statements per ticket, in a fresh store again, mail queued as above
                 shutil.rmtree(self.work / name, ignore_errors=True)
-                self.statements(
-                    name, self.on_backend(name, self.helpdesk(name), backend), src, notify
-                )
+                fresh = self.on_backend(name, self.helpdesk(name), backend)
+                fresh["HDCLI_MAIL__OUTBOUND__SEND_NOW"] = "false"
+                self.statements(name, fresh, src, notify)
 
     def _ingest_store(self, name: str) -> tuple[dict[str, str], list[str]]:
         env = self.helpdesk(name)
