@@ -27,6 +27,16 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(Suite.WORKLOADS),
         help=f"comma-separated workloads ({', '.join(Suite.WORKLOADS)})",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: run bulk, ingest and scale on PostgreSQL too, beside SQLite",
+    )
+    parser.add_argument(
+        "--pg-url",
+        help="PostgreSQL database for --backend postgresql (a schema hdbench_* per helpdesk)",
+    )
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument(
         "--workdir", type=Path, help="keep helpdesks and data here (reused by later runs)"
@@ -36,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     for knob in knobs:
         if getattr(args, knob) is not None:
             knobs[knob] = getattr(args, knob)
+    if args.backend == "postgresql" and not args.pg_url:
+        parser.error("--backend postgresql needs --pg-url URL")
+    pg_url = args.pg_url if args.backend == "postgresql" else None
     only = [w.strip() for w in args.only.split(",") if w.strip()]
     unknown = set(only) - set(Suite.WORKLOADS)
     if unknown:
@@ -56,9 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {m['nproc']} CPU(s), {m['cpu']}, Python {m['python']}, "
         f"load {m['loadavg_at_start']}"
     )
+    if pg_url:
+        from hdcli.config import mask_url
+
+        log(f"PostgreSQL: {mask_url(pg_url)} (rows marked pg), beside SQLite")
     log(HEADER)
     try:
-        results = Suite(work, knobs, hdcli, log).run(only)
+        results = Suite(work, knobs, hdcli, log, pg_url).run(only)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -7,6 +7,7 @@ that one child by ``os.wait4``. Latencies are the median of ``runs`` runs after 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -118,6 +119,7 @@ class Result:
     status: str = "ok"  # ok | skipped | failed
     note: str = ""
     samples: list[float] = field(default_factory=list)
+    backend: str = ""  # the store of the workload: "sqlite", "postgresql" ("" for floors)
 
 
 def run_once(
@@ -174,9 +176,16 @@ class Suite:
     """The helpdesks, the bare Typer app and the workloads of one benchmark run."""
 
     def __init__(
-        self, work: Path, knobs: dict[str, int], hdcli: list[str], log: Callable[[str], None]
+        self,
+        work: Path,
+        knobs: dict[str, int],
+        hdcli: list[str],
+        log: Callable[[str], None],
+        pg_url: str | None = None,
     ) -> None:
         self.work = work
+        #: With a PostgreSQL URL, bulk, ingest and scale run on SQLite and PostgreSQL in turn.
+        self.pg_url = pg_url
         self.k = knobs
         self.hdcli = hdcli
         self.log = log
@@ -237,6 +246,98 @@ class Suite:
         con.close()
         shutil.copyfile(home / "hd.db", seed)
         return env
+
+    def backends(self) -> list[str]:
+        return ["sqlite", "postgresql"] if self.pg_url else ["sqlite"]
+
+    def on_backend(self, name: str, env: dict[str, str], backend: str) -> dict[str, str]:
+        """``env`` of helpdesk ``name`` (built on SQLite) for ``backend``: for PostgreSQL, its
+        store copied (``hdcli db copy``, replacing what the schema held) into the schema
+        ``hdbench_NAME`` of ``--pg-url``'s database, then ``ANALYZE``d. A copy marked done
+        (``pg-copied``, next to the store's own ``filled`` marker) is reused."""
+        if backend == "sqlite":
+            return env
+        assert self.pg_url
+        import psycopg
+        from psycopg import sql
+
+        schema = "hdbench_" + "".join(c if c.isalnum() else "_" for c in name)
+        sep = "&" if "?" in self.pg_url else "?"
+        url = f"{self.pg_url}{sep}options=-csearch_path%3D{schema}"
+        pg_env = {**env, "HDCLI_STORAGE__URL": url}
+        marker = self.work / name / "pg-copied"
+        if marker.exists() and (self.work / name / "filled").exists():
+            return pg_env
+        with psycopg.connect(self.pg_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
+            admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        source = f"sqlite:///{self.work / name / 'hd.db'}"
+        done = subprocess.run(
+            [*self.hdcli, "db", "copy", "--from", source, "--to", url, "--force"],
+            env=pg_env,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"copy to PostgreSQL failed: {done.stderr.strip()}")
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("ANALYZE")
+        marker.touch()
+        return pg_env
+
+    def count_rows(self, name: str, env: dict[str, str], table: str) -> int:
+        url = env.get("HDCLI_STORAGE__URL")
+        if not url:
+            return _count(self.work / name / "hd.db", table)
+        import psycopg
+
+        with psycopg.connect(url) as con:
+            row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+            return int(row[0]) if row else 0
+
+    def statements(self, name: str, env: dict[str, str], src: Path, notify: bool) -> None:
+        """Statements per new ticket of a bulk open (``bench.count``, in a fresh copy of the
+        helpdesk ``name``'s store, over at most 1,000 rows of ``src``)."""
+        rows = src.read_text(encoding="utf-8").splitlines(keepends=True)[:1_000]
+        sample = self.work / f"{src.stem}-count.jsonl"
+        sample.write_text("".join(rows), encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.count", str(sample), *(["--notify"] if notify else [])],
+            env={
+                **env,
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, (env.get("PYTHONPATH"), str(HERE.parent)))
+                ),
+            },
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            check=False,
+            cwd=self.work,  # not the checkout: hdcli comes from the path, as for the CLI
+        )
+        backend = "postgresql" if env.get("HDCLI_STORAGE__URL") else "sqlite"
+        what = f"statements per new ticket ({'acks' if notify else 'no mail'})"
+        if done.returncode:
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            self.add(Result("2 bulk open", what, backend=backend, status="failed", note=last))
+            return
+        got = json.loads(done.stdout.strip().splitlines()[-1])
+        per = got["statements"] / max(got["created"], 1)
+        top = ", ".join(f"{k} {v / max(got['created'], 1):.2f}" for k, v in got["by_kind"].items())
+        self.add(
+            Result(
+                "2 bulk open",
+                what,
+                per,
+                "stmts",
+                backend=backend,
+                note=f"{got['created']:,} of {got['rows']:,} rows; per ticket: {top}",
+            )
+        )
 
     def has(self, *args: str, env: dict[str, str]) -> bool:
         """Whether ``hdcli ARGS --help`` exists (a command still being built is skipped)."""
@@ -316,6 +417,7 @@ class Suite:
             target=target,
             peak_mb=peak,
             samples=[round(s.wall * 1000, 1) for s in samples],
+            backend="postgresql" if env.get("HDCLI_STORAGE__URL") else "sqlite",
         )
         if code:
             res.status, res.note = "failed", f"exit code {code}"
@@ -419,10 +521,10 @@ class Suite:
             (True, "acks queued", "bulk_ack", None),
             (True, "every ack queued (no cap)", "bulk_ack", "1000000000"),
         )
-        for notify, label, key, cap in variants:
+        for (notify, label, key, cap), backend in itertools.product(variants, self.backends()):
             name = f"bulk-{key}" + ("-nocap" if cap else "")
             shutil.rmtree(self.work / name, ignore_errors=True)
-            env = self.helpdesk(name)
+            env = self.on_backend(name, self.helpdesk(name), backend)
             src = self.work / f"requests-{key}.jsonl"
             data.write_requests(src, n, seed=11 if notify else 12)
             args = ["open", "--from-file", str(src), "-q"]
@@ -440,12 +542,18 @@ class Suite:
                 s.cpu * 1000,
                 target=TARGETS[key],
                 peak_mb=s.rss_mb,
+                backend=backend,
             )
             if s.code:
                 res.status, res.note = "failed", f"exit code {s.code}"
             elif notify:
-                res.note = f"{_count(self.work / name / 'hd.db', 'outbound'):,} acks queued"
+                res.note = f"{self.count_rows(name, env, 'outbound'):,} acks queued"
             self.add(res)
+            if not cap:  # statements per ticket, in a fresh store again, mail queued as above
+                shutil.rmtree(self.work / name, ignore_errors=True)
+                fresh = self.on_backend(name, self.helpdesk(name), backend)
+                fresh["HDCLI_MAIL__OUTBOUND__SEND_NOW"] = "false"
+                self.statements(name, fresh, src, notify)
 
     def _ingest_store(self, name: str) -> tuple[dict[str, str], list[str]]:
         env = self.helpdesk(name)
@@ -454,9 +562,14 @@ class Suite:
         return env, numbers
 
     def w3_ingest(self) -> None:
+        for backend in self.backends():
+            self._ingest(backend)
+
+    def _ingest(self, backend: str) -> None:
         n = self.k["mails"]
         shutil.rmtree(self.work / "ingest", ignore_errors=True)
         env, numbers = self._ingest_store("ingest")
+        env = self.on_backend("ingest", env, backend)
         if not self.has("mail", "ingest", env=env):
             self.add(
                 Result(
@@ -483,6 +596,7 @@ class Suite:
             s.cpu * 1000,
             target=TARGETS["ingest"],
             peak_mb=s.rss_mb,
+            backend=backend,
         )
         if s.code:
             res.status, res.note = "failed", f"exit code {s.code}"
@@ -573,6 +687,10 @@ class Suite:
             self.add(res)
 
     def w5_scale(self) -> None:
+        for backend in self.backends():
+            self._scale(backend)
+
+    def _scale(self, backend: str) -> None:
         k = self.k
         env = self.helpdesk("billing")
         marker = self.work / "billing" / "filled"
@@ -583,6 +701,7 @@ class Suite:
             )
             data.fill_store(self.work / "billing" / "hd.db", k["billing_tickets"], k["entries"])
             marker.touch()
+        env = self.on_backend("billing", env, backend)
         if self.has("report", "billing", env=env):
             self.latency(
                 "5 scale",
@@ -610,6 +729,7 @@ class Suite:
             numbers = data.fill_store(self.work / "big" / "hd.db", k["tickets"], k["tickets"] // 10)
             numbers_file.write_text(json.dumps(numbers), encoding="utf-8")
             marker.touch()
+        env = self.on_backend("big", env, backend)
         numbers = json.loads(numbers_file.read_text(encoding="utf-8"))
         number = numbers[len(numbers) // 2]
         self.latency(
@@ -850,14 +970,15 @@ def format_row(r: Result) -> str:
     bare = f"{_num(r.bare_ms)} ms" if r.bare_ms is not None else ""
     peak = f"{r.peak_mb:.0f} MB" if r.peak_mb is not None else ""
     note = f"  [{r.status}: {r.note}]" if r.note else ""
+    store = {"sqlite": "sqlite", "postgresql": "pg"}.get(r.backend, "")
     return (
-        f"{r.workload:<14} {r.name:<46.46} {value:>17} {cpu:>11} {bare:>10} {ratio:>6} "
+        f"{r.workload:<14} {store:<6} {r.name:<46.46} {value:>17} {cpu:>11} {bare:>10} {ratio:>6} "
         f"{cpu_ratio:>6} {floor:>6} {r.target:>12} {peak:>6}{note}"
     )
 
 
 HEADER = (
-    f"{'workload':<14} {'what':<46} {'median/rate':>17} {'cpu':>11} {'bare':>10} "
+    f"{'workload':<14} {'store':<6} {'what':<46} {'median/rate':>17} {'cpu':>11} {'bare':>10} "
     f"{'ratio':>6} {'cpu×':>6} {'pass×':>6} {'target':>12} {'peak':>6}"
 )
 

@@ -489,11 +489,23 @@ class Requester:
     contract: Row
 
 
-def find_requester(store: SqlStorage, email: str, today: date) -> tuple[Requester | None, str]:
+def find_requester(
+    store: SqlStorage,
+    email: str,
+    today: date,
+    contacts: Mapping[str, Row] | None = None,
+) -> tuple[Requester | None, str]:
     """Who may be served: a contact (or an address of an organisation's mail domain) whose
-    organisation has a contract valid today. Returns (requester, "") or (None, reason)."""
+    organisation has a contract valid today. Returns (requester, "") or (None, reason).
+
+    ``contacts``: the contacts of a batch's addresses read at once
+    (:func:`hdcli.repo.customers.contacts_by_email`); an address missing from it has none."""
     address = norm_email(email)
-    contact = customer_repo.contact_by_email(store, address)
+    if contacts is not None:
+        found = contacts.get(address)
+        contact = dict(found) if found is not None else None
+    else:
+        contact = customer_repo.contact_by_email(store, address)
     if contact is not None:
         org = customer_repo.org(store, contact["org_id"])
     else:

@@ -16,6 +16,7 @@ Library code: no Typer, no printing. The read side is :mod:`hdcli.views`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -224,33 +225,64 @@ def open_ticket(ctx: Context, req: OpenRequest) -> Opened:
     return opened
 
 
+@dataclass
+class BulkState:
+    """What the rows of one :func:`open_many` batch share inside its transaction: the contract
+    gate's answers, the tickets of the batch's external ids and the batch's contacts (each read
+    with one query for the whole batch), the number format. ``isolated`` False: the rows were
+    checked beforehand and run without a savepoint each (an error undoes the whole batch)."""
+
+    gate: dict[str, Any] = field(default_factory=dict)
+    tickets: dict[str, Row | None] = field(default_factory=dict)
+    contacts: dict[str, Row] | None = None
+    numbering: tuple[Any, str] | None = None
+    isolated: bool = True
+    #: Numbers reserved for the tickets a checked batch creates, in order (one counter write).
+    numbers: list[str] = field(default_factory=list)
+
+
+def _requester(
+    ctx: Context, key: str, gate_cache: dict[str, Any] | None, bulk: BulkState | None
+) -> customers.Requester:
+    """The contract gate for the normalised address ``key`` (Refused when it says no)."""
+    cached: customers.Requester | None = gate_cache.get(key) if gate_cache is not None else None
+    if cached is not None:
+        return cached
+    contacts = bulk.contacts if bulk is not None else None
+    requester, reason = customers.find_requester(ctx.store, key, ctx.today(), contacts)
+    if requester is None:
+        raise Refused(f"{key}: {reason}; not opened")
+    if gate_cache is not None:
+        gate_cache[key] = requester
+    return requester
+
+
 def open_in_tx(
     ctx: Context,
     req: OpenRequest,
     gate_cache: dict[str, Any] | None = None,
+    bulk: BulkState | None = None,
 ) -> Opened:
     """Open a ticket inside the caller's transaction.
 
     The requester must be a contact (or an address of a mail domain) of an organisation with a
     contract valid today; anyone else is refused and nothing of theirs is stored. With an
     ``external_id`` that exists, the existing ticket is returned (``created`` False).
+    ``bulk``: the batch's shared reads (:class:`BulkState`), from :func:`open_many` only.
     """
     store = ctx.store
     req.validate()
+    if bulk is not None and gate_cache is None:
+        gate_cache = bulk.gate
     if req.external_id:
-        existing = ticket_repo.by_external_id(store, req.external_id)
+        if bulk is not None and req.external_id in bulk.tickets:
+            existing = bulk.tickets[req.external_id]
+        else:
+            existing = ticket_repo.by_external_id(store, req.external_id)
         if existing is not None:
             return Opened(existing, False)
     key = norm_email(req.contact)
-    cached = gate_cache.get(key) if gate_cache is not None else None
-    if cached is None:
-        requester, reason = customers.find_requester(store, key, ctx.today())
-        if requester is None:
-            raise Refused(f"{key}: {reason}; not opened")
-        if gate_cache is not None:
-            gate_cache[key] = requester
-    else:
-        requester = cached
+    requester = _requester(ctx, key, gate_cache, bulk)
     guard(ctx, "ticket.open", None, contact=key, subject=req.subject, channel=req.channel)
     contact = customers.ensure_contact(store, requester, req.name, ctx.actor)
     assignee_id = None
@@ -278,22 +310,36 @@ def open_in_tx(
         "updated_at": now,
         "closed_at": None,
     }
-    try:
-        # Two processes may open one external id at once: both found nothing above, and on
-        # PostgreSQL the later insert fails (SQLite's write lock rules that out). The
-        # savepoint undoes its row and its number; the other's ticket is the answer.
-        with store.savepoint():
-            ticket["number"] = _number_format(ctx).allocate(store, 1, ctx.today(), _system_id(ctx))[
-                0
-            ]
-            ticket["id"] = ticket_repo.insert(store, ticket)
-    except store.IntegrityError as exc:
-        twin = None
-        if req.external_id and store.is_unique_violation(exc):
-            twin = ticket_repo.by_external_id(store, req.external_id)
-        if twin is None:
-            raise
-        return Opened(twin, False)
+    if bulk is None:
+        fmt, sid = _number_format(ctx), _system_id(ctx)
+    else:
+        if bulk.numbering is None:
+            bulk.numbering = (_number_format(ctx), _system_id(ctx))
+        fmt, sid = bulk.numbering
+    if bulk is not None and not bulk.isolated:
+        # A checked batch: a unique violation (another writer's external id) aborts the
+        # batch, which open_many runs again row by row.
+        ticket["number"] = (
+            bulk.numbers.pop() if bulk.numbers else fmt.allocate(store, 1, ctx.today(), sid)[0]
+        )
+        ticket["id"] = ticket_repo.insert(store, ticket)
+    else:
+        try:
+            # Two processes may open one external id at once: both found nothing above, and
+            # on PostgreSQL the later insert fails (SQLite's write lock rules that out). The
+            # savepoint undoes its row and its number; the other's ticket is the answer.
+            with store.savepoint():
+                ticket["number"] = fmt.allocate(store, 1, ctx.today(), sid)[0]
+                ticket["id"] = ticket_repo.insert(store, ticket)
+        except store.IntegrityError as exc:
+            twin = None
+            if req.external_id and store.is_unique_violation(exc):
+                twin = ticket_repo.by_external_id(store, req.external_id)
+            if twin is None:
+                raise
+            return Opened(twin, False)
+    if bulk is not None and req.external_id:
+        bulk.tickets[req.external_id] = ticket  # a later row of the batch with this id
     if req.first_article:
         _first_article(ctx, ticket, req, key)
     add_participant(store, int(ticket["id"]), key, "requester")
@@ -362,10 +408,15 @@ def open_many(
 
     Every row gets exactly what one ``hdcli open`` gives: the contract gate, the plugins'
     guards, an ``external_id`` that exists (in the store or earlier in the input) returns that
-    ticket (``created`` False), the acknowledgement under the same rules. Each row runs in a
-    savepoint of its own, so a refused row is undone alone and does not stop the rest. An item
-    that is an exception (a row that could not be read) comes back as that row's error.
+    ticket (``created`` False), the acknowledgement under the same rules. A refused row is
+    undone alone and does not stop the rest. An item that is an exception (a row that could
+    not be read) comes back as that row's error.
     Yields one result per input item, in input order, each batch after its commit.
+
+    A batch reads the tickets of its external ids and its contacts with one query each, and
+    checks every row (its fields and the contract gate) before writing. A batch whose rows all
+    pass runs without a savepoint per row; a batch with a row that fails, there or later (a
+    plugin's veto), runs (again) with a savepoint per row, so only that row is undone.
     """
     chunk: list[tuple[int, OpenRequest | Exception]] = []
     for item in requests:
@@ -377,29 +428,96 @@ def open_many(
         yield from _open_batch(ctx, chunk)
 
 
+class _RowFailed(Exception):
+    """A row of a checked batch failed after all: run the batch row by row."""
+
+
+def _prepare(ctx: Context, reqs: list[OpenRequest], isolated: bool) -> BulkState:
+    """The batch's shared reads; with ``isolated`` False, raises _RowFailed unless every
+    row passes its checks (fields, contract gate)."""
+    store = ctx.store
+    bulk = BulkState(isolated=isolated)
+    xids: list[str] = []
+    keys: list[str] = []
+    for req in reqs:
+        try:
+            req.validate()
+        except (UsageError, NotFound):
+            if not isolated:
+                raise _RowFailed from None
+            continue
+        if req.external_id:
+            xids.append(req.external_id)
+        keys.append(norm_email(req.contact))
+    if xids:
+        found = ticket_repo.by_external_ids(store, xids)
+        bulk.tickets = {x: found.get(x) for x in xids}
+    bulk.contacts = customer_repo.contacts_by_email(store, keys)
+    if not isolated:
+        new = 0
+        seen: set[str] = set()
+        for req in reqs:
+            if req.external_id:
+                if bulk.tickets.get(req.external_id) is not None or req.external_id in seen:
+                    continue  # the existing ticket is the answer, whoever asks
+                seen.add(req.external_id)
+            try:
+                _requester(ctx, norm_email(req.contact), bulk.gate, bulk)
+            except Refused:
+                raise _RowFailed from None
+            new += 1
+        if new:
+            fmt, sid = bulk.numbering = (_number_format(ctx), _system_id(ctx))
+            bulk.numbers = fmt.allocate(store, new, ctx.today(), sid)[::-1]  # pop() takes the next
+    return bulk
+
+
+def _writes_of(store: SqlStorage, isolated: bool) -> AbstractContextManager[Any]:
+    """A checked batch sends its history and participant rows with one ``executemany`` each
+    (:meth:`~hdcli.backends.base.SqlStorage.deferred_writes`); row by row, each row's go with
+    it."""
+    return nullcontext() if isolated else store.deferred_writes()
+
+
 def _open_batch(ctx: Context, items: list[tuple[int, OpenRequest | Exception]]) -> list[BulkResult]:
-    """One batch in one transaction. A unique violation (another writer created the same
-    external id meanwhile, on backends that do not serialise writers) retries it once."""
-    for attempt in (1, 2):
-        gate: dict[str, Any] = {}  # the contract gate's answers within this transaction
+    """One batch in one transaction: first without savepoints, then, if a row failed or a
+    unique violation (another writer created the same external id meanwhile, on backends that
+    do not serialise writers) came between, again with a savepoint per row (a unique violation
+    there retries it once more)."""
+    reqs = [item for _, item in items if not isinstance(item, Exception)]
+    for attempt, isolated in enumerate((False, True, True)):
         results: list[BulkResult] = []
         try:
-            with change(ctx) as store:
+            with change(ctx) as store, _writes_of(store, isolated):
+                bulk = _prepare(ctx, reqs, isolated)
                 for line, item in items:
                     if isinstance(item, Exception):
                         results.append(BulkResult(line, None, False, str(item)))
                         continue
-                    try:
-                        with store.savepoint():
-                            opened = open_in_tx(ctx, item, gate_cache=gate)
-                    except (Refused, UsageError, NotFound) as exc:
-                        gate.clear()  # what the undone row read may be gone with it
-                        results.append(BulkResult(line, None, False, str(exc)))
-                        continue
+                    if not isolated:
+                        try:
+                            opened = open_in_tx(ctx, item, bulk=bulk)
+                        except (Refused, UsageError, NotFound):
+                            raise _RowFailed from None
+                    else:
+                        try:
+                            with store.savepoint():
+                                opened = open_in_tx(ctx, item, bulk=bulk)
+                        except (Refused, UsageError, NotFound) as exc:
+                            bulk.gate.clear()  # what the undone row read may be gone with it
+                            bulk.contacts = None
+                            if item.external_id:
+                                bulk.tickets.pop(item.external_id, None)
+                            results.append(BulkResult(line, None, False, str(exc)))
+                            continue
                     results.append(
                         BulkResult(line, str(opened.ticket["number"]), opened.created, None)
                     )
+                if bulk.numbers:
+                    raise _RowFailed  # fewer tickets than checked for: no number is left unused
             return results
+        except _RowFailed:
+            continue
         except Exception as exc:
             if attempt == 2 or not ctx.store.is_unique_violation(exc):
                 raise

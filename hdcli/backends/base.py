@@ -267,6 +267,16 @@ def like_pattern(text: str) -> str:
 _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+@lru_cache(maxsize=256)
+def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
+    """``INSERT … RETURNING id`` for ``table`` and ``cols``, each name checked (once per
+    statement shape: bulk open inserts the same shapes thousands of times)."""
+    if not _TABLE_RE.match(table) or not all(_TABLE_RE.match(c) for c in cols):
+        raise ValueError(f"bad table or column name in insert into {table!r}")
+    marks = ", ".join("?" * len(cols))
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) RETURNING id"
+
+
 def _checked(name: str) -> str:
     """A table or column name fit to be put into SQL, else ValueError."""
     if not _TABLE_RE.match(name):
@@ -311,6 +321,9 @@ class SqlStorage(Storage):
         self._depth = 0
         self._savepoints = 0
         self._conn: Any = None
+        #: Inside :meth:`deferred_writes`: the rows of :meth:`write` not sent yet, by table
+        #: and statement, in the order they came.
+        self._pending: dict[tuple[str, str], list[tuple[Any, ...]]] | None = None
 
     # -- dialect points --------------------------------------------------------------
     @abstractmethod
@@ -409,6 +422,45 @@ class SqlStorage(Storage):
             self._savepoints -= 1
         self.execute(f"RELEASE SAVEPOINT {name}")
 
+    @contextmanager
+    def deferred_writes(self) -> Iterator[SqlStorage]:
+        """Inside a transaction: :meth:`write` rows wait and go with one ``executemany`` per
+        statement, before any other statement is sent (so every read, savepoint and write
+        sees them, in order) and at the end of the block. An error drops the rows still
+        waiting (the transaction is rolled back anyway)."""
+        if not self._depth:
+            raise RuntimeError("deferred_writes() needs an open transaction()")
+        if self._pending is not None:
+            yield self
+            return
+        self._pending = {}
+        try:
+            yield self
+            self._flush()
+        finally:
+            self._pending = None
+
+    def write(self, table: str, sql: str, params: Sequence[Any]) -> None:
+        """A write into ``table`` whose result nobody reads: sent now, or inside
+        :meth:`deferred_writes` with the other rows of its statement at once."""
+        if self._pending is None:
+            self.execute(sql, params)
+        else:
+            self._pending.setdefault((table, sql), []).append(tuple(params))
+
+    def _flush(self, table: str | None = None) -> None:
+        """Send the waiting rows (all, or only when some wait for ``table``)."""
+        pending = self._pending
+        if not pending or (table is not None and not any(t == table for t, _ in pending)):
+            return
+        self._pending = {}
+        try:
+            for (_table, sql), rows in pending.items():
+                self._guard(self._executemany, self._sql(sql), rows)
+        except BaseException:
+            self._pending = None  # the transaction is lost: nothing more waits
+            raise
+
     def _guard(self, fn: Any, *args: Any) -> Any:
         try:
             return fn(*args)
@@ -419,9 +471,13 @@ class SqlStorage(Storage):
             raise wrapped from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self._pending:
+            self._flush()
         return self._guard(self._conn.execute, self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self._pending:
+            self._flush()
         self._guard(self._executemany, self._sql(sql), rows)
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -444,13 +500,11 @@ class SqlStorage(Storage):
         return row
 
     def insert(self, table: str, values: dict[str, Any]) -> int:
-        if not _TABLE_RE.match(table) or not all(_TABLE_RE.match(c) for c in values):
-            raise ValueError(f"bad table or column name in insert into {table!r}")
-        cols = ", ".join(values)
-        marks = ", ".join("?" * len(values))
-        row = self.query_one(
-            f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING id", list(values.values())
-        )
+        sql = _insert_sql(table, tuple(values))
+        # Rows waiting for other tables may wait on (a new ticket does not read them).
+        self._flush(table)
+        cur = self._guard(self._conn.execute, self._sql(sql), tuple(values.values()))
+        row = self._guard(cur.fetchone)
         assert row is not None
         return int(row["id"])
 

@@ -341,6 +341,7 @@ class PostgresStorage(SqlStorage):
 
         # Outside a transaction a server-side cursor must be WITH HOLD; either way the rows
         # come in chunks and the connection stays usable for other statements meanwhile.
+        self._flush()
         name = f"hdcli_iter_{next(_cursor_ids)}"
         withhold = not self.in_transaction
         cur = self._guard(

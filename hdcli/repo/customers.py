@@ -7,7 +7,7 @@ whole word of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -187,6 +187,18 @@ def contact(store: SqlStorage, contact_id: int | None) -> Row | None:
 def contact_by_email(store: SqlStorage, email: str) -> Row | None:
     """The contact with this (normalised) address, or None."""
     return store.query_one("SELECT * FROM contacts WHERE email = ?", (email,))
+
+
+def contacts_by_email(store: SqlStorage, emails: Sequence[str]) -> dict[str, Row]:
+    """The contacts with these (normalised) addresses, by address (unknown ones left out)."""
+    found: dict[str, Row] = {}
+    addresses = list(dict.fromkeys(emails))
+    for start in range(0, len(addresses), 500):
+        part = addresses[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for row in store.query(f"SELECT * FROM contacts WHERE email IN ({marks})", part):
+            found[str(row["email"])] = row
+    return found
 
 
 def contact_by_key(store: SqlStorage, email: str, key: str) -> Row | None:

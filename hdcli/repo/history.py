@@ -26,7 +26,8 @@ def add(
     at: str,
 ) -> None:
     """Record one history event (``detail`` as JSON; values it cannot encode as text)."""
-    store.execute(
+    store.write(
+        "history",
         "INSERT INTO history (ticket_id, entity, entity_key, actor, action, detail, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (

@@ -58,6 +58,18 @@ def by_external_id(store: SqlStorage, external_id: str) -> Row | None:
     return store.query_one("SELECT * FROM tickets WHERE external_id = ?", (external_id,))
 
 
+def by_external_ids(store: SqlStorage, external_ids: Sequence[str]) -> dict[str, Row]:
+    """The tickets opened with these external ids, by external id (unknown ones left out)."""
+    found: dict[str, Row] = {}
+    ids = list(dict.fromkeys(external_ids))
+    for start in range(0, len(ids), 500):  # well below every backend's parameter limit
+        part = ids[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for row in store.query(f"SELECT * FROM tickets WHERE external_id IN ({marks})", part):
+            found[str(row["external_id"])] = row
+    return found
+
+
 def by_numbers(store: SqlStorage, numbers: Sequence[str]) -> list[Row]:
     """The tickets with these numbers, in the order of ``numbers`` (unknown ones left out)."""
     if not numbers:
@@ -112,7 +124,8 @@ def count(store: SqlStorage) -> int:
 def add_participant(store: SqlStorage, ticket_id: int, email: str, role: str) -> None:
     """Make the (normalised) address a participant of the ticket; one that is already keeps
     its role."""
-    store.execute(
+    store.write(
+        "ticket_participants",
         "INSERT INTO ticket_participants (ticket_id, email, role) VALUES (?, ?, ?) "
         "ON CONFLICT (ticket_id, email) DO NOTHING",
         (ticket_id, email, role),

@@ -1,0 +1,125 @@
+"""``python -m bench.count FILE [--notify]``: statements per ticket of a bulk open.
+
+Opens the rows of FILE (JSONL or CSV) in this process as ``hdcli open --from-file`` does, in the
+helpdesk that ``HDCLI_CONFIG`` / ``HDCLI_STORAGE__URL`` name, and counts every statement hdcli
+sends to the store through its connection (SQLite or PostgreSQL alike: the backends send all
+SQL through the DB-API connection's ``execute``/``executemany`` and its cursors). Prints one JSON
+object: rows, tickets created, statements, and statements by kind (``INSERT tickets``,
+``SELECT``, ``SAVEPOINT``, …). Needs no ``pg_stat_statements`` on the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from typing import Any
+
+
+def _kind(sql: Any) -> str:
+    words = str(sql).split(None, 3)
+    if not words:
+        return "?"
+    head = words[0].upper()
+    if head == "INSERT" and len(words) > 2:
+        return f"INSERT {words[2]}"
+    if head == "UPDATE" and len(words) > 1:
+        return f"UPDATE {words[1]}"
+    if head == "DELETE" and len(words) > 2:
+        return f"DELETE {words[2]}"
+    return head
+
+
+class _Cursor:
+    def __init__(self, cur: Any, owner: Counting) -> None:
+        self._cur = cur
+        self._owner = owner
+
+    def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self._owner.count(sql)
+        return self._cur.execute(sql, *args, **kwargs)
+
+    def executemany(self, sql: Any, rows: Any, *args: Any, **kwargs: Any) -> Any:
+        rows = list(rows)
+        self._owner.count(sql, len(rows))
+        return self._cur.executemany(sql, rows, *args, **kwargs)
+
+    def __enter__(self) -> _Cursor:
+        self._cur.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._cur.__exit__(*exc)
+
+    def __iter__(self) -> Any:
+        return iter(self._cur)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+
+class Counting:
+    """A DB-API connection that counts the statements sent through it (one per ``execute``,
+    one per ``executemany`` with its rows counted apart), delegating everything else."""
+
+    def __init__(self, conn: Any) -> None:
+        object.__setattr__(self, "_conn", conn)
+        object.__setattr__(self, "kinds", Counter())
+        object.__setattr__(self, "many_rows", 0)
+
+    def count(self, sql: Any, rows: int | None = None) -> None:
+        self.kinds[_kind(sql)] += 1
+        if rows is not None:
+            object.__setattr__(self, "many_rows", self.many_rows + rows)
+
+    def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self.count(sql)
+        return self._conn.execute(sql, *args, **kwargs)
+
+    def executemany(self, sql: Any, rows: Any, *args: Any, **kwargs: Any) -> Any:
+        rows = list(rows)
+        self.count(sql, len(rows))
+        return self._conn.executemany(sql, rows, *args, **kwargs)
+
+    def cursor(self, *args: Any, **kwargs: Any) -> _Cursor:
+        return _Cursor(self._conn.cursor(*args, **kwargs), self)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._conn, name, value)
+
+
+def main(argv: list[str]) -> int:
+    from hdcli.bulk import open_from_file
+    from hdcli.config import Config
+    from hdcli.context import Context
+
+    path, notify = argv[0], "--notify" in argv
+    ctx = Context(Config.load(os.environ.get("HDCLI_CONFIG"), env=os.environ), "bench")
+    store: Any = ctx.store
+    counting = Counting(store._conn)
+    store._conn = counting
+    try:
+        results = list(open_from_file(ctx, path, notify=notify))
+    finally:
+        store._conn = counting._conn
+        ctx.close()
+    print(
+        json.dumps(
+            {
+                "rows": len(results),
+                "created": sum(1 for r in results if r.created),
+                "statements": sum(counting.kinds.values()),
+                "executemany_rows": counting.many_rows,
+                "by_kind": dict(counting.kinds.most_common()),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
