@@ -420,3 +420,59 @@ def test_attachment_names_lose_format_characters() -> None:
     assert sanitize_filename("in\u200bvoice\u2066.pdf\u2069") == "invoice.pdf"
     assert sanitize_filename("\u200e\u200f\ufeff") == "attachment"
     assert sanitize_filename("../\u202e/etc/passwd") == "passwd"
+
+
+def _big(data: bytes, *, cte: str = "base64", message_id: bool = True) -> bytes:
+    """A CRLF mail with one attachment of ``data`` and a short text."""
+    head = (
+        "From: anna@kunde.example\r\nTo: support@helpdesk.example\r\nSubject: Logs\r\n"
+        + ("Message-ID: <big@kunde.example>\r\n" if message_id else "")
+        + 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="bb"\r\n\r\n'
+        "--bb\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei die Logs.\r\n"
+        "--bb\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+        f'filename="logs.tar"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
+    ).encode()
+    body = base64.encodebytes(data).replace(b"\n", b"\r\n")
+    return head + body + b"--bb--\r\n"
+
+
+def test_a_big_attachment_costs_its_decoded_size_and_no_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import random
+    import tracemalloc
+
+    from hdcli.mail import parse
+
+    data = random.Random(1).randbytes(4 * 1024 * 1024)
+    raw = _big(data)
+    tracemalloc.start()
+    try:
+        mail = parse_message(raw, max_attachment_size=len(raw))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(a.filename, a.data == data) for a in mail.attachments] == [("logs.tar", True)]
+    assert mail.body_text == "Anbei die Logs."
+    # the decoded bytes and a little: no LF copy, no str of the body, no list of its lines
+    assert peak < len(data) + 1024 * 1024, peak
+    # the same mail parsed without lifting, and as LF: the same result and key
+    plain = _big(data, message_id=False)
+    key = parse_message(plain, max_attachment_size=len(raw)).key
+    assert parse_message(plain.replace(b"\r\n", b"\n"), max_attachment_size=len(raw)).key == key
+    monkeypatch.setattr(parse, "LIFT_MIN_BYTES", 1 << 40)
+    unlifted = parse_message(plain, max_attachment_size=len(raw))
+    assert unlifted.key == key and unlifted.attachments[0].data == data
+
+
+def test_a_big_base64_looking_body_that_is_not_base64_is_kept_as_sent() -> None:
+    data = bytes(range(256)) * 2048
+    text_lines = base64.encodebytes(data)
+    mail = parse_message(_big(data, cte="7bit"), max_attachment_size=10 * len(text_lines))
+    # the lines as sent, not decoded (the line end before the boundary belongs to it)
+    assert mail.attachments[0].data == text_lines[:-1]
+    # a sender who writes a lifting token gets it back as text
+    forged = _big(data).replace(b"Anbei die Logs.", b"hdcli-lifted-0000000000000000-0")
+    assert parse_message(forged, max_attachment_size=len(forged)).body_text == (
+        "hdcli-lifted-0000000000000000-0"
+    )

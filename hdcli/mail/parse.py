@@ -733,6 +733,135 @@ def _fallback_name(content_type: str) -> str:
     return stem + _EXT_BY_TYPE.get(content_type, ".bin")
 
 
+#: A run of base64 lines at least this long in a body is lifted out of the message before the
+#: stdlib parser sees it (see :func:`_lift_bodies`); smaller ones are parsed as they are.
+LIFT_MIN_BYTES = 256 * 1024
+# A run of lines of base64 characters only (no blank, colon or dash: never a header field,
+# a boundary or an empty line), each line at most 998 characters (RFC 5322).
+_B64_RUN = re.compile(rb"\n(?:[A-Za-z0-9+/=]{1,998}+\r?\n)++")
+_FIRST_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
+_ALL_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*\Z")
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class _Lifted:
+    """Big base64 bodies cut out of a message before parsing, each replaced by a token line.
+
+    The stdlib parser turns a body into one ``str`` (and first a list of its lines), and
+    decoding makes bytes of it again: three copies of an attachment beside the raw bytes. A
+    lifted body is decoded straight from a slice of the raw bytes instead. The tokens carry
+    a random part, so no sender can write one.
+    """
+
+    raw: bytes
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)
+    prefix: str = ""
+
+    def run_text(self, token: str) -> str:
+        start, end = self.spans[token]
+        return self.raw[start:end].replace(b"\r\n", b"\n").decode("ascii")
+
+    def restore(self, text: str) -> str:
+        """``text`` with every token in it replaced by the lines it stands for."""
+        for token in self.spans:
+            if token in text:
+                run = self.run_text(token)
+                text = text.replace(token + "\n", run).replace(token, run[:-1])
+        return text
+
+    def resolve(self, part: Message) -> None:
+        """Give a leaf part its body back: a base64 body that is one lifted run is left as a
+        slice of the raw bytes (decoded on use, see :func:`_decoded_payload`); any other
+        payload holding a token gets the lines it stands for, as parsed without lifting."""
+        payload = getattr(part, "_payload", None)
+        if not self.spans or not isinstance(payload, str) or self.prefix not in payload:
+            return
+        token = payload.strip()
+        cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+        if token in self.spans and cte == "base64":
+            start, end = self.spans[token]
+            part._hdcli_span = memoryview(self.raw)[start:end]  # type: ignore[attr-defined]
+            return
+        part._payload = self.restore(payload)  # type: ignore[attr-defined]
+
+    def restore_tree(self, part: Message, depth: int = 0) -> None:
+        """Put the lifted lines back everywhere in ``part`` (an embedded message is kept as
+        the text it was sent as)."""
+        if not self.spans or depth > 60:
+            return
+        for name in ("preamble", "epilogue"):
+            value = getattr(part, name, None)
+            if isinstance(value, str) and self.prefix in value:
+                setattr(part, name, self.restore(value))
+        payload = getattr(part, "_payload", None)
+        if isinstance(payload, str):
+            if self.prefix in payload:
+                part._payload = self.restore(payload)  # type: ignore[attr-defined]
+            return
+        for sub in _subparts(payload):
+            self.restore_tree(sub, depth + 1)
+
+
+def _lift_bodies(raw: bytes, min_size: int) -> tuple[bytes, _Lifted]:
+    """``raw`` with every run of base64 lines of ``min_size`` bytes or more after the first
+    empty line replaced by a token line, and what was lifted (nothing: ``raw`` itself)."""
+    import secrets
+
+    lifted = _Lifted(raw)
+    if len(raw) < min_size:
+        return raw, lifted
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    if not ends:
+        return raw, lifted
+    lifted.prefix = f"hdcli-lifted-{secrets.token_hex(8)}-"
+    pieces: list[bytes] = []
+    last = 0
+    for m in _B64_RUN.finditer(raw, min(ends)):
+        start, end = m.start() + 1, m.end()
+        if end - start < min_size:
+            continue
+        token = f"{lifted.prefix}{len(lifted.spans)}"
+        pieces.append(raw[last:start])
+        pieces.append(token.encode("ascii") + b"\n")
+        lifted.spans[token] = (start, end)
+        last = end
+    if not lifted.spans:
+        return raw, lifted
+    pieces.append(raw[last:])
+    return b"".join(pieces), lifted
+
+
+def _sha256_normalised(raw: bytes, start: int) -> str:
+    """The SHA-256 of ``raw[start:]`` with line ends normalised to LF, in chunks (no copy)."""
+    digest = hashlib.sha256()
+    view = memoryview(raw)
+    carry = b""
+    for i in range(start, len(raw), _CHUNK):
+        chunk = carry + bytes(view[i : i + _CHUNK])
+        carry = b""
+        if chunk.endswith(b"\r"):
+            chunk, carry = chunk[:-1], b"\r"
+        digest.update(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+    if carry:
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _b64_decode(span: memoryview) -> bytes:
+    """A lifted base64 body decoded, as ``get_payload(decode=True)`` decodes it."""
+    import binascii
+
+    try:
+        return binascii.a2b_base64(span)
+    except binascii.Error:  # bad padding: the stdlib's own recovery
+        import importlib
+
+        decode_b = importlib.import_module("email._encoded_words").decode_b
+        value: bytes = decode_b(b"".join(bytes(span).splitlines()))[0]
+        return value
+
+
 def _normalise_eol(raw: bytes) -> tuple[bytes, bool]:
     """LF line ends everywhere; report whether bare CR (old Mac) line ends were found."""
     if b"\r" not in raw:
@@ -1220,6 +1349,9 @@ def _payload(part: Message) -> Any:
 
 
 def _decoded_payload(part: Message) -> bytes:
+    span = getattr(part, "_hdcli_span", None)
+    if span is not None:
+        return _b64_decode(span)
     try:
         data = part.get_payload(decode=True)
     except (UnicodeError, LookupError):  # a charset label such as idna or punycode
@@ -1309,7 +1441,10 @@ def _headers_block_ids(text: str) -> list[str]:
 class _Walker:
     """Collects bodies and attachments from the MIME tree in one pass."""
 
-    def __init__(self, max_size: int, max_count: int, max_bytes: int) -> None:
+    def __init__(
+        self, max_size: int, max_count: int, max_bytes: int, lifted: _Lifted | None = None
+    ) -> None:
+        self.lifted = lifted if lifted is not None else _Lifted(b"")
         self.max_size = max_size
         self.max_count = max_count
         self.max_bytes = max_bytes
@@ -1355,6 +1490,7 @@ class _Walker:
         if depth > 50:
             self.defects.append("MIME nesting too deep: inner parts ignored")
             return
+        self.lifted.resolve(part)
         ctype = _part_type(part)
         payload = _payload(part)
         if isinstance(payload, list) and ctype != "message/rfc822":
@@ -1367,6 +1503,7 @@ class _Walker:
             self._attach(part, ctype, self._render_message_list(subs))
             return
         if ctype == "message/rfc822":
+            self.lifted.restore_tree(part)
             subs = _subparts(payload)
             if subs:
                 mid = normalise_msgid(_raw_get(subs[0], "message-id"))
@@ -1441,13 +1578,14 @@ def parse_message(
         raise MailParseError(f"unreadable message: {type(exc).__name__}: {exc}") from exc
 
 
-def _check_header_block(data: bytes) -> None:
-    """Refuse input that cannot be a mail, with a reason, before the parser sees it."""
-    if not data.strip():
+def _check_header_block(data: bytes, start: int = 0) -> None:
+    """Refuse input that cannot be a mail, with a reason, before the parser sees it.
+
+    Looks at ``data[start:]`` without copying it."""
+    if _ALL_BLANK.match(data, start):
         raise MailParseError("empty message")
-    end = data.find(b"\n\n")
-    head = data if end < 0 else data[:end]
-    if b"\x00" in head:
+    end = data.find(b"\n\n", start)
+    if data.find(b"\x00", start, len(data) if end < 0 else end) >= 0:
         raise MailParseError("binary data in the header block: not an RFC 5322 message")
 
 
@@ -1486,13 +1624,19 @@ def _parse(raw: bytes, max_size: int, loop_header: str, caps: tuple[int, int, in
     from email.parser import BytesParser
 
     max_count, max_bytes, max_addresses = caps
-    data, bare_cr = _normalise_eol(raw)
+    # Big base64 bodies are cut out first: what is left is copied and parsed, they are
+    # decoded from the raw bytes when asked for (see _Lifted).
+    small, lifted = _lift_bodies(raw, LIFT_MIN_BYTES)
+    data, bare_cr = _normalise_eol(small)
+    del small
     m = _MBOX_FROM.match(data)
     body_start = m.end() if m else 0
-    _check_header_block(data[body_start:])
+    del m  # a match keeps its subject alive
+    _check_header_block(data, body_start)
     block = _scan_headers(data, max_count, max_bytes)
 
     msg = BytesParser().parsebytes(block.data)
+    block.data = b""
 
     # One pass over the raw header fields: first occurrence of each, all of a few.
     first: dict[str, str] = {}
@@ -1510,10 +1654,14 @@ def _parse(raw: bytes, max_size: int, loop_header: str, caps: tuple[int, int, in
     message_id = normalise_msgid(first.get("message-id"))
     if message_id is not None:
         key = message_id
-    else:
-        key = "sha256:" + hashlib.sha256(data[body_start:]).hexdigest()
+    elif not lifted.spans:
+        key = "sha256:" + hashlib.sha256(memoryview(data)[body_start:]).hexdigest()
+    else:  # the hash of the message as sent, not of what is left of it
+        first_line = _FIRST_LINE.match(raw) if body_start else None
+        key = "sha256:" + _sha256_normalised(raw, first_line.end() if first_line else 0)
+    del data
 
-    walker = _Walker(max_size, max_count, max_bytes)
+    walker = _Walker(max_size, max_count, max_bytes, lifted)
     walker.walk(msg)
     if walker.dropped:
         walker.defects.append(
