@@ -151,6 +151,14 @@ def _invoke(app: "typer.Typer", args: list[str]) -> int:
     try:
         result = app(args=args, prog_name="hdcli", standalone_mode=False)
     except typer.TyperException as exc:  # Click's usage errors: bad option, missing argument
+        if mta_pipe(args) and not _interactive():
+            # The pipe's command line is the MTA's configuration: any exit but 0 and 75 bounces
+            # the customer's mail, so a wrong option keeps it queued until the alias is fixed.
+            from hdcli.commands.mail import _drain_stdin
+
+            _drain_stdin()
+            _report(f"{exc.format_message()} (the MTA pipe's command line); try again later", 75)
+            return 75
         show = getattr(exc, "show", None)
         if STATE.json_errors or not callable(show):
             _report(exc.format_message(), exc.exit_code)
@@ -166,6 +174,38 @@ def _invoke(app: "typer.Typer", args: list[str]) -> int:
 
 #: What Click's standalone mode exits with after an abort (end of input at a prompt).
 EXIT_ABORTED = 1
+
+
+def _interactive() -> bool:
+    """Whether standard input is a terminal (a person typing, never an MTA)."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+#: options of ``mail ingest`` that take a value
+_INGEST_VALUE_OPTIONS = ("--source", "--format")
+
+
+def mta_pipe(args: list[str]) -> bool:
+    """Whether ``args`` run ``mail ingest`` on standard input (``-`` or no path): the MTA pipe."""
+    for i in range(len(args) - 1):
+        if args[i] == "mail" and args[i + 1] == "ingest":
+            rest = args[i + 2 :]
+            break
+    else:
+        return False
+    paths = []
+    skip = False
+    for arg in rest:
+        if skip:
+            skip = False
+        elif arg in _INGEST_VALUE_OPTIONS:
+            skip = True
+        elif arg == "-" or not arg.startswith("-"):
+            paths.append(arg)
+    return paths in ([], ["-"])
 
 
 def wants_json(args: list[str]) -> bool:

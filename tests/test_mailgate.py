@@ -351,6 +351,34 @@ def test_a_bad_configuration_makes_mail_ingest_stdin_answer_75(
     assert kept(seeded) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["mail", "ingest", "-", "--bogus"],
+        ["mail", "ingest", "--source", "postfix", "--format", "yaml"],
+        ["mail", "ingest", "--source"],
+    ],
+)
+def test_a_wrong_option_of_mail_ingest_stdin_makes_the_mta_retry(
+    seeded: Any, args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The pipe's command line is the alias: a mistake there keeps the mail queued (75, one
+    line), where it is a usage error (2) for a file as for every other command."""
+    code, stdout, stderr = cli_in_process(seeded, args, mail(), monkeypatch, capsys)
+    assert code == 75, stderr
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("try again later"), lines
+    assert kept(seeded) == (0, 0)
+    message = seeded.root / "m.eml"
+    message.write_bytes(mail())
+    code, _, stderr = cli_in_process(
+        seeded, ["mail", "ingest", str(message), "--bogus"], b"", monkeypatch, capsys
+    )
+    assert code == 2, stderr
+    assert kept(seeded) == (0, 0)
+
+
 @pytest.mark.parametrize("error", [RuntimeError("a bug\nover two lines"), MemoryError()])
 def test_a_crash_inside_mail_ingest_stdin_makes_the_mta_retry(
     seeded: Any, error: Exception, monkeypatch: pytest.MonkeyPatch, capsys: Any

@@ -110,13 +110,12 @@ def ingest(
 
     Example (Postfix pipe): hdcli mail ingest -
     """
-    fmt = fmt_of(fmt, as_json)
     names = paths or ["-"]
     if names != ["-"]:
-        _ingest(names, source, billing, fmt)
+        _ingest(names, source, billing, fmt_of(fmt, as_json))
         return
     try:
-        _ingest(names, source, billing, fmt)
+        _ingest(names, source, billing, fmt_of(fmt, as_json))
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
