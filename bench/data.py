@@ -216,6 +216,23 @@ def big_mail(size: int, message_id: str = "<big@muster.example>") -> bytes:
     return head + body + b"--bb--\r\n"
 
 
+def cc_mail(count: int, stranger: bool = True) -> bytes:
+    """A mail with ``count`` Cc addresses (the Cc bomb): from a stranger's domain, or from a
+    served contact when ``stranger`` is false."""
+    if stranger:
+        sender = "Mallory <mallory@fremd.example>"
+    else:
+        _org, name, addr = contacts()[0]
+        sender = f"{name} <{addr}>"
+    cc = ",\r\n ".join(f"user{i}@empfaenger{i % 97}.example" for i in range(count))
+    return (
+        f"From: {sender}\r\nTo: helpdesk@smartwork.example\r\nCc: {cc}\r\n"
+        f"Subject: An alle\r\nDate: Mon, 02 Nov 2026 08:00:00 +0100\r\n"
+        f"Message-ID: <cc-{count}-{int(stranger)}@fremd.example>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nBitte an alle weiterleiten.\r\n"
+    ).encode()
+
+
 def _when(rnd: random.Random) -> datetime:
     return datetime(2026, 11, 2, 8, 0, tzinfo=UTC) + timedelta(minutes=rnd.randint(0, 60 * 24 * 20))
 

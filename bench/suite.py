@@ -698,6 +698,84 @@ class Suite:
                 res.status, res.note = "failed", f"exit code {s.code}"
             self.add(res)
 
+    def w9_ccbomb(self) -> None:
+        """A mail with 100,000 Cc addresses through ``hdcli-mailgate`` (from a stranger and from
+        a served contact), and an ``hdcli open`` started while it is being handled: the bomb
+        must be handled in under 2 s and must not hold other writers."""
+        gate = Path(sys.executable).parent / "hdcli-mailgate"
+        count = 100_000
+        if not gate.exists():
+            self.add(Result("9 Cc bomb", "hdcli-mailgate", status="skipped", note="no gate"))
+            return
+        for stranger in (True, False):
+            who = "a stranger" if stranger else "a served contact"
+            path = self.work / f"ccbomb-{int(stranger)}.eml"
+            subprocess.run(
+                [sys.executable, "-c", "import sys; from bench import data; "
+                 "open(sys.argv[1], 'wb').write(data.cc_mail(int(sys.argv[2]), "
+                 "sys.argv[3] == '1'))", str(path), str(count), str(int(stranger))],
+                check=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            )  # fmt: skip
+            size_mb = path.stat().st_size / 1024 / 1024
+            shutil.rmtree(self.work / "ccbomb", ignore_errors=True)
+            env = {**self.helpdesk("ccbomb"), "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"}
+            alone = run_once([str(gate)], env, stdin=path)
+            self.add(
+                Result(
+                    "9 Cc bomb",
+                    f"hdcli-mailgate, {count:,} Cc from {who} ({size_mb:.1f} MB)",
+                    alone.wall * 1000,
+                    "ms",
+                    alone.cpu * 1000,
+                    target="< 2,000 ms",
+                    peak_mb=alone.rss_mb,
+                    status="failed" if alone.code else "ok",
+                    note=f"exit code {alone.code}" if alone.code else "",
+                )
+            )
+            # the same mail again into a fresh store, with `hdcli open` run one after the other
+            # for as long as the gateway is busy with it: the slowest open is what a writer
+            # waits at worst
+            shutil.rmtree(self.work / "ccbomb", ignore_errors=True)
+            env = {**self.helpdesk("ccbomb"), "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"}
+            _org, _name, addr = data.contacts()[1]
+            opens: list[Sample] = []
+            with open(path, "rb") as inp:
+                bomb = subprocess.Popen(
+                    [str(gate)],
+                    env=env,
+                    stdin=inp,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                while bomb.poll() is None or not opens:
+                    opens.append(
+                        run_once(
+                            [*self.hdcli, "open", "--contact", addr, "--subject", "Drucker",
+                             "--body", "x"],
+                            env,
+                        )
+                    )  # fmt: skip
+                bomb.wait()
+            worst = max(opens, key=lambda o: o.wall)
+            failed = [o.code for o in opens if o.code] + (
+                [bomb.returncode] if bomb.returncode else []
+            )
+            self.add(
+                Result(
+                    "9 Cc bomb",
+                    f"slowest of {len(opens)} hdcli open while the mail from {who} is handled",
+                    worst.wall * 1000,
+                    "ms",
+                    worst.cpu * 1000,
+                    peak_mb=worst.rss_mb,
+                    status="failed" if failed else "ok",
+                    note=f"exit codes {failed}" if failed else "",
+                    samples=[round(o.wall * 1000, 1) for o in opens],
+                )
+            )
+
     def w5_scale(self) -> None:
         for backend in self.backends():
             self._scale(backend)
@@ -921,7 +999,17 @@ class Suite:
             "",
         )
 
-    WORKLOADS = ("start", "bulk", "ingest", "piped", "scale", "bigmail", "server", "search")
+    WORKLOADS = (
+        "start",
+        "bulk",
+        "ingest",
+        "piped",
+        "scale",
+        "bigmail",
+        "server",
+        "search",
+        "ccbomb",
+    )
 
     def run(self, only: Sequence[str]) -> list[Result]:
         steps = {
@@ -933,6 +1021,7 @@ class Suite:
             "bigmail": self.w6_bigmail,
             "server": self.w7_server,
             "search": self.w8_search,
+            "ccbomb": self.w9_ccbomb,
         }
         self.write_bare_app()
         self.w0_floors()  # always: every ratio is read against them
