@@ -758,6 +758,17 @@ class Suite:
                         )
                     )  # fmt: skip
                 bomb.wait()
+            bomb_opens = len(opens)
+            # the same open with nothing else running, for comparison
+            opens.extend(
+                run_once(
+                    [*self.hdcli, "open", "--contact", addr, "--subject", "Drucker", "--body", "x"],
+                    env,
+                )
+                for _ in range(3)
+            )
+            alone_ms = statistics.median(o.wall for o in opens[bomb_opens:]) * 1000
+            opens = opens[:bomb_opens]
             worst = max(opens, key=lambda o: o.wall)
             failed = [o.code for o in opens if o.code] + (
                 [bomb.returncode] if bomb.returncode else []
@@ -771,7 +782,7 @@ class Suite:
                     worst.cpu * 1000,
                     peak_mb=worst.rss_mb,
                     status="failed" if failed else "ok",
-                    note=f"exit codes {failed}" if failed else "",
+                    note=f"exit codes {failed}" if failed else f"alone: {alone_ms:.0f} ms",
                     samples=[round(o.wall * 1000, 1) for o in opens],
                 )
             )
