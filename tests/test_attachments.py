@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
 import stat
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 from helpdesk import Helpdesk
+from workflow import ANNA
 
-ANNA = "anna.schmidt@muster.example"
+from hdcli.context import Context
+
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + bytes(range(256))
 
 
@@ -166,3 +169,36 @@ def test_an_erased_persons_attachment_is_refused(hd: Helpdesk) -> None:
     refused = hd("attachment", "get", number, att)
     assert refused.returncode == 4 and "erased" in refused.stderr
     assert not (hd.root / "a.pdf").exists() and not (hd.root / "removed").exists()
+
+
+def test_a_large_attachment_keeps_its_bytes_exactly_on_both_backends(any_ctx: Context) -> None:
+    """An attachment of several MB is written in pieces where the store can (SQLite) and comes
+    back byte for byte, beside a small one of the same mail."""
+    from hdcli import attachments
+    from hdcli.mail.ingest import ingest_one
+    from hdcli.repo.articles import LARGE
+
+    big = random.Random(7).randbytes(3 * LARGE + 12345)
+    msg = EmailMessage()
+    msg["From"] = f"Anna Schmidt <{ANNA}>"
+    msg["To"] = "helpdesk@smartwork.example"
+    msg["Subject"] = "Logdateien"
+    msg["Message-ID"] = make_msgid(domain="muster.example")
+    msg.set_content("Anbei die Logs.")
+    msg.add_attachment(big, maintype="application", subtype="octet-stream", filename="logs.tar")
+    msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="klein.pdf")
+    with any_ctx.store.transaction():
+        result = ingest_one(any_ctx, bytes(msg), "test")
+    assert result.outcome == "new", result
+    number = str(result.ticket)
+    listed = attachments.list_attachments(any_ctx.store, "mmueller", number)
+    assert [(r["filename"], r["size"]) for r in listed] == [
+        ("logs.tar", len(big)),
+        ("klein.pdf", len(PDF)),
+    ]
+    got: list[bytes] = []
+    for row in listed:
+        attachments.fetch(
+            any_ctx.store, "mmueller", number, int(row["id"]), lambda f: got.append(f.data)
+        )
+    assert got == [big, PDF]

@@ -17,6 +17,7 @@ from hdcli.backends.base import (
     TRANSIENT,
     ErrorKind,
     SqlStorage,
+    _insert_sql,
     like_pattern,
 )
 from hdcli.errors import BackendError, BackendUnavailable, HdcliError
@@ -132,6 +133,10 @@ def path_of(url: str) -> Path:
     return Path(unquote(rest)).expanduser()
 
 
+#: blobs of this size and more are written in pieces of this size (:meth:`insert_blob`)
+BLOB_PIECE = 1 << 20
+
+
 class SqliteStorage(SqlStorage):
     """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
 
@@ -223,6 +228,24 @@ class SqliteStorage(SqlStorage):
             text += f" ({name})"
         hint = _HINTS.get((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF)
         return f"{text}: {hint}" if hint else text
+
+    def insert_blob(self, table: str, values: dict[str, Any], column: str, data: bytes) -> int:
+        if len(data) < BLOB_PIECE:
+            return super().insert_blob(table, values, column, data)
+        # a zero-filled blob of the right size, then the bytes written into it piece by piece:
+        # SQLite never holds a copy of the whole blob
+        sql = _insert_sql(table, (*values, column))
+        head, _, tail = sql.rpartition("?")
+        self._flush(table)
+        cur = self._guard(
+            self._conn.execute, f"{head}zeroblob(?){tail}", (*values.values(), len(data))
+        )
+        row_id = int(self._guard(cur.fetchone)["id"])
+        view = memoryview(data)
+        with self._guard(self._conn.blobopen, table, column, row_id) as blob:
+            for at in range(0, len(data), BLOB_PIECE):
+                self._guard(blob.write, view[at : at + BLOB_PIECE])
+        return row_id
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         if not isinstance(exc, sqlite3.IntegrityError):

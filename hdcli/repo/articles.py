@@ -16,12 +16,23 @@ def insert(store: SqlStorage, row: Mapping[str, Any]) -> int:
     return store.insert("articles", dict(row))
 
 
+#: attachments of this size and more are inserted one by one, so that the store can write
+#: their bytes in pieces (:meth:`~hdcli.backends.base.SqlStorage.insert_blob`)
+LARGE = 1 << 20
+
+
 def add_attachments(
     store: SqlStorage, article_id: int, attachments: Iterable[tuple[str, str, bytes]]
 ) -> None:
     """Keep ``(filename, content type, bytes)`` attachments of an article (one statement for
     all of them; none for none)."""
-    rows = [(article_id, name, ctype, len(data), data) for name, ctype, data in attachments]
+    rows = []
+    for name, ctype, data in attachments:
+        if len(data) >= LARGE:
+            values = {"article_id": article_id, "filename": name, "content_type": ctype}
+            store.insert_blob("attachments", {**values, "size": len(data)}, "content", data)
+        else:
+            rows.append((article_id, name, ctype, len(data), data))
     if rows:
         store.executemany(
             "INSERT INTO attachments (article_id, filename, content_type, size, content) "
