@@ -680,23 +680,26 @@ class Suite:
             ({"MAX_MESSAGE_SIZE": 2 * size}, "cap raised: parsed"),
             ({"MAX_MESSAGE_SIZE": 2 * size, "MAX_ATTACHMENT_SIZE": 2 * size}, "parsed, stored"),
         )
-        for caps, what in cases:
-            shutil.rmtree(self.work / "bigmail", ignore_errors=True)
-            env = {**self.helpdesk("bigmail"), "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"}
-            env.update({f"HDCLI_MAIL__{k}": str(v) for k, v in caps.items()})
-            s = run_once([str(gate)], env, stdin=path)
-            res = Result(
-                "6 big mail",
-                f"{label} ({what})",
-                s.rss_mb,
-                "MB peak",
-                s.cpu * 1000,
-                target=target,
-                peak_mb=s.rss_mb,
-            )
-            if s.code:
-                res.status, res.note = "failed", f"exit code {s.code}"
-            self.add(res)
+        for backend in self.backends():
+            for caps, what in cases:
+                shutil.rmtree(self.work / "bigmail", ignore_errors=True)
+                env = {**self.helpdesk("bigmail"), "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"}
+                env = self.on_backend("bigmail", env, backend)
+                env.update({f"HDCLI_MAIL__{k}": str(v) for k, v in caps.items()})
+                s = run_once([str(gate)], env, stdin=path)
+                res = Result(
+                    "6 big mail",
+                    f"{label} ({what})",
+                    s.rss_mb,
+                    "MB peak",
+                    s.cpu * 1000,
+                    target=target,
+                    peak_mb=s.rss_mb,
+                    backend=backend,
+                )
+                if s.code:
+                    res.status, res.note = "failed", f"exit code {s.code}"
+                self.add(res)
 
     def w9_ccbomb(self) -> None:
         """A mail with 100,000 Cc addresses through ``hdcli-mailgate`` (from a stranger and from

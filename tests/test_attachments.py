@@ -185,7 +185,7 @@ def test_a_large_attachment_keeps_its_bytes_exactly_on_both_backends(any_ctx: Co
     msg["Subject"] = "Logdateien"
     msg["Message-ID"] = make_msgid(domain="muster.example")
     msg.set_content("Anbei die Logs.")
-    msg.add_attachment(big, maintype="application", subtype="octet-stream", filename="logs.tar")
+    msg.add_attachment(big, maintype="application", subtype="octet-stream", filename="Protokolle März.tar")
     msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="klein.pdf")
     with any_ctx.store.transaction():
         result = ingest_one(any_ctx, bytes(msg), "test")
@@ -193,7 +193,7 @@ def test_a_large_attachment_keeps_its_bytes_exactly_on_both_backends(any_ctx: Co
     number = str(result.ticket)
     listed = attachments.list_attachments(any_ctx.store, "mmueller", number)
     assert [(r["filename"], r["size"]) for r in listed] == [
-        ("logs.tar", len(big)),
+        ("Protokolle März.tar", len(big)),
         ("klein.pdf", len(PDF)),
     ]
     got: list[bytes] = []

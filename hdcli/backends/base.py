@@ -508,11 +508,11 @@ class SqlStorage(Storage):
         assert row is not None
         return int(row["id"])
 
-    def insert_blob(self, table: str, values: dict[str, Any], column: str, data: bytes) -> int:
-        """Insert a row of ``values`` whose ``column`` holds ``data``; its id. A backend may
-        write a large blob in pieces instead of binding it whole (SQLite copies a bound blob,
+    def insert_blob(self, table: str, values: dict[str, Any], column: str, data: bytes) -> None:
+        """Insert a row of ``values`` whose ``column`` holds ``data``. A backend may write a
+        large blob in pieces instead of binding it whole (SQLite and libpq copy a bound blob,
         and a mail's 50 MB attachment would be in memory three times)."""
-        return self.insert(table, {**values, column: data})
+        self.write(table, _insert_sql(table, (*values, column)), (*values.values(), data))
 
     def next_value(self, counter: str, n: int = 1, start: int = 0) -> int:
         row = self.query_one(

@@ -229,7 +229,7 @@ class SqliteStorage(SqlStorage):
         hint = _HINTS.get((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF)
         return f"{text}: {hint}" if hint else text
 
-    def insert_blob(self, table: str, values: dict[str, Any], column: str, data: bytes) -> int:
+    def insert_blob(self, table: str, values: dict[str, Any], column: str, data: bytes) -> None:
         if len(data) < BLOB_PIECE:
             return super().insert_blob(table, values, column, data)
         # a zero-filled blob of the right size, then the bytes written into it piece by piece:
@@ -245,7 +245,7 @@ class SqliteStorage(SqlStorage):
         with self._guard(self._conn.blobopen, table, column, row_id) as blob:
             for at in range(0, len(data), BLOB_PIECE):
                 self._guard(blob.write, view[at : at + BLOB_PIECE])
-        return row_id
+        return None
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         if not isinstance(exc, sqlite3.IntegrityError):
