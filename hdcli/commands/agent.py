@@ -64,7 +64,6 @@ app = group(
         key="login",
         key_help="the agent's login",
         example="mmueller",
-        rows=workflow("list_agents"),
         get=workflow("get_agent"),
         remove=workflow("remove_agent"),
         import_one=_import_one,

@@ -72,7 +72,6 @@ app = group(
         key="email",
         key_help="the contact's mail address or id",
         example="anna@muster.de",
-        rows=workflow("list_contacts"),
         get=workflow("get_contact"),
         remove=workflow("remove_contact"),
         import_one=_import_one,

@@ -143,7 +143,6 @@ app = group(
         key="number",
         key_help="the contract number",
         example="RV-2026-001",
-        rows=workflow("list_contracts"),
         get=workflow("get_contract"),
         remove=workflow("remove_contract"),
         import_one=_import_one,

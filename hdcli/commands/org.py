@@ -85,7 +85,6 @@ app = group(
         key="name",
         key_help="the organisation's name or id",
         example='"Muster GmbH"',
-        rows=workflow("list_orgs"),
         get=_with_links,
         remove=workflow("remove_org"),
         import_one=_import_one,
