@@ -462,3 +462,96 @@ def mail_queue(
     from hdcli.mail.outbound import queue_rows
 
     return queue_rows(ctx.store, status=status, everything=everything, limit=limit)
+
+
+# -- records: adding (admin tokens only, see hdcli.server.app.allowed) -----------------------
+def _create(ctx: Context, kind: str, body: dict[str, Any]) -> Row | None:
+    """The new record as a request when the helpdesk is remote (None: add it here)."""
+    remote = ctx.remote
+    if remote is None:
+        return None
+    data: Row = remote.call("POST", RECORDS[kind][0], body, ctx)
+    return data
+
+
+def _texts(values: Any, what: str) -> list[str]:
+    from hdcli.errors import UsageError
+
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise UsageError(f"bad {what} {values!r}: a list of text")
+    return list(values)
+
+
+def add_org(
+    ctx: Context,
+    *,
+    name: str,
+    kind: str = "company",
+    domains: Sequence[str] = (),
+    language: str = "de",
+) -> Row:
+    """Add an organisation (:func:`hdcli.customers.add_org`); the new record."""
+    body = {"name": name, "kind": kind, "domains": list(domains), "language": language}
+    if (done := _create(ctx, "org", body)) is not None:
+        return done
+    from hdcli.customers import add_org as run
+
+    return run(ctx, name, kind, _texts(domains, "domains"), language)
+
+
+#: the fields of :class:`hdcli.customers.ContractFields`, in its order
+CONTRACT_FIELDS = (
+    "billing",
+    "rate",
+    "increment",
+    "minimum",
+    "included",
+    "approval",
+    "closed_policy",
+    "report_to",
+    "valid_from",
+    "valid_to",
+)
+
+
+def add_contract(ctx: Context, *, org: str, number: str, **fields: str | None) -> Row:
+    """Add a contract (:func:`hdcli.customers.add_contract`, the fields of
+    :data:`CONTRACT_FIELDS`); the new record."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    if (done := _create(ctx, "contract", {"org": org, "number": number, **given})) is not None:
+        return done
+    from hdcli.customers import ContractFields
+    from hdcli.customers import add_contract as run
+    from hdcli.errors import UsageError
+
+    unknown = sorted(set(given) - set(CONTRACT_FIELDS))
+    if unknown:
+        raise UsageError(f"unknown field {unknown[0]!r} (allowed: {', '.join(CONTRACT_FIELDS)})")
+    return run(ctx, org, number, ContractFields(**given))
+
+
+def add_contact(
+    ctx: Context,
+    *,
+    org: str,
+    name: str,
+    email: str,
+    phone: str | None = None,
+    roles: Sequence[str] = (),
+) -> Row:
+    """Add a contact (:func:`hdcli.customers.add_contact`); the new record."""
+    body = {"org": org, "name": name, "email": email, "phone": phone, "roles": list(roles)}
+    if (done := _create(ctx, "contact", body)) is not None:
+        return done
+    from hdcli.customers import add_contact as run
+
+    return run(ctx, org, name, email, phone, _texts(roles, "roles"))
+
+
+def add_agent(ctx: Context, *, login: str, name: str, email: str) -> Row:
+    """Add an agent (:func:`hdcli.customers.add_agent`); the new record."""
+    if (done := _create(ctx, "agent", {"login": login, "name": name, "email": email})) is not None:
+        return done
+    from hdcli.customers import add_agent as run
+
+    return run(ctx, login, name, email)

@@ -276,3 +276,74 @@ def test_edit_and_time_through_the_server(backend_hd: Any) -> None:
 )
 def test_roles(role: str, method: str, path: str, ok: bool) -> None:
     assert allowed(role, method, path) is ok
+
+
+def test_records_are_added_through_the_server_by_admins_only(backend_hd: Any) -> None:
+    hd = backend_hd
+    org = ("org", "add", "Beispiel AG", "--domain", "beispiel.example", "--language", "en")
+    contract = ("contract", "add", "Beispiel AG", "--number", "RV-9", "--billing", "free")
+    contact = (
+        "contact",
+        "add",
+        "Beispiel AG",
+        "--name",
+        "Ben Berg",
+        "--email",
+        "ben@beispiel.example",
+    )
+    agent = (
+        "agent",
+        "add",
+        "jkoch",
+        "--name",
+        "Jana Koch",
+        "--email",
+        "jana.koch@smartwork.example",
+    )
+    admin_token = token(hd, "admin")
+    with served(hd) as url:
+        admin = client(url, admin_token)
+        for role in ("agent", "readonly"):
+            denied = hd(*org, env=client(url, token(hd, role)))
+            assert denied.returncode == 4 and role in denied.stderr
+        said = []
+        for args in (org, contract, contact, agent):
+            done = hd(*args, env=admin)
+            assert done.returncode == 0, (args, done.stderr)
+            said.append(done.stderr)
+        assert said[:2] == [
+            "added organisation Beispiel AG\n",
+            "added contract RV-9 for Beispiel AG\n",
+        ]
+        again = hd(*agent, env=admin)
+        assert again.returncode == 4 and "exists already" in again.stderr
+        assert (
+            hd(
+                "contact", "add", "Niemand AG", "--name", "X", "--email", "x@y.example", env=admin
+            ).returncode
+            == 3
+        )
+        assert hd("org", "add", "Kaputt", "--kind", "verein", env=admin).returncode == 2
+        import requests
+
+        auth = {"Authorization": f"Bearer {admin_token}"}
+        created = requests.post(
+            url + "/orgs", json={"name": "Dritte GmbH"}, headers=auth, timeout=10
+        )
+        assert created.status_code == 201 and created.json()["name"] == "Dritte GmbH"
+        dry = requests.post(
+            url + "/orgs",
+            params={"dry_run": "true"},
+            json={"name": "Vierte"},
+            headers=auth,
+            timeout=10,
+        )
+        assert dry.status_code == 422 and "no dry run" in dry.json()["error"]
+        listed = hd("org", "list", "--json", env=admin).stdout
+    assert listed == hd.ok("org", "list", "--json")
+    assert [o["name"] for o in json.loads(listed)] == ["Beispiel AG", "Dritte GmbH", "Muster GmbH"]
+    assert hd.json("contract", "show", "RV-9")["billing"] == "free"
+    assert [c["email"] for c in hd.json("contact", "list", "--org", "Beispiel AG")] == [
+        "ben@beispiel.example"
+    ]
+    assert "jkoch" in {a["login"] for a in hd.json("agent", "list")}

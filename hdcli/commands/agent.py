@@ -23,9 +23,9 @@ def add(
 
     Example: hdcli agent add mmueller --name "Max Müller" --email max.mueller@helpdesk.example
     """
-    from hdcli.customers import add_agent
+    from hdcli.ops import add_agent  # here, or the remote helpdesk
 
-    row = add_agent(context(), login, name, email)
+    row = add_agent(context(), login=login, name=name, email=email)
     say(f"added agent {row['login']}")
 
 

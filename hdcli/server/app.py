@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hdcli.errors import EXIT_UNEXPECTED, HdcliError, NotFound, UsageError
-from hdcli.ops import EDIT_FIELDS, RECORDS
+from hdcli.ops import CONTRACT_FIELDS, EDIT_FIELDS, RECORDS
 
 if TYPE_CHECKING:
     from hdcli.config import Config
@@ -190,7 +190,7 @@ class Server:
                 data = handler(ctx, request, payload if path != "/mail" else {"raw": body})
             except DryRun:
                 return JSONResponse({"dry_run": True})
-            created = request.method == "POST" and path == "/tickets"
+            created = request.method == "POST" and path in ("/tickets", *ADMIN_WRITES)
             return _json(data, 201 if created else 200)
         except HdcliError as exc:
             return _error(str(exc), exc.exit_code)
@@ -282,16 +282,20 @@ def resource(
     required: tuple[str, ...] = (),
     rename: dict[str, str] | None = None,
     fixed: Row | None = None,
+    dry_run: bool = True,
 ) -> Handler:
     """The handler that calls :mod:`hdcli.ops` function ``op`` with the path parameters
     ``path`` (in order), then as keywords the ``fixed`` values, the query parameters of
     ``query`` (see :func:`_query`) and the fields of a JSON ``body`` (their types checked;
     nulls left out, so the operation's defaults hold). ``required`` names the parameters or
-    fields that must be given."""
+    fields that must be given; without ``dry_run`` the operation has none (``?dry_run=true``
+    is refused)."""
 
     def handle(ctx: Context, request: Request, payload: Any) -> Any:
         import hdcli.ops as ops
 
+        if ctx.dry_run and not dry_run:
+            raise UsageError(f"{request.method} {request.url.path} has no dry run")
         args: Row = {**(fixed or {}), **_query(request, query or {}, rename or {})}
         if body is not None:
             given = _fields(payload, body)
@@ -569,6 +573,46 @@ RESOURCES: list[tuple[str, str, Handler]] = [
             ),
         )
         for kind, (where, _) in RECORDS.items()
+    ),
+    (
+        "POST",
+        "/orgs",
+        resource(
+            "add_org",
+            body={"name": str, "kind": str, "domains": list, "language": str},
+            required=("name",),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/contracts",
+        resource(
+            "add_contract",
+            body={"org": str, "number": str, **dict.fromkeys(CONTRACT_FIELDS, str)},
+            required=("org", "number"),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/contacts",
+        resource(
+            "add_contact",
+            body={"org": str, "name": str, "email": str, "phone": str, "roles": list},
+            required=("org", "name", "email"),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/agents",
+        resource(
+            "add_agent",
+            body={"login": str, "name": str, "email": str},
+            required=("login", "name", "email"),
+            dry_run=False,
+        ),
     ),
     ("GET", "/reports/service/{number}", service_report),
     ("GET", "/reports/{name}", report),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from hdcli import __version__
-from hdcli.models import ACTIVITIES, CHANNELS, IMPACTS, PRIORITIES
+from hdcli.models import ACTIVITIES, CHANNELS, IMPACTS, LANGUAGES, ORG_KINDS, PRIORITIES
+from hdcli.ops import CONTRACT_FIELDS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _STR = {"type": "string"}
@@ -91,6 +92,42 @@ _RECORD_KINDS = (
     ("/contacts", "contacts (hdcli contact list)", True),
     ("/agents", "agents (hdcli agent list)", False),
 )
+
+
+_TEXTS = {"type": "array", "items": _STR}
+#: what adding a record takes (admin tokens only): its fields, the required ones
+_ADDS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "/orgs": (
+        "hdcli org add",
+        {
+            "name": _STR,
+            "kind": {"type": "string", "enum": list(ORG_KINDS)},
+            "domains": _TEXTS,
+            "language": {"type": "string", "enum": list(LANGUAGES)},
+        },
+        ("name",),
+    ),
+    "/contracts": (
+        "hdcli contract add",
+        {"org": _STR, "number": _STR, **{f: _NULL_STR for f in CONTRACT_FIELDS}},
+        ("org", "number"),
+    ),
+    "/contacts": (
+        "hdcli contact add",
+        {"org": _STR, "name": _STR, "email": _STR, "phone": _NULL_STR, "roles": _TEXTS},
+        ("org", "name", "email"),
+    ),
+    "/agents": ("hdcli agent add", {"login": _STR, "name": _STR, "email": _STR}, ()),
+}
+
+
+def _add(path: str) -> dict[str, Any]:
+    command, props, required = _ADDS[path]
+    return {
+        "summary": f"add one, admin tokens only ({command}); the new record",
+        "requestBody": _body(props, required or tuple(props)),
+        "responses": _answers({"type": "object"}, "201", "404", "409", "422"),
+    }
 
 
 def document() -> dict[str, Any]:
@@ -263,7 +300,10 @@ def document() -> dict[str, Any]:
                 _query("limit", _INT),
             ),
             **{
-                path: _read(summary, _ROWS, *([_ORG] if by_org else []), missing=by_org)
+                path: {
+                    **_read(summary, _ROWS, *([_ORG] if by_org else []), missing=by_org),
+                    "post": _add(path),
+                }
                 for path, summary, by_org in _RECORD_KINDS
             },
             "/reports/{name}": _read(
