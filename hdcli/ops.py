@@ -224,3 +224,334 @@ def list_tickets(ctx: Context, **filters: Any) -> list[Row]:
     from hdcli.views import list_tickets as load
 
     return [dict(row) for row in load(ctx.store, **filters)]
+
+
+def _get(ctx: Context, path: str, params: dict[str, Any] | None = None) -> Any:
+    """The read as a request when the helpdesk is remote (None: read it here); parameters that
+    are None are left out, booleans sent as ``true``/``false``."""
+    remote = ctx.remote
+    if remote is None:
+        return None
+    given = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+    return remote.call("GET", path, None, ctx, params=given)
+
+
+#: what ``hdcli edit`` may change
+EDIT_FIELDS = ("subject", "impact", "requester", "contract", "priority")
+
+
+def edit(
+    ctx: Context,
+    number: str,
+    *,
+    subject: str | None = None,
+    impact: str | None = None,
+    requester: str | None = None,
+    contract: str | None = None,
+    priority: str | None = None,
+    force: bool = False,
+    reason: str | None = None,
+) -> Row:
+    """Correct a ticket (:func:`hdcli.tickets.edit`); nothing to change is a usage error."""
+    fields = {
+        "subject": subject,
+        "impact": impact,
+        "requester": requester,
+        "contract": contract,
+        "priority": priority,
+    }
+    changes = {k: v for k, v in fields.items() if v is not None}
+    payload = {**changes, "force": force, "reason": reason}
+    if (done := _post(ctx, number, "edit", payload)) is not None:
+        return done
+    from hdcli.errors import UsageError
+    from hdcli.tickets import Edit
+    from hdcli.tickets import edit as run
+
+    if not changes:
+        raise UsageError(
+            "nothing to change (give --subject, --impact, --requester, --contract or --priority)"
+        )
+    return _done(run(ctx, number, Edit(**changes), force=force, reason=reason))
+
+
+def search(
+    ctx: Context,
+    query: str,
+    *,
+    status: str | None = None,
+    org: str | None = None,
+    since: str | None = None,
+    limit: int = 20,
+) -> list[Row]:
+    """Tickets whose text holds every word of ``query``, best match first, each with its
+    ``snippet`` (one line, control characters made visible: it is text from mail); the tickets
+    shown are in the access trail."""
+    params = {"q": query, "status": status, "org": org, "since": since, "limit": limit}
+    if (found := _get(ctx, "/search", params)) is not None:
+        rows: list[Row] = found
+        return rows
+    from hdcli.output import visible
+    from hdcli.search import snippets
+    from hdcli.trail import record_access
+    from hdcli.views import list_tickets as load
+
+    store = ctx.store
+    rows = [
+        dict(r)
+        for r in load(
+            store, status=status, org=org, since=since, search=query, ranked=True, limit=limit
+        )
+    ]
+    numbers = [str(r["number"]) for r in rows]
+    excerpts = snippets(store, query, numbers)
+    for r in rows:
+        r["snippet"] = visible(" ".join(excerpts.get(str(r["number"]), "").split()))
+    # the trail records the tickets whose content was shown (as ``show`` does)
+    with store.transaction():
+        for number in numbers:
+            record_access(store, ctx.actor, "search", ticket_number=number)
+    return rows
+
+
+# -- time entries ----------------------------------------------------------------------------
+def time_entries(ctx: Context, number: str) -> list[Row]:
+    """A ticket's time entries by work date (:func:`hdcli.timeentries.entries`)."""
+    remote = ctx.remote
+    if remote is not None:
+        rows: list[Row] = remote.call("GET", f"/tickets/{remote.quote(number)}/time", None, ctx)
+        return rows
+    from hdcli.timeentries import entries
+
+    return entries(ctx, number)
+
+
+def _day(value: str | None) -> Any:
+    from datetime import date
+
+    from hdcli.errors import UsageError
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"bad date {value!r} (YYYY-MM-DD)") from None
+
+
+def time_edit(
+    ctx: Context,
+    entry: int,
+    *,
+    minutes: int | None = None,
+    note: str | None = None,
+    date: str | None = None,
+    activity: str | None = None,
+    charge: bool | None = None,
+    force: bool = False,
+    reason: str | None = None,
+) -> Row:
+    """Correct a time entry (``date`` as ``YYYY-MM-DD``); its ticket's number and status."""
+    remote = ctx.remote
+    if remote is not None:
+        changes = {"minutes": minutes, "note": note, "date": date, "activity": activity}
+        payload = {k: v for k, v in {**changes, "charge": charge}.items() if v is not None}
+        data: Row = remote.call(
+            "POST", f"/time/{entry}", {**payload, "force": force, "reason": reason}, ctx
+        )
+        return data
+    from hdcli.timeentries import edit_entry
+
+    ticket = edit_entry(
+        ctx,
+        entry,
+        minutes=minutes,
+        note=note,
+        work_date=_day(date),
+        activity=activity,
+        billable=charge,
+        force=force,
+        reason=reason,
+    )
+    return _done(ticket)
+
+
+def time_remove(ctx: Context, entry: int, *, force: bool = False, reason: str | None = None) -> Row:
+    """Remove a time entry; its ticket's number and status."""
+    remote = ctx.remote
+    if remote is not None:
+        params = {"force": "true"} if force else {}
+        if reason is not None:
+            params["reason"] = reason
+        data: Row = remote.call("DELETE", f"/time/{entry}", None, ctx, params=params)
+        return data
+    from hdcli.timeentries import remove_entry
+
+    return _done(remove_entry(ctx, entry, force=force, reason=reason))
+
+
+# -- records and reports ---------------------------------------------------------------------
+#: the kinds of record, their resource and their listing in :mod:`hdcli.customers`
+RECORDS = {
+    "org": ("/orgs", "list_orgs"),
+    "contract": ("/contracts", "list_contracts"),
+    "contact": ("/contacts", "list_contacts"),
+    "agent": ("/agents", "list_agents"),
+}
+
+
+def records(ctx: Context, kind: str, org: str | None = None) -> list[Row]:
+    """The records of ``kind`` (org, contract, contact, agent) as ``hdcli KIND list`` shows
+    them; contracts and contacts of one organisation with ``org``."""
+    path, name = RECORDS[kind]
+    if (found := _get(ctx, path, {"org": org})) is not None:
+        rows: list[Row] = found
+        return rows
+    import hdcli.customers as customers
+
+    load = getattr(customers, name)
+    return list(load(ctx.store) if kind in ("org", "agent") else load(ctx.store, org))
+
+
+def report(ctx: Context, name: str, options: dict[str, Any] | None = None) -> Any:
+    """The registered report ``name`` run with ``options`` (:func:`hdcli.reports.run`); a
+    :class:`~hdcli.reports.ReportResult`. Remote, the options go as text, as ``hdcli report
+    run -o key=value`` gives them."""
+    from hdcli.reports import ReportResult, run
+
+    remote = ctx.remote
+    if remote is not None:
+        data = _get(ctx, f"/reports/{remote.quote(name)}", options)
+        return ReportResult.from_dict(data)
+    return run(ctx, name, options)
+
+
+def service_report(ctx: Context, number: str, fmt: str = "json") -> bytes:
+    """A ticket's service report as text, md, json or pdf bytes; the read is in the access
+    trail. Remote, json is the document itself, the others ``{"content", "encoding"}``."""
+    remote = ctx.remote
+    if remote is not None:
+        path = f"/reports/service/{remote.quote(number)}"
+        if fmt == "json":
+            import json
+
+            document = _get(ctx, path)
+            return json.dumps(document, ensure_ascii=False, indent=2).encode()
+        data = _get(ctx, path, {"format": fmt})
+        if data.get("encoding") == "base64":
+            import base64
+
+            return base64.b64decode(data["content"])
+        return str(data["content"]).encode()
+    from hdcli.billing.servicereports import service_report_output
+    from hdcli.trail import record_access
+
+    output = service_report_output(ctx, number, fmt)
+    record_access(ctx.store, ctx.actor, "report.service", ticket_number=number)
+    return output
+
+
+def mail_queue(
+    ctx: Context, *, status: str | None = None, everything: bool = False, limit: int = 100
+) -> list[Row]:
+    """The outbound queue newest first (:func:`hdcli.mail.outbound.queue_rows`)."""
+    params = {"status": status, "all": everything or None, "limit": limit}
+    if (found := _get(ctx, "/mail/queue", params)) is not None:
+        rows: list[Row] = found
+        return rows
+    from hdcli.mail.outbound import queue_rows
+
+    return queue_rows(ctx.store, status=status, everything=everything, limit=limit)
+
+
+# -- records: adding (admin tokens only, see hdcli.server.app.allowed) -----------------------
+def _create(ctx: Context, kind: str, body: dict[str, Any]) -> Row | None:
+    """The new record as a request when the helpdesk is remote (None: add it here)."""
+    remote = ctx.remote
+    if remote is None:
+        return None
+    data: Row = remote.call("POST", RECORDS[kind][0], body, ctx)
+    return data
+
+
+def _texts(values: Any, what: str) -> list[str]:
+    from hdcli.errors import UsageError
+
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise UsageError(f"bad {what} {values!r}: a list of text")
+    return list(values)
+
+
+def add_org(
+    ctx: Context,
+    *,
+    name: str,
+    kind: str = "company",
+    domains: Sequence[str] = (),
+    language: str = "de",
+) -> Row:
+    """Add an organisation (:func:`hdcli.customers.add_org`); the new record."""
+    body = {"name": name, "kind": kind, "domains": list(domains), "language": language}
+    if (done := _create(ctx, "org", body)) is not None:
+        return done
+    from hdcli.customers import add_org as run
+
+    return run(ctx, name, kind, _texts(domains, "domains"), language)
+
+
+#: the fields of :class:`hdcli.customers.ContractFields`, in its order
+CONTRACT_FIELDS = (
+    "billing",
+    "rate",
+    "increment",
+    "minimum",
+    "included",
+    "approval",
+    "closed_policy",
+    "report_to",
+    "valid_from",
+    "valid_to",
+)
+
+
+def add_contract(ctx: Context, *, org: str, number: str, **fields: str | None) -> Row:
+    """Add a contract (:func:`hdcli.customers.add_contract`, the fields of
+    :data:`CONTRACT_FIELDS`); the new record."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    if (done := _create(ctx, "contract", {"org": org, "number": number, **given})) is not None:
+        return done
+    from hdcli.customers import ContractFields
+    from hdcli.customers import add_contract as run
+    from hdcli.errors import UsageError
+
+    unknown = sorted(set(given) - set(CONTRACT_FIELDS))
+    if unknown:
+        raise UsageError(f"unknown field {unknown[0]!r} (allowed: {', '.join(CONTRACT_FIELDS)})")
+    return run(ctx, org, number, ContractFields(**given))
+
+
+def add_contact(
+    ctx: Context,
+    *,
+    org: str,
+    name: str,
+    email: str,
+    phone: str | None = None,
+    roles: Sequence[str] = (),
+) -> Row:
+    """Add a contact (:func:`hdcli.customers.add_contact`); the new record."""
+    body = {"org": org, "name": name, "email": email, "phone": phone, "roles": list(roles)}
+    if (done := _create(ctx, "contact", body)) is not None:
+        return done
+    from hdcli.customers import add_contact as run
+
+    return run(ctx, org, name, email, phone, _texts(roles, "roles"))
+
+
+def add_agent(ctx: Context, *, login: str, name: str, email: str) -> Row:
+    """Add an agent (:func:`hdcli.customers.add_agent`); the new record."""
+    if (done := _create(ctx, "agent", {"login": login, "name": name, "email": email})) is not None:
+        return done
+    from hdcli.customers import add_agent as run
+
+    return run(ctx, login, name, email)

@@ -75,6 +75,28 @@ class ReportResult:
     filename: str = "report"
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The report as the server answers it: ``rows`` as ``--format json`` gives them (the
+        columns only, in their order, missing ones as null)."""
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [{c: row.get(c) for c in self.columns} for row in self.rows],
+            "summary": self.summary,
+            "filename": self.filename,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReportResult:
+        """The report of a server's answer (:meth:`as_dict`)."""
+        return cls(
+            title=str(data["title"]),
+            columns=[str(c) for c in data["columns"]],
+            rows=list(data["rows"]),
+            summary=str(data.get("summary") or ""),
+            filename=str(data.get("filename") or "report"),
+        )
+
 
 def run(ctx: Context, name: str, options: Mapping[str, Any] | None = None) -> ReportResult:
     """Look ``name`` up in the report registry and run it. Unknown names exit 2, listing the

@@ -20,6 +20,7 @@ from servers import free_port
 from test_ingest import mail
 from test_mailgate import mailgate_cmd
 
+from hdcli.server.app import allowed
 from hdcli.server.openapi import document
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -108,7 +109,8 @@ def test_lifecycle_through_the_cli_against_the_server(backend_hd: Any) -> None:
         assert run("close", number, "--reason", "gelöst").returncode == 0
         assert run("close", number).returncode == 4  # closed already: the same refusal
         assert run("show", "2000010100000000").returncode == 3
-        assert run("org", "list").returncode == 2  # not a remote command: said, not misdone
+        # not a remote command: said, not misdone
+        assert run("org", "show", "Muster GmbH").returncode == 2
     local_show = hd.json("show", number)
     assert set(remote_show) == set(local_show)
     assert remote_show["total_minutes"] == 30 and remote_show["assignee"] == "mmueller"
@@ -164,3 +166,184 @@ def test_mailgate_url_delivers_and_exits_75_when_the_server_is_down(hd: Any) -> 
     down = subprocess.run(args, input=mail(), capture_output=True, env=env, timeout=60)
     assert down.returncode == 75 and b"try again later" in down.stderr
     assert [t["subject"] for t in hd.json("list")] == ["Drucker druckt nicht"]
+
+
+def test_reads_through_the_server_equal_the_local_output(backend_hd: Any) -> None:
+    """Every read the server offers gives, through the CLI, what the command gives locally:
+    the same JSON (and the same table); a readonly token may read all of it."""
+    hd = backend_hd
+    number = hd.open("Drucker im Lager druckt nicht")
+    hd.ok("assign", number, "--to", "mmueller", "--start")
+    hd.ok("log", number, "1h", "--note", "Treiber", "--activity", "remote")
+    hd.ok("log", number, "20m", "--note", "Test", "--no-charge")
+    hd.ok("close", number, "--reason", "gelöst")
+    reads = [
+        ("search", "Lager"),
+        ("search", "Drucker", "--status", "closed", "--limit", "5"),
+        ("time", "list", number),
+        ("org", "list"),
+        ("contract", "list", "--org", "Muster GmbH"),
+        ("contact", "list"),
+        ("agent", "list"),
+        ("report", "billing", "--month", "this", "--detail"),
+        ("report", "tickets", "--by", "agent"),
+        ("report", "run", "billing", "-o", "month=this"),
+        ("mail", "queue", "--all"),
+        ("list", "--search", "Lager"),
+    ]
+    local = {}
+    for args in reads:
+        for fmt in ("json", "table"):
+            done = hd(*args, "--format", fmt)
+            assert done.returncode == 0, (args, done.stderr)
+            local[args, fmt] = (done.stdout, done.stderr)
+    local_report = hd.ok("report", "service", number, "--format", "json")
+    local_text = hd.ok("report", "service", number, "--format", "md")
+    with served(hd) as url:
+        remote = client(url, token(hd, "readonly"))
+        for (args, fmt), (stdout, stderr) in local.items():
+            done = hd(*args, "--format", fmt, env=remote)
+            assert done.returncode == 0, (args, done.stderr)
+            assert (done.stdout, done.stderr) == (stdout, stderr), (args, fmt)
+        assert hd.ok("report", "service", number, "--format", "json") == local_report
+        done = hd("report", "service", number, "--format", "json", env=remote)
+        assert done.stdout == local_report
+        assert hd("report", "service", number, "--format", "md", env=remote).stdout == local_text
+        pdf = hd("report", "service", number, "--format", "pdf", "-o", "r.pdf", env=remote)
+        assert pdf.returncode == 0 and (hd.root / "r.pdf").read_bytes().startswith(b"%PDF")
+        assert hd("report", "run", "nosuch", env=remote).returncode == 2
+        assert hd("report", "service", "2000010100000000", env=remote).returncode == 3
+        assert hd("time", "list", "2000010100000000", env=remote).returncode == 3
+        assert hd("contract", "list", "--org", "Niemand AG", env=remote).returncode == 3
+        assert hd("search", "Lager", "--format", "xml", env=remote).returncode == 2
+    entries = json.loads(local[("time", "list", number), "json"][0])
+    assert [e["minutes"] for e in entries] == [60, 20]
+
+
+def test_edit_and_time_through_the_server(backend_hd: Any) -> None:
+    """edit, time edit and time remove through the CLI against the server: the same change as
+    in process, the token's agent as actor; a readonly token is denied (403, exit 4), errors
+    keep their exit codes."""
+    hd = backend_hd
+    number = hd.open()
+    hd.ok("log", number, "30m", "--note", "Anruf")
+    hd.ok("log", number, "15m", "--note", "Nacharbeit")
+    first, second = (e["id"] for e in hd.json("time", "list", number))
+    with served(hd) as url:
+        agent, readonly = client(url, token(hd)), client(url, token(hd, "readonly"))
+        denied = hd("edit", number, "--priority", "high", env=readonly)
+        assert denied.returncode == 4 and "readonly" in denied.stderr
+        assert hd("time", "remove", str(first), env=readonly).returncode == 4
+        assert hd("time", "edit", str(first), "--note", "x", env=readonly).returncode == 4
+        done = hd("edit", number, "--priority", "high", "--subject", "Drucker im Lager", env=agent)
+        assert done.returncode == 0 and f"edited: {number}" in done.stderr, done.stderr
+        assert hd("edit", number, env=agent).returncode == 2  # nothing to change, as locally
+        assert hd("edit", number, "--impact", "galaxy", env=agent).returncode == 2
+        assert hd("edit", "2000010100000000", "--priority", "low", env=agent).returncode == 3
+        done = hd("time", "edit", str(first), "--duration", "45m", "--no-charge", env=agent)
+        assert done.returncode == 0 and "corrected" in done.stderr, done.stderr
+        done = hd("time", "remove", str(second), env=agent)
+        assert done.returncode == 0 and f"of {number} removed" in done.stderr, done.stderr
+        assert hd("time", "remove", str(second), env=agent).returncode == 3
+        assert hd("time", "edit", "99999999999999999999", "--note", "x", env=agent).returncode == 3
+        bad_date = hd("time", "edit", str(first), "--date", "31.02.2026", env=agent)
+        assert bad_date.returncode == 2
+        found = json.loads(hd("search", "Lager", "--json", env=agent).stdout)
+    assert [r["number"] for r in found] == [number]
+    ticket = hd.json("show", number)
+    assert (ticket["priority"], ticket["subject"]) == ("high", "Drucker im Lager")
+    assert [(e["minutes"], e["charge"]) for e in hd.json("time", "list", number)] == [(45, False)]
+    changes = [e for e in ticket["history"] if e["action"] in ("edited", "time_edited")]
+    assert changes and {e["actor"] for e in changes} == {"mmueller"}
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "path", "ok"),
+    [
+        ("admin", "POST", "/orgs", True),
+        ("agent", "POST", "/orgs", False),
+        ("agent", "POST", "/contracts/RV-1", False),
+        ("agent", "GET", "/orgs", True),
+        ("readonly", "GET", "/agents", True),
+        ("readonly", "POST", "/tickets/1/edit", False),
+        ("readonly", "DELETE", "/time/1", False),
+        ("agent", "DELETE", "/time/1", True),
+        ("agent", "POST", "/time/1", True),
+        ("agent", "POST", "/tickets/1/edit", True),
+        ("gateway", "GET", "/search", False),
+        ("gateway", "POST", "/mail", True),
+    ],
+)
+def test_roles(role: str, method: str, path: str, ok: bool) -> None:
+    assert allowed(role, method, path) is ok
+
+
+def test_records_are_added_through_the_server_by_admins_only(backend_hd: Any) -> None:
+    hd = backend_hd
+    org = ("org", "add", "Beispiel AG", "--domain", "beispiel.example", "--language", "en")
+    contract = ("contract", "add", "Beispiel AG", "--number", "RV-9", "--billing", "free")
+    contact = (
+        "contact",
+        "add",
+        "Beispiel AG",
+        "--name",
+        "Ben Berg",
+        "--email",
+        "ben@beispiel.example",
+    )
+    agent = (
+        "agent",
+        "add",
+        "jkoch",
+        "--name",
+        "Jana Koch",
+        "--email",
+        "jana.koch@smartwork.example",
+    )
+    admin_token = token(hd, "admin")
+    with served(hd) as url:
+        admin = client(url, admin_token)
+        for role in ("agent", "readonly"):
+            denied = hd(*org, env=client(url, token(hd, role)))
+            assert denied.returncode == 4 and role in denied.stderr
+        said = []
+        for args in (org, contract, contact, agent):
+            done = hd(*args, env=admin)
+            assert done.returncode == 0, (args, done.stderr)
+            said.append(done.stderr)
+        assert said[:2] == [
+            "added organisation Beispiel AG\n",
+            "added contract RV-9 for Beispiel AG\n",
+        ]
+        again = hd(*agent, env=admin)
+        assert again.returncode == 4 and "exists already" in again.stderr
+        assert (
+            hd(
+                "contact", "add", "Niemand AG", "--name", "X", "--email", "x@y.example", env=admin
+            ).returncode
+            == 3
+        )
+        assert hd("org", "add", "Kaputt", "--kind", "verein", env=admin).returncode == 2
+        import requests
+
+        auth = {"Authorization": f"Bearer {admin_token}"}
+        created = requests.post(
+            url + "/orgs", json={"name": "Dritte GmbH"}, headers=auth, timeout=10
+        )
+        assert created.status_code == 201 and created.json()["name"] == "Dritte GmbH"
+        dry = requests.post(
+            url + "/orgs",
+            params={"dry_run": "true"},
+            json={"name": "Vierte"},
+            headers=auth,
+            timeout=10,
+        )
+        assert dry.status_code == 422 and "no dry run" in dry.json()["error"]
+        listed = hd("org", "list", "--json", env=admin).stdout
+    assert listed == hd.ok("org", "list", "--json")
+    assert [o["name"] for o in json.loads(listed)] == ["Beispiel AG", "Dritte GmbH", "Muster GmbH"]
+    assert hd.json("contract", "show", "RV-9")["billing"] == "free"
+    assert [c["email"] for c in hd.json("contact", "list", "--org", "Beispiel AG")] == [
+        "ben@beispiel.example"
+    ]
+    assert "jkoch" in {a["login"] for a in hd.json("agent", "list")}

@@ -53,10 +53,11 @@ def _removed(row: "Row") -> str:
 class Records(NamedTuple):
     """What the generated commands of one group call and say.
 
-    ``rows(store)`` lists the records (``rows(store, org)`` with ``by_org``), ``get(store,
-    key)`` is the record ``show`` renders, ``remove(ctx, key)`` returns the removed record (its
-    field ``key`` names it in the message) and ``import_one(ctx, record)`` adds one record of
-    an import file; without it the group has no ``import``.
+    ``list`` shows :func:`hdcli.ops.records` of the group (with ``--org`` when ``by_org``),
+    here or on the remote helpdesk; ``get(store, key)`` is the record ``show`` renders,
+    ``remove(ctx, key)`` returns the removed record (its field ``key`` names it in the
+    message) and ``import_one(ctx, record)`` adds one record of an import file; without it the
+    group has no ``import``.
 
     A named tuple, not a dataclass: the class is made on every run of these commands, and a
     dataclass takes about a millisecond longer to make.
@@ -69,7 +70,6 @@ class Records(NamedTuple):
     key: str  #: the argument that names a record (``name``), of show, edit and remove
     key_help: str
     example: str  #: a key as typed in a shell, for the examples
-    rows: Callable[..., list["Row"]]
     get: Callable[..., "Row"]
     remove: Callable[..., "Row"]
     import_one: Callable[["Context", dict[str, Any]], object] | None = None
@@ -114,14 +114,16 @@ def group(records: Records, *, add: Callable[..., None], edit: Callable[..., Non
     app.command("add")(add)
 
     def list_by_org(org: OrgOpt = None, fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
+        from hdcli.ops import records as rows  # here, or the remote helpdesk
         from hdcli.output import render_rows
 
-        out(render_rows(records.rows(context().store, org), fmt_of(fmt, as_json)))
+        out(render_rows(rows(context(), records.group, org), fmt_of(fmt, as_json)))
 
     def list_all(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
+        from hdcli.ops import records as rows
         from hdcli.output import render_rows
 
-        out(render_rows(records.rows(context().store), fmt_of(fmt, as_json)))
+        out(render_rows(rows(context(), records.group), fmt_of(fmt, as_json)))
 
     app.command("list", help=_help(f"List {records.noun}s.", example))(
         list_by_org if records.by_org else list_all

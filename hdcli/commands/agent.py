@@ -23,9 +23,9 @@ def add(
 
     Example: hdcli agent add mmueller --name "Max Müller" --email max.mueller@helpdesk.example
     """
-    from hdcli.customers import add_agent
+    from hdcli.ops import add_agent  # here, or the remote helpdesk
 
-    row = add_agent(context(), login, name, email)
+    row = add_agent(context(), login=login, name=name, email=email)
     say(f"added agent {row['login']}")
 
 
@@ -64,7 +64,6 @@ app = group(
         key="login",
         key_help="the agent's login",
         example="mmueller",
-        rows=workflow("list_agents"),
         get=workflow("get_agent"),
         remove=workflow("remove_agent"),
         import_one=_import_one,

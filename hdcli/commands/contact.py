@@ -29,9 +29,9 @@ def add(
     Example: hdcli contact add "Muster GmbH" --name "Anna Schmidt" --email anna@muster.de
     --role main
     """
-    from hdcli.customers import add_contact
+    from hdcli.ops import add_contact  # here, or the remote helpdesk
 
-    row = add_contact(context(), org, name, email, phone, role or [])
+    row = add_contact(context(), org=org, name=name, email=email, phone=phone, roles=role or [])
     say(f"added contact {row['email']} to {row['organisation']}")
 
 
@@ -72,7 +72,6 @@ app = group(
         key="email",
         key_help="the contact's mail address or id",
         example="anna@muster.de",
-        rows=workflow("list_contacts"),
         get=workflow("get_contact"),
         remove=workflow("remove_contact"),
         import_one=_import_one,

@@ -64,24 +64,22 @@ def add(
 
     Example: hdcli contract add "Muster GmbH" --number RV-2026-001 --billing hourly --rate 95
     """
-    from hdcli.customers import ContractFields, add_contract
+    from hdcli.ops import add_contract  # here, or the remote helpdesk
 
     row = add_contract(
         context(),
-        org,
-        number,
-        ContractFields(
-            billing,
-            rate,
-            increment,
-            minimum,
-            included,
-            approval,
-            closed_policy,
-            report_to,
-            valid_from,
-            valid_to,
-        ),
+        org=org,
+        number=number,
+        billing=billing,
+        rate=rate,
+        increment=increment,
+        minimum=minimum,
+        included=included,
+        approval=approval,
+        closed_policy=closed_policy,
+        report_to=report_to,
+        valid_from=valid_from,
+        valid_to=valid_to,
     )
     say(f"added contract {row['number']} for {row['organisation']}")
 
@@ -143,7 +141,6 @@ app = group(
         key="number",
         key_help="the contract number",
         example="RV-2026-001",
-        rows=workflow("list_contracts"),
         get=workflow("get_contract"),
         remove=workflow("remove_contract"),
         import_one=_import_one,

@@ -36,16 +36,19 @@ def edit(
 
     Example: hdcli edit 2026112710000127 --impact everyone --priority high
     """
-    from hdcli.errors import UsageError
-    from hdcli.tickets import Edit
-    from hdcli.tickets import edit as do_edit
+    from hdcli.ops import edit as run  # here, or the remote helpdesk
 
-    fields = Edit(subject, impact, requester, contract, priority)
-    if all(v is None for v in vars(fields).values()):
-        raise UsageError(
-            "nothing to change (give --subject, --impact, --requester, --contract or --priority)"
-        )
-    ticket = do_edit(context(), number, fields, force=force, reason=reason)
+    ticket = run(
+        context(),
+        number,
+        subject=subject,
+        impact=impact,
+        requester=requester,
+        contract=contract,
+        priority=priority,
+        force=force,
+        reason=reason,
+    )
     say(f"edited: {ticket['number']}")
 
 

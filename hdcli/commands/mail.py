@@ -63,10 +63,10 @@ def queue(
 
     Example: hdcli mail queue --status failed --json
     """
-    from hdcli.mail.outbound import queue_rows
+    from hdcli.ops import mail_queue  # here, or the remote helpdesk
     from hdcli.output import render_rows
 
-    rows = queue_rows(context().store, status=status, everything=all_, limit=limit)
+    rows = mail_queue(context(), status=status, everything=all_, limit=limit)
     out(render_rows(rows, fmt_of(fmt, as_json)))
 
 

@@ -27,9 +27,9 @@ def add(
 
     Example: hdcli org add "Muster GmbH" --kind company --domain muster.de
     """
-    from hdcli.customers import add_org
+    from hdcli.ops import add_org  # here, or the remote helpdesk
 
-    org = add_org(context(), name, kind, domain or [], language)
+    org = add_org(context(), name=name, kind=kind, domains=domain or [], language=language)
     say(f"added organisation {org['name']}")
 
 
@@ -85,7 +85,6 @@ app = group(
         key="name",
         key_help="the organisation's name or id",
         example='"Muster GmbH"',
-        rows=workflow("list_orgs"),
         get=_with_links,
         remove=workflow("remove_org"),
         import_one=_import_one,

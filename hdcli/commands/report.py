@@ -31,11 +31,9 @@ def service(
 
     Example: hdcli report service 2026112710000127 --format pdf -o bericht.pdf
     """
-    from hdcli.billing.servicereports import service_report_output
-    from hdcli.trail import record_access
+    from hdcli.ops import service_report  # here (in the access trail), or the remote helpdesk
 
-    data = service_report_output(context(), number, fmt)
-    record_access(context().store, context().actor, "report.service", ticket_number=number)
+    data = service_report(context(), number, fmt)
     if output:
         from hdcli.errors import UsageError
         from hdcli.util import write_private
@@ -162,7 +160,7 @@ def billing(
 
     Example: hdcli report billing --month last --format csv --send-to buchhaltung@example.com
     """
-    from hdcli.reports import run
+    from hdcli.ops import report as run  # here, or the remote helpdesk
 
     options: dict[str, Any] = {"month": month, "org": org, "detail": detail}
     if send_to:  # the mail in the reader's language; a terminal keeps the English line
@@ -185,7 +183,7 @@ def tickets(
 
     Example: hdcli report tickets --by agent
     """
-    from hdcli.reports import run
+    from hdcli.ops import report as run  # here, or the remote helpdesk
 
     _emit(run(context(), "tickets", {"by": by}), fmt_of(fmt, as_json), None, "de")
 
@@ -206,7 +204,7 @@ def run_report(
     Example: hdcli report run billing -o month=2026-11 -o detail=yes --format csv
     """
     from hdcli.errors import UsageError
-    from hdcli.reports import run
+    from hdcli.ops import report as run  # here, or the remote helpdesk
 
     options: dict[str, Any] = {}
     for item in option or []:

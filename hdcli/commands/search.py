@@ -34,30 +34,13 @@ def search(
     Example: hdcli search mueller@example.org --json --fields number,snippet
     """
     from hdcli.models import ListedTicket
-    from hdcli.output import pick_fields, render_rows, visible
-    from hdcli.search import snippets
-    from hdcli.trail import record_access
-    from hdcli.views import list_tickets
+    from hdcli.ops import search as find  # here, or the remote helpdesk
+    from hdcli.output import pick_fields, render_rows
 
     fmt = fmt_of(fmt, as_json)
     chosen = pick_fields(fields, [*ListedTicket.__annotations__, "snippet"])
-    ctx = context()
-    store = ctx.store
-    rows = [
-        dict(r)
-        for r in list_tickets(
-            store, status=status, org=org, since=since, search=query, ranked=True, limit=limit
-        )
-    ]
+    rows = find(context(), query, status=status, org=org, since=since, limit=limit)
     numbers = [str(r["number"]) for r in rows]
-    found = snippets(store, query, numbers)
-    for r in rows:
-        # one line, control characters made visible: it is text from mail
-        r["snippet"] = visible(" ".join(found.get(str(r["number"]), "").split()))
-    # the trail records the tickets whose content was shown (as ``show`` does)
-    with store.transaction():
-        for number in numbers:
-            record_access(store, ctx.actor, "search", ticket_number=number)
     if quiet:
         out("\n".join(numbers))
         return

@@ -36,11 +36,11 @@ def list_(
 
     Example: hdcli time list 2026112710000127 --format csv
     """
+    from hdcli.ops import time_entries  # here, or the remote helpdesk
     from hdcli.output import render
-    from hdcli.timeentries import entries
 
     fmt = fmt_of(fmt, as_json)
-    rows = entries(context(), number)
+    rows = time_entries(context(), number)
     if fmt in ("table", "md"):
         shown = [{**r, "charge": "yes" if r["charge"] else "no"} for r in rows]
         render(shown, fmt, COLUMNS)
@@ -71,17 +71,17 @@ def edit(
     Example: hdcli time edit 17 --duration 2h30m --note "Fernwartung, Drucker"
     """
     from hdcli.durations import parse_date, parse_duration
-    from hdcli.timeentries import edit_entry
+    from hdcli.ops import time_edit  # here, or the remote helpdesk
 
     ctx = context()
-    ticket = edit_entry(
+    ticket = time_edit(
         ctx,
         entry,
         minutes=parse_duration(duration) if duration is not None else None,
         note=note,
-        work_date=parse_date(date, ctx.today()) if date is not None else None,
+        date=parse_date(date, ctx.today()).isoformat() if date is not None else None,
         activity=activity,
-        billable=charge,
+        charge=charge,
         force=force,
         reason=reason,
     )
@@ -94,9 +94,9 @@ def remove(entry: Entry, force: Force = False, reason: Reason = None) -> None:
 
     Example: hdcli time remove 17
     """
-    from hdcli.timeentries import remove_entry
+    from hdcli.ops import time_remove  # here, or the remote helpdesk
 
-    ticket = remove_entry(context(), entry, force=force, reason=reason)
+    ticket = time_remove(context(), entry, force=force, reason=reason)
     say(f"time entry {entry} of {ticket['number']} removed")
 
 

@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hdcli.errors import EXIT_UNEXPECTED, HdcliError, UsageError
+from hdcli.errors import EXIT_UNEXPECTED, HdcliError, NotFound, UsageError
+from hdcli.ops import CONTRACT_FIELDS, EDIT_FIELDS, RECORDS
 
 if TYPE_CHECKING:
     from hdcli.config import Config
@@ -81,16 +82,26 @@ def _error(message: str, code: int, status: int | None = None) -> JSONResponse:
     )
 
 
+#: resources only an admin token may change (the helpdesk's customers, contracts and staff)
+ADMIN_WRITES = ("/orgs", "/contracts", "/contacts", "/agents")
+#: resources an agent token may change (and ``POST /mail``, incoming mail): ticket work, time
+#: entries, approvals
+AGENT_WRITES = ("/tickets", "/time/", "/approvals")
+
+
 def allowed(role: str, method: str, path: str) -> bool:
-    """Whether a token of ``role`` may call ``method path`` (path below ``/api``)."""
+    """Whether a token of ``role`` may call ``method path`` (path below ``/api``): admin
+    everything, agent every read and the changes of :data:`AGENT_WRITES` (never those of
+    :data:`ADMIN_WRITES`), readonly every read, gateway only ``POST /mail``."""
     if role == "admin":
         return True
     if role == "gateway":
         return method == "POST" and path == "/mail"
-    if role == "readonly":
-        return method in READ
-    # agent: ticket work and every read, incoming mail too
-    return method in READ or path.startswith("/tickets") or path == "/mail"
+    if method in READ:
+        return role in ("agent", "readonly")
+    if role != "agent" or path.startswith(ADMIN_WRITES):
+        return False
+    return path == "/mail" or path.startswith(AGENT_WRITES)
 
 
 class Server:
@@ -179,7 +190,7 @@ class Server:
                 data = handler(ctx, request, payload if path != "/mail" else {"raw": body})
             except DryRun:
                 return JSONResponse({"dry_run": True})
-            created = request.method == "POST" and path == "/tickets"
+            created = request.method == "POST" and path in ("/tickets", *ADMIN_WRITES)
             return _json(data, 201 if created else 200)
         except HdcliError as exc:
             return _error(str(exc), exc.exit_code)
@@ -222,11 +233,98 @@ def _number(request: Request) -> str:
     return str(request.path_params["number"])
 
 
+#: the most an id in a path may be (a larger one is no row: NotFound, not a driver's overflow)
+MAX_ID = 2**53
+
+
+def _path_value(request: Request, name: str) -> Any:
+    """A path parameter: ``entry`` (and every ``…id``) an integer, the others text."""
+    value = str(request.path_params[name])
+    if name != "entry":
+        return value
+    if not (value.isdigit() and 0 < int(value) <= MAX_ID):
+        raise NotFound(f"no time entry {value!r} (see `hdcli time list NUMBER`)")
+    return int(value)
+
+
+def _query(request: Request, spec: dict[str, str], rename: dict[str, str]) -> Row:
+    """The query's parameters by ``spec`` (name → ``str``, ``int`` (1 … 100000) or ``bool``
+    (``true``/``false``)), as keyword arguments (a name through ``rename``); an unknown one is
+    a usage error."""
+    q = request.query_params
+    unknown = sorted(set(q) - set(spec) - {"dry_run"})
+    if unknown:
+        raise UsageError(f"unknown parameter {unknown[0]!r}")
+    args: Row = {}
+    for name, kind in spec.items():
+        value = q.get(name)
+        if value is None:
+            continue
+        if kind == "int":
+            if not (value.isdigit() and 0 < int(value) <= 100000):
+                raise UsageError(f"bad {name} {value!r}")
+            args[rename.get(name, name)] = int(value)
+        elif kind == "bool":
+            if value not in ("true", "false"):
+                raise UsageError(f"bad {name} {value!r}: true or false")
+            args[rename.get(name, name)] = value == "true"
+        else:
+            args[rename.get(name, name)] = value
+    return args
+
+
+def resource(
+    op: str,
+    *,
+    path: tuple[str, ...] = (),
+    query: dict[str, str] | None = None,
+    body: dict[str, type | tuple[type, ...]] | None = None,
+    required: tuple[str, ...] = (),
+    rename: dict[str, str] | None = None,
+    fixed: Row | None = None,
+    dry_run: bool = True,
+) -> Handler:
+    """The handler that calls :mod:`hdcli.ops` function ``op`` with the path parameters
+    ``path`` (in order), then as keywords the ``fixed`` values, the query parameters of
+    ``query`` (see :func:`_query`) and the fields of a JSON ``body`` (their types checked;
+    nulls left out, so the operation's defaults hold). ``required`` names the parameters or
+    fields that must be given; without ``dry_run`` the operation has none (``?dry_run=true``
+    is refused)."""
+
+    def handle(ctx: Context, request: Request, payload: Any) -> Any:
+        import hdcli.ops as ops
+
+        if ctx.dry_run and not dry_run:
+            raise UsageError(f"{request.method} {request.url.path} has no dry run")
+        args: Row = {**(fixed or {}), **_query(request, query or {}, rename or {})}
+        if body is not None:
+            given = _fields(payload, body)
+            if "minutes" in given:
+                _minutes(given)
+            args.update({k: v for k, v in given.items() if v is not None})
+        for name in required:
+            if args.get(name) in (None, ""):
+                raise UsageError(f"{request.method} {request.url.path} needs {name!r}")
+        return getattr(ops, op)(ctx, *(_path_value(request, p) for p in path), **args)
+
+    return handle
+
+
 def list_tickets(ctx: Context, request: Request, payload: Any) -> Any:
     from hdcli.ops import list_tickets as run
 
     q = request.query_params
-    known = {"status", "assignee", "org", "since", "requester", "preselected", "limit", "dry_run"}
+    known = {
+        "status",
+        "assignee",
+        "org",
+        "since",
+        "requester",
+        "preselected",
+        "search",
+        "limit",
+        "dry_run",
+    }
     unknown = sorted(set(q) - known)
     if unknown:
         raise UsageError(f"unknown parameter {unknown[0]!r}")
@@ -244,6 +342,7 @@ def list_tickets(ctx: Context, request: Request, payload: Any) -> Any:
         since=q.get("since"),
         requester=q.get("requester"),
         preselected=None if preselected is None else preselected == "true",
+        search=q.get("search"),
         limit=int(limit) if limit else None,
     )
 
@@ -397,6 +496,138 @@ def mail(ctx: Context, request: Request, payload: Any) -> Any:
     return ingest_one(ctx, raw, source[:64], billing).as_dict()
 
 
+def report(ctx: Context, request: Request, payload: Any) -> Any:
+    """A registered report with the query's parameters as its options (text, as ``hdcli
+    report run -o key=value`` gives them): title, columns, rows, summary."""
+    from hdcli.ops import report as run
+
+    options = {k: v for k, v in request.query_params.items() if k != "dry_run"}
+    return run(ctx, str(request.path_params["name"]), options).as_dict()
+
+
+def service_report(ctx: Context, request: Request, payload: Any) -> Any:
+    """A ticket's service report: in json the document itself (``hdcli report service
+    --format json``), in text, md or pdf ``{"content", "encoding"}``."""
+    from hdcli.ops import service_report as run
+
+    fmt = _query(request, {"format": "str"}, {}).get("format", "json")
+    data = run(ctx, _number(request), fmt)
+    if fmt == "json":
+        return json.loads(data)
+    if fmt == "pdf":
+        import base64
+
+        return {"content": base64.b64encode(data).decode(), "encoding": "base64"}
+    return {"content": data.decode("utf-8"), "encoding": "utf-8"}
+
+
+#: the optional text of a change's body
+_CHANGE: dict[str, type | tuple[type, ...]] = {"force": bool, "reason": str}
+#: the resources that are one :mod:`hdcli.ops` call each: (method, path, handler)
+RESOURCES: list[tuple[str, str, Handler]] = [
+    (
+        "POST",
+        "/tickets/{number}/edit",
+        resource("edit", path=("number",), body={**dict.fromkeys(EDIT_FIELDS, str), **_CHANGE}),
+    ),
+    (
+        "GET",
+        "/search",
+        resource(
+            "search",
+            query={"q": "str", "status": "str", "org": "str", "since": "str", "limit": "int"},
+            rename={"q": "query"},
+            required=("query",),
+        ),
+    ),
+    ("GET", "/tickets/{number}/time", resource("time_entries", path=("number",))),
+    (
+        "POST",
+        "/time/{entry}",
+        resource(
+            "time_edit",
+            path=("entry",),
+            body={
+                "minutes": int,
+                "note": str,
+                "date": str,
+                "activity": str,
+                "charge": bool,
+                **_CHANGE,
+            },
+        ),
+    ),
+    (
+        "DELETE",
+        "/time/{entry}",
+        resource("time_remove", path=("entry",), query={"force": "bool", "reason": "str"}),
+    ),
+    *(
+        (
+            "GET",
+            where,
+            resource(
+                "records",
+                query={"org": "str"} if kind in ("contract", "contact") else {},
+                fixed={"kind": kind},
+            ),
+        )
+        for kind, (where, _) in RECORDS.items()
+    ),
+    (
+        "POST",
+        "/orgs",
+        resource(
+            "add_org",
+            body={"name": str, "kind": str, "domains": list, "language": str},
+            required=("name",),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/contracts",
+        resource(
+            "add_contract",
+            body={"org": str, "number": str, **dict.fromkeys(CONTRACT_FIELDS, str)},
+            required=("org", "number"),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/contacts",
+        resource(
+            "add_contact",
+            body={"org": str, "name": str, "email": str, "phone": str, "roles": list},
+            required=("org", "name", "email"),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/agents",
+        resource(
+            "add_agent",
+            body={"login": str, "name": str, "email": str},
+            required=("login", "name", "email"),
+            dry_run=False,
+        ),
+    ),
+    ("GET", "/reports/service/{number}", service_report),
+    ("GET", "/reports/{name}", report),
+    (
+        "GET",
+        "/mail/queue",
+        resource(
+            "mail_queue",
+            query={"status": "str", "all": "bool", "limit": "int"},
+            rename={"all": "everything"},
+        ),
+    ),
+]
+
+
 def openapi_document() -> dict[str, Any]:
     from hdcli.server.openapi import document
 
@@ -431,6 +662,10 @@ def build(
         Route("/api/tickets/{number}/close", e(close), methods=["POST"]),
         Route("/api/tickets/{number}/reopen", e(reopen), methods=["POST"]),
         Route("/api/mail", e(mail), methods=["POST"]),
+        *(
+            Route("/api" + path, e(handler), methods=[method])
+            for method, path, handler in RESOURCES
+        ),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

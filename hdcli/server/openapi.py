@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from hdcli import __version__
-from hdcli.models import ACTIVITIES, CHANNELS, IMPACTS
+from hdcli.models import ACTIVITIES, CHANNELS, IMPACTS, LANGUAGES, ORG_KINDS, PRIORITIES
+from hdcli.ops import CONTRACT_FIELDS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _STR = {"type": "string"}
@@ -58,6 +59,77 @@ def _change(summary: str, props: dict[str, Any], required: tuple[str, ...] = ())
     }
 
 
+def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+def _read(
+    summary: str, ok: dict[str, Any], *params: dict[str, Any], missing: bool = True
+) -> dict[str, Any]:
+    """A GET resource; ``missing``: it may answer 404 (an unknown ticket, record, report)."""
+    codes = ("404", "422") if missing else ("422",)
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": list(params),
+            "responses": _answers(ok, "200", *codes),
+        }
+    }
+
+
+_ROWS = {"type": "array", "items": {"type": "object"}}
+_ENTRY = {
+    "name": "entry",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**53},
+}
+_BOOL_Q = {"type": "string", "enum": ["true", "false"]}
+_ORG = _query("org", _STR)
+_RECORD_KINDS = (
+    ("/orgs", "organisations (hdcli org list)", False),
+    ("/contracts", "contracts (hdcli contract list)", True),
+    ("/contacts", "contacts (hdcli contact list)", True),
+    ("/agents", "agents (hdcli agent list)", False),
+)
+
+
+_TEXTS = {"type": "array", "items": _STR}
+#: what adding a record takes (admin tokens only): its fields, the required ones
+_ADDS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "/orgs": (
+        "hdcli org add",
+        {
+            "name": _STR,
+            "kind": {"type": "string", "enum": list(ORG_KINDS)},
+            "domains": _TEXTS,
+            "language": {"type": "string", "enum": list(LANGUAGES)},
+        },
+        ("name",),
+    ),
+    "/contracts": (
+        "hdcli contract add",
+        {"org": _STR, "number": _STR, **{f: _NULL_STR for f in CONTRACT_FIELDS}},
+        ("org", "number"),
+    ),
+    "/contacts": (
+        "hdcli contact add",
+        {"org": _STR, "name": _STR, "email": _STR, "phone": _NULL_STR, "roles": _TEXTS},
+        ("org", "name", "email"),
+    ),
+    "/agents": ("hdcli agent add", {"login": _STR, "name": _STR, "email": _STR}, ()),
+}
+
+
+def _add(path: str) -> dict[str, Any]:
+    command, props, required = _ADDS[path]
+    return {
+        "summary": f"add one, admin tokens only ({command}); the new record",
+        "requestBody": _body(props, required or tuple(props)),
+        "responses": _answers({"type": "object"}, "201", "404", "409", "422"),
+    }
+
+
 def document() -> dict[str, Any]:
     ticket = {
         "type": "object",
@@ -76,7 +148,7 @@ def document() -> dict[str, Any]:
                     "summary": "tickets newest first (hdcli list)",
                     "parameters": [
                         {"name": n, "in": "query", "required": False, "schema": _STR}
-                        for n in ("status", "assignee", "org", "since", "requester")
+                        for n in ("status", "assignee", "org", "since", "requester", "search")
                     ]
                     + [
                         {
@@ -171,6 +243,104 @@ def document() -> dict[str, Any]:
                 "close (hdcli close)", {"reason": _NULL_STR, "notify": _BOOL}
             ),
             "/tickets/{number}/reopen": _change("reopen (hdcli reopen)", {"reason": _NULL_STR}),
+            "/tickets/{number}/edit": _change(
+                "correct subject, impact, requester, contract or priority (hdcli edit)",
+                {
+                    "subject": _NULL_STR,
+                    "impact": {"type": "string", "enum": list(IMPACTS), "nullable": True},
+                    "requester": _NULL_STR,
+                    "contract": _NULL_STR,
+                    "priority": {"type": "string", "enum": list(PRIORITIES), "nullable": True},
+                    "force": _BOOL,
+                    "reason": _NULL_STR,
+                },
+            ),
+            "/tickets/{number}/time": _read(
+                "a ticket's time entries (hdcli time list --format json)", _ROWS, _NUMBER
+            ),
+            "/time/{entry}": {
+                "post": {
+                    "summary": "correct a time entry (hdcli time edit)",
+                    "parameters": [_ENTRY, _DRY_RUN],
+                    "requestBody": _body(
+                        {
+                            "minutes": {**_INT, "nullable": True},
+                            "note": _NULL_STR,
+                            "date": {"type": "string", "format": "date", "nullable": True},
+                            "activity": {
+                                "type": "string",
+                                "enum": list(ACTIVITIES),
+                                "nullable": True,
+                            },
+                            "charge": {"type": "boolean", "nullable": True},
+                            "force": _BOOL,
+                            "reason": _NULL_STR,
+                        }
+                    ),
+                    "responses": _answers(_DONE, "200", "404", "409", "422"),
+                },
+                "delete": {
+                    "summary": "remove a time entry (hdcli time remove)",
+                    "parameters": [
+                        _ENTRY,
+                        _DRY_RUN,
+                        _query("force", _BOOL_Q),
+                        _query("reason", _STR),
+                    ],
+                    "responses": _answers(_DONE, "200", "404", "409", "422"),
+                },
+            },
+            "/search": _read(
+                "full text over tickets, best match first (hdcli search --format json)",
+                _ROWS,
+                _query("q", _STR, required=True),
+                _query("status", _STR),
+                _ORG,
+                _query("since", _STR),
+                _query("limit", _INT),
+            ),
+            **{
+                path: {
+                    **_read(summary, _ROWS, *([_ORG] if by_org else []), missing=by_org),
+                    "post": _add(path),
+                }
+                for path, summary, by_org in _RECORD_KINDS
+            },
+            "/reports/{name}": _read(
+                "a registered report (hdcli report billing, tickets, run); every other query "
+                "parameter is an option (billing: month, org, detail)",
+                {
+                    "type": "object",
+                    "required": ["title", "columns", "rows", "summary"],
+                    "properties": {
+                        "title": _STR,
+                        "columns": {"type": "array", "items": _STR},
+                        "rows": _ROWS,
+                        "summary": _STR,
+                        "filename": _STR,
+                    },
+                },
+                {"name": "name", "in": "path", "required": True, "schema": _STR},
+                _query("month", _STR),
+                _ORG,
+                _query("detail", _BOOL_Q),
+                _query("by", _STR),
+            ),
+            "/reports/service/{number}": _read(
+                "a ticket's service report: the document of hdcli report service --format "
+                "json; with format text, md or pdf {content, encoding}",
+                {"type": "object"},
+                _NUMBER,
+                _query("format", {"type": "string", "enum": ["json", "text", "md", "pdf"]}),
+            ),
+            "/mail/queue": _read(
+                "the outbound queue, newest first (hdcli mail queue --format json)",
+                _ROWS,
+                _query("status", _STR),
+                _query("all", _BOOL_Q),
+                _query("limit", _INT),
+                missing=False,
+            ),
             "/mail": {
                 "post": {
                     "summary": "a raw RFC 5322 message to mail intake (hdcli-mailgate --url)",
