@@ -158,6 +158,42 @@ def test_a_person_who_is_only_in_cc_is_exported_and_erased(any_ctx: Context) -> 
         privacy.export(ctx, "nobody@nowhere.example", io.StringIO())
 
 
+def _cc_mail(subject: str, n: int, cc: str) -> bytes:
+    return _mail(subject, f"{subject} streikt.", n).replace(
+        b"To: helpdesk@smartwork.example\r\n",
+        f"To: helpdesk@smartwork.example\r\nCc: Carl Cc <{cc}>\r\n".encode(),
+    )
+
+
+def test_a_cc_only_person_gets_the_ticket_they_were_copied_on(any_ctx: Context) -> None:
+    ctx = any_ctx
+    carl = "carl.cc@partner.example"
+    customers.add_contact(ctx, "Muster GmbH", "Bert Meier", BERT)
+    ingest_one(ctx, _mail("Drucker", "Der Drucker auch.", 1))  # Anna's, without Carl
+    ingest_one(ctx, _cc_mail("Plotter", 2, carl))
+    ingest_one(ctx, _mail("Scanner", "Bert hier", 3, BERT, "Bert Meier"))
+    plotter = str(
+        ctx.store.query("SELECT number FROM tickets WHERE subject = 'Plotter'")[0]["number"]
+    )
+    data = _export(ctx, carl)
+    assert [(t["number"], t["subject"], t["role"]) for t in data["tickets"]] == [  # type: ignore[attr-defined]
+        (plotter, "Plotter", "cc")
+    ]
+    assert [a["ticket"] for a in data["articles"]] == [plotter]  # type: ignore[attr-defined]
+    dump = json.dumps(data, ensure_ascii=False)
+    assert "Drucker" not in dump and "Scanner" not in dump
+    assert BERT not in dump and "Bert" not in dump
+    # the trail of the person holds the reads of that ticket too
+    record_access(ctx.store, ctx.actor, "show", ticket_number=plotter)
+    assert [r["action"] for r in privacy.trail(ctx.store, carl)] == ["privacy.export", "show"]
+    # the requester's own export still lists the ticket as theirs
+    anna = _export(ctx, ANNA)
+    assert {t["subject"]: t["role"] for t in anna["tickets"]} == {  # type: ignore[attr-defined]
+        "Drucker": "requester",
+        "Plotter": "requester",
+    }
+
+
 def _attached(subject: str, n: int, files: int) -> bytes:
     from email.message import EmailMessage
 

@@ -27,16 +27,25 @@ _NAMES = "(lower(a.sender) LIKE ? OR lower(a.recipients) LIKE ? OR lower(a.cc) L
 
 
 def _sql_ticket_ids() -> str:
+    """Parameters: contact id, address, pattern ×3. Their tickets: as requester, as a
+    participant, and every ticket with an article they sent or that was sent to them (To or
+    Cc), which is how a person who is only in the Cc takes part."""
     return (
         "SELECT id FROM tickets WHERE requester_id = ? "
-        "UNION SELECT ticket_id FROM ticket_participants WHERE email = ?"
+        "UNION SELECT ticket_id FROM ticket_participants WHERE email = ? "
+        f"UNION SELECT a.ticket_id FROM articles a WHERE {_NAMES}"
     )
 
 
 def _sql_tickets() -> str:
+    """Parameters: contact id, address, pattern (cc), pattern (recipients), then those of
+    :func:`_sql_ticket_ids`."""
     return (
         "SELECT t.number, t.subject, t.status, t.channel, t.created_at, t.closed_at, "
-        "CASE WHEN t.requester_id = ? THEN 'requester' ELSE p.role END AS role "
+        "CASE WHEN t.requester_id = ? THEN 'requester' WHEN p.role IS NOT NULL THEN p.role "
+        "WHEN EXISTS (SELECT 1 FROM articles c WHERE c.ticket_id = t.id AND lower(c.cc) LIKE ?) "
+        "THEN 'cc' WHEN EXISTS (SELECT 1 FROM articles r WHERE r.ticket_id = t.id "
+        "AND lower(r.recipients) LIKE ?) THEN 'recipient' ELSE 'sender' END AS role "
         "FROM tickets t LEFT JOIN ticket_participants p ON p.ticket_id = t.id AND p.email = ? "
         f"WHERE t.id IN ({_sql_ticket_ids()}) ORDER BY t.id"
     )
@@ -119,7 +128,7 @@ def sections(
     statements does not grow with the person's tickets, nor does memory: at most one batch
     of articles is held at a time."""
     like = f"%{addr.lower()}%"
-    ids = (cid, addr)
+    ids = (cid, addr, like, like, like)
 
     def articles() -> Iterator[Row]:
         batch: list[Row] = []
@@ -131,7 +140,7 @@ def sections(
         if batch:
             yield from _with_attachments(store, batch)
 
-    yield "tickets", store.iterate(_sql_tickets(), (cid, addr, *ids))
+    yield "tickets", store.iterate(_sql_tickets(), (cid, like, like, addr, *ids))
     yield "articles", articles()
     yield "time_entries", store.iterate(_sql_time(), ids)
     yield "service_reports", store.iterate(_sql_reports(), ids)
@@ -222,7 +231,8 @@ def trail_of_ticket(store: SqlStorage, number: str) -> list[Row] | None:
 
 def trail_of_person(store: SqlStorage, cid: int, sha: str, addr: str) -> list[Row]:
     """The access trail of the contact ``cid`` (digest ``sha``, address ``addr``)."""
-    return store.query(_sql_trail(), (cid, sha, cid, addr))
+    like = f"%{addr.lower()}%"
+    return store.query(_sql_trail(), (cid, sha, cid, addr, like, like, like))
 
 
 def add_access(
