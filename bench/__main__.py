@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         "--backend",
         choices=("sqlite", "postgresql"),
         default="sqlite",
-        help="postgresql: run bulk, ingest and scale on PostgreSQL too, beside SQLite",
+        help="postgresql: run bulk, ingest, scale and privacy on PostgreSQL too, beside SQLite",
     )
     parser.add_argument(
         "--pg-url",

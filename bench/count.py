@@ -1,4 +1,5 @@
-"""``python -m bench.count FILE [--notify]``: statements per ticket of a bulk open.
+"""``python -m bench.count FILE [--notify]``: statements per ticket of a bulk open;
+``python -m bench.count --export ADDRESS``: statements of one ``hdcli privacy export``.
 
 Opens the rows of FILE (JSONL or CSV) in this process as ``hdcli open --from-file`` does, in the
 helpdesk that ``HDCLI_CONFIG`` / ``HDCLI_STORAGE__URL`` name, and counts every statement hdcli
@@ -92,11 +93,41 @@ class Counting:
         setattr(self._conn, name, value)
 
 
+def export(address: str) -> int:
+    """Count the statements of one privacy export of ``address`` (written to /dev/null)."""
+    from hdcli.config import Config
+    from hdcli.context import Context
+    from hdcli.privacy import export as run
+
+    ctx = Context(Config.load(os.environ.get("HDCLI_CONFIG"), env=os.environ), "bench")
+    store: Any = ctx.store
+    counting = Counting(store._conn)
+    store._conn = counting
+    try:
+        with open(os.devnull, "w", encoding="utf-8") as sink:
+            rows = run(ctx, address, sink)
+    finally:
+        store._conn = counting._conn
+        ctx.close()
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "statements": sum(counting.kinds.values()),
+                "by_kind": dict(counting.kinds.most_common()),
+            }
+        )
+    )
+    return 0
+
+
 def main(argv: list[str]) -> int:
     from hdcli.bulk import open_from_file
     from hdcli.config import Config
     from hdcli.context import Context
 
+    if argv[:1] == ["--export"]:
+        return export(argv[1])
     path, notify = argv[0], "--notify" in argv
     ctx = Context(Config.load(os.environ.get("HDCLI_CONFIG"), env=os.environ), "bench")
     store: Any = ctx.store

@@ -415,3 +415,107 @@ def fill_store(
     con.execute("ANALYZE")
     con.close()
     return sample or [number for number, _ in ticket_numbers(1)]
+
+
+def fill_person(db: Path, tickets: int, seed: int = 4) -> str:
+    """Add ``tickets`` tickets requested by one person (the first benchmark contact) and as
+    many of the other contacts to a store the CLI has set up; returns the person's address.
+
+    Each of the person's tickets has their mail (every fifth with a colleague in the Cc, every
+    fourth with a small PDF attached), the agent's answer to them, two time entries and, once
+    closed, a service report. The other tickets have one mail each and are scanned by the
+    export, never exported."""
+    rnd = random.Random(seed)
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    orgs = {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            "SELECT o.name, o.id, c.id FROM organisations o JOIN contracts c ON c.org_id = o.id"
+        )
+    }
+    people = [
+        (orgs[org], cid, mail)
+        for org, _n, mail in contacts()
+        for (cid,) in con.execute("SELECT id FROM contacts WHERE email = ?", (mail,))
+    ]
+    person, colleague = people[0], people[1]
+    agent = con.execute("SELECT id FROM agents LIMIT 1").fetchone()[0]
+    next_id = (con.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0] or 0) + 1
+    next_art = (con.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()[0] or 0) + 1
+    pdf = _pdf(rnd)
+    rows: dict[str, list[tuple[object, ...]]] = {
+        k: [] for k in ("tickets", "participants", "articles", "attachments", "time", "reports")
+    }
+    sql = {
+        "tickets": "INSERT INTO tickets (id, number, subject, org_id, contract_id, requester_id, "
+        "channel, impact, status, assignee_id, created_at, updated_at, closed_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "participants": "INSERT INTO ticket_participants (ticket_id, email, role) VALUES (?,?,?)",
+        "articles": "INSERT INTO articles (id, ticket_id, kind, direction, sender, recipients, "
+        "cc, subject, body, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "attachments": "INSERT INTO attachments (article_id, filename, content_type, size, "
+        "content) VALUES (?,?,?,?,?)",
+        "time": "INSERT INTO time_entries (ticket_id, agent_id, work_date, minutes, activity, "
+        "note, billable, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        "reports": "INSERT INTO service_reports (ticket_id, created_at, month, worked_minutes, "
+        "billed_minutes, billable, amount, sent_to, status) VALUES (?,?,?,?,?,?,?,?,?)",
+    }
+
+    def flush() -> None:
+        for key, batch in rows.items():
+            con.executemany(sql[key], batch)
+            batch.clear()
+
+    helpdesk = "Helpdesk <helpdesk@smartwork.example>"
+    for i, (number, day) in enumerate(ticket_numbers(2 * tickets, per_day=200)):
+        tid = next_id + i
+        mine = i % 2 == 0
+        (org_id, contract_id), contact_id, addr = person if mine else rnd.choice(people[1:])
+        subject = rnd.choice(PROBLEMS)
+        created = f"{day}T08:{i % 60:02d}:00Z"
+        closed = f"{day}T16:00:00Z" if i < 2 * tickets * 0.9 else None
+        rows["tickets"].append(
+            (tid, number, subject, org_id, contract_id, contact_id, "email", "single_user",
+             "closed" if closed else "in_progress", agent, created, closed or created, closed)
+        )  # fmt: skip
+        rows["participants"].append((tid, addr, "requester"))
+        body = _body(rnd, addr.split("@")[0], i)
+        cc = colleague[2] if mine and i % 5 == 0 else ""
+        rows["articles"].append(
+            (next_art, tid, "email", "in", addr, helpdesk, cc, subject, body, "mail", created)
+        )
+        if mine and i % 4 == 0:
+            rows["attachments"].append(
+                (next_art, "Fehlermeldung.pdf", "application/pdf", len(pdf), pdf)
+            )
+        next_art += 1
+        if not mine:
+            continue
+        rows["articles"].append(
+            (next_art, tid, "email", "out", helpdesk, addr, cc, f"AW: {subject}",
+             rnd.choice(REPLIES), "mmueller", created)
+        )  # fmt: skip
+        next_art += 1
+        worked = 0
+        for _ in range(2):
+            minutes = rnd.choice((15, 30, 45, 60))
+            worked += minutes
+            rows["time"].append(
+                (tid, agent, f"{day}", minutes, rnd.choice(("remote", "phone", "onsite")),
+                 "Fernwartung", 1, created)
+            )  # fmt: skip
+        if closed:
+            billed = -(-worked // 15) * 15
+            rows["reports"].append(
+                (tid, closed, f"{day:%Y-%m}", worked, billed, 1, f"{billed * 95 / 60:.2f}", addr,
+                 "approved")
+            )  # fmt: skip
+        if len(rows["tickets"]) >= 20000:
+            flush()
+    flush()
+    con.commit()
+    con.execute("ANALYZE")
+    con.close()
+    return person[2]

@@ -26,7 +26,8 @@ HERE = Path(__file__).resolve().parent
 
 SIZES: dict[str, dict[str, int]] = {
     # runs: latency repetitions; bulk: tickets from JSONL; mails: batch ingest; piped: single
-    # mails; entries/billing_tickets: the billing store; tickets: the list/show store
+    # mails; entries/billing_tickets: the billing store; tickets: the list/show store;
+    # person_tickets: the tickets of the person exported by ``privacy`` (and a tenth of them)
     "tiny": dict(
         runs=2,
         bulk=100,
@@ -37,6 +38,7 @@ SIZES: dict[str, dict[str, int]] = {
         tickets=1_000,
         big_mb=2,
         search_articles=1_000,
+        person_tickets=1_000,
     ),
     "small": dict(
         runs=5,
@@ -48,6 +50,7 @@ SIZES: dict[str, dict[str, int]] = {
         tickets=20_000,
         big_mb=70,
         search_articles=20_000,
+        person_tickets=10_000,
     ),
     "medium": dict(
         runs=10,
@@ -59,6 +62,7 @@ SIZES: dict[str, dict[str, int]] = {
         tickets=200_000,
         big_mb=70,
         search_articles=200_000,
+        person_tickets=50_000,
     ),
     "full": dict(
         runs=15,
@@ -70,6 +74,7 @@ SIZES: dict[str, dict[str, int]] = {
         tickets=1_000_000,
         big_mb=70,
         search_articles=1_000_000,
+        person_tickets=100_000,
     ),
 }
 
@@ -88,6 +93,7 @@ TARGETS = {
     "get": "≤ 15 ms",
     "mail_sqlite": "≥ 300/s",
     "search": "≤ 50 ms",
+    "privacy": "flat peak",
 }
 
 
@@ -184,7 +190,8 @@ class Suite:
         pg_url: str | None = None,
     ) -> None:
         self.work = work
-        #: With a PostgreSQL URL, bulk, ingest and scale run on SQLite and PostgreSQL in turn.
+        #: With a PostgreSQL URL, bulk, ingest, scale and privacy run on SQLite and PostgreSQL in
+        #: turn.
         self.pg_url = pg_url
         self.k = knobs
         self.hdcli = hdcli
@@ -701,14 +708,14 @@ class Suite:
                     res.status, res.note = "failed", f"exit code {s.code}"
                 self.add(res)
 
-    def w9_ccbomb(self) -> None:
+    def w10_ccbomb(self) -> None:
         """A mail with 100,000 Cc addresses through ``hdcli-mailgate`` (from a stranger and from
         a served contact), and an ``hdcli open`` started while it is being handled: the bomb
         must be handled in under 2 s and must not hold other writers."""
         gate = Path(sys.executable).parent / "hdcli-mailgate"
         count = 100_000
         if not gate.exists():
-            self.add(Result("9 Cc bomb", "hdcli-mailgate", status="skipped", note="no gate"))
+            self.add(Result("10 Cc bomb", "hdcli-mailgate", status="skipped", note="no gate"))
             return
         for stranger in (True, False):
             who = "a stranger" if stranger else "a served contact"
@@ -726,7 +733,7 @@ class Suite:
             alone = run_once([str(gate)], env, stdin=path)
             self.add(
                 Result(
-                    "9 Cc bomb",
+                    "10 Cc bomb",
                     f"hdcli-mailgate, {count:,} Cc from {who} ({size_mb:.1f} MB)",
                     alone.wall * 1000,
                     "ms",
@@ -778,7 +785,7 @@ class Suite:
             )
             self.add(
                 Result(
-                    "9 Cc bomb",
+                    "10 Cc bomb",
                     f"slowest of {len(opens)} hdcli open while the mail from {who} is handled",
                     worst.wall * 1000,
                     "ms",
@@ -1013,6 +1020,88 @@ class Suite:
             "",
         )
 
+    def w9_privacy(self) -> None:
+        """``hdcli privacy export ADDRESS -o FILE`` of one person with a tenth of
+        ``person_tickets`` tickets and with all of them (as many tickets of other people
+        beside them): wall, CPU and peak memory of the process, and the statements it sends
+        (``bench.count --export``). Streamed, the peak stays flat from one to the other."""
+        n = self.k["person_tickets"]
+        for backend, count in itertools.product(self.backends(), (max(n // 10, 1), n)):
+            name = f"privacy-{count}"
+            env = self.helpdesk(name)
+            home = self.work / name
+            if not (home / "filled").exists():
+                self.log(f"  building a store: a person with {count:,} tickets …")
+                # Built by another process: a child's ru_maxrss includes what its parent held
+                # when it forked, so the rows must never be in this one.
+                subprocess.run(
+                    [sys.executable, "-c", "import sys; from pathlib import Path; "
+                     "from bench import data; Path(sys.argv[2]).write_text("
+                     "data.fill_person(Path(sys.argv[1]), int(sys.argv[3])))",
+                     str(home / "hd.db"), str(home / "person"), str(count)],
+                    check=True,
+                    cwd=HERE.parent,
+                )  # fmt: skip
+                (home / "filled").touch()
+            address = (home / "person").read_text()
+            env = self.on_backend(name, env, backend)
+            out = home / "export.json"
+            samples = repeat(
+                [*self.hdcli, "privacy", "export", address, "-o", str(out)], env, self.k["runs"]
+            )
+            wall, cpu, peak, code = summary(samples)
+            res = Result(
+                "9 privacy",
+                f"privacy export, {count:,} tickets",
+                wall,
+                "ms",
+                cpu,
+                target=TARGETS["privacy"],
+                peak_mb=peak,
+                samples=[round(s.wall * 1000, 1) for s in samples],
+                backend=backend,
+                note=f"{out.stat().st_size / 1e6:.1f} MB written" if out.exists() else "",
+            )
+            if code:
+                res.status, res.note = "failed", f"exit code {code}"
+            self.add(res)
+            self.export_statements(count, address, env, backend)
+
+    def export_statements(
+        self, count: int, address: str, env: dict[str, str], backend: str
+    ) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.count", "--export", address],
+            env={
+                **env,
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, (env.get("PYTHONPATH"), str(HERE.parent)))
+                ),
+            },
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            check=False,
+            cwd=self.work,
+        )
+        what = f"statements of an export, {count:,} tickets"
+        if done.returncode:
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            self.add(Result("9 privacy", what, backend=backend, status="failed", note=last))
+            return
+        got = json.loads(done.stdout.strip().splitlines()[-1])
+        top = ", ".join(f"{k} {v}" for k, v in got["by_kind"].items())
+        self.add(
+            Result(
+                "9 privacy",
+                what,
+                got["statements"],
+                "stmts",
+                backend=backend,
+                note=f"{got['rows']:,} rows; {top}",
+            )
+        )
+
     WORKLOADS = (
         "start",
         "bulk",
@@ -1023,6 +1112,7 @@ class Suite:
         "server",
         "search",
         "ccbomb",
+        "privacy",
     )
 
     def run(self, only: Sequence[str]) -> list[Result]:
@@ -1035,7 +1125,8 @@ class Suite:
             "bigmail": self.w6_bigmail,
             "server": self.w7_server,
             "search": self.w8_search,
-            "ccbomb": self.w9_ccbomb,
+            "ccbomb": self.w10_ccbomb,
+            "privacy": self.w9_privacy,
         }
         self.write_bare_app()
         self.w0_floors()  # always: every ratio is read against them

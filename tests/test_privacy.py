@@ -12,6 +12,7 @@ from hdcli import customers, privacy, tickets
 from hdcli.context import Context
 from hdcli.errors import NotFound, Refused
 from hdcli.mail.ingest import ingest_one
+from hdcli.repo import privacy as privacy_repo
 from hdcli.trail import record_access
 from hdcli.views import list_tickets
 
@@ -155,3 +156,97 @@ def test_a_person_who_is_only_in_cc_is_exported_and_erased(any_ctx: Context) -> 
     assert _scan(ctx, [ANNA])  # the requester's data is theirs to keep
     with pytest.raises(NotFound):
         privacy.export(ctx, "nobody@nowhere.example", io.StringIO())
+
+
+def _cc_mail(subject: str, n: int, cc: str) -> bytes:
+    return _mail(subject, f"{subject} streikt.", n).replace(
+        b"To: helpdesk@smartwork.example\r\n",
+        f"To: helpdesk@smartwork.example\r\nCc: Carl Cc <{cc}>\r\n".encode(),
+    )
+
+
+def test_a_cc_only_person_gets_the_ticket_they_were_copied_on(any_ctx: Context) -> None:
+    ctx = any_ctx
+    carl = "carl.cc@partner.example"
+    customers.add_contact(ctx, "Muster GmbH", "Bert Meier", BERT)
+    ingest_one(ctx, _mail("Drucker", "Der Drucker auch.", 1))  # Anna's, without Carl
+    ingest_one(ctx, _cc_mail("Plotter", 2, carl))
+    ingest_one(ctx, _mail("Scanner", "Bert hier", 3, BERT, "Bert Meier"))
+    plotter = str(
+        ctx.store.query("SELECT number FROM tickets WHERE subject = 'Plotter'")[0]["number"]
+    )
+    data = _export(ctx, carl)
+    assert [(t["number"], t["subject"], t["role"]) for t in data["tickets"]] == [  # type: ignore[attr-defined]
+        (plotter, "Plotter", "cc")
+    ]
+    assert [a["ticket"] for a in data["articles"]] == [plotter]  # type: ignore[attr-defined]
+    dump = json.dumps(data, ensure_ascii=False)
+    assert "Drucker" not in dump and "Scanner" not in dump
+    assert BERT not in dump and "Bert" not in dump
+    # the trail of the person holds the reads of that ticket too
+    record_access(ctx.store, ctx.actor, "show", ticket_number=plotter)
+    assert [r["action"] for r in privacy.trail(ctx.store, carl)] == ["privacy.export", "show"]
+    # the requester's own export still lists the ticket as theirs
+    anna = _export(ctx, ANNA)
+    assert {t["subject"]: t["role"] for t in anna["tickets"]} == {  # type: ignore[attr-defined]
+        "Drucker": "requester",
+        "Plotter": "requester",
+    }
+
+
+def _attached(subject: str, n: int, files: int) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = f"Anna Schmidt <{ANNA}>"
+    msg["To"] = "helpdesk@smartwork.example"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<att-{n}@muster.example>"
+    msg.set_content("Anbei.")
+    for k in range(files):
+        msg.add_attachment(
+            f"Datei {n}.{k}".encode(), maintype="text", subtype="plain", filename=f"f{n}-{k}.txt"
+        )
+    return msg.as_bytes()
+
+
+def _statements(ctx: Context) -> int:
+    """Statements sent to the store by one export (counted at the DB-API connection)."""
+    from bench.count import Counting
+
+    store = ctx.store
+    counting = Counting(store._conn)  # type: ignore[attr-defined]
+    store._conn = counting  # type: ignore[attr-defined]
+    try:
+        privacy.export(ctx, ANNA, io.StringIO())
+    finally:
+        store._conn = counting._conn  # type: ignore[attr-defined]
+    return sum(counting.kinds.values())
+
+
+def test_the_export_does_not_send_a_statement_per_ticket(any_ctx: Context) -> None:
+    ctx = any_ctx
+    ingest_one(ctx, _attached("Eins", 1, 2))
+    few = _statements(ctx)
+    for n in range(2, 9):
+        ingest_one(ctx, _attached(f"Mail {n}", n, n % 3))
+    assert _statements(ctx) == few
+    data = _export(ctx, ANNA)
+    assert len(data["tickets"]) == 8  # type: ignore[arg-type]
+
+
+def test_attachments_stay_with_their_article_across_batches(
+    any_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = any_ctx
+    for n in range(1, 8):
+        ingest_one(ctx, _attached(f"Mail {n}", n, n % 3))
+    whole = _export(ctx, ANNA)
+    monkeypatch.setattr(privacy_repo, "ARTICLE_BATCH", 2)
+    assert _export(ctx, ANNA)["articles"] == whole["articles"]
+    names = {
+        a["subject"]: [f["filename"] for f in a["attachments"]]
+        for a in whole["articles"]  # type: ignore[attr-defined]
+        if a["direction"] == "in"
+    }
+    assert names == {f"Mail {n}": [f"f{n}-{k}.txt" for k in range(n % 3)] for n in range(1, 8)}

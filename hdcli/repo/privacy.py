@@ -22,17 +22,30 @@ ERASED = "[erased]"
 ERASED_DOMAIN = "erased.invalid"
 
 
+#: an article that names the person (``?`` three times: the LIKE pattern of their address)
+_NAMES = "(lower(a.sender) LIKE ? OR lower(a.recipients) LIKE ? OR lower(a.cc) LIKE ?)"
+
+
 def _sql_ticket_ids() -> str:
+    """Parameters: contact id, address, pattern ×3. Their tickets: as requester, as a
+    participant, and every ticket with an article they sent or that was sent to them (To or
+    Cc), which is how a person who is only in the Cc takes part."""
     return (
         "SELECT id FROM tickets WHERE requester_id = ? "
-        "UNION SELECT ticket_id FROM ticket_participants WHERE email = ?"
+        "UNION SELECT ticket_id FROM ticket_participants WHERE email = ? "
+        f"UNION SELECT a.ticket_id FROM articles a WHERE {_NAMES}"
     )
 
 
 def _sql_tickets() -> str:
+    """Parameters: contact id, address, pattern (cc), pattern (recipients), then those of
+    :func:`_sql_ticket_ids`."""
     return (
         "SELECT t.number, t.subject, t.status, t.channel, t.created_at, t.closed_at, "
-        "CASE WHEN t.requester_id = ? THEN 'requester' ELSE p.role END AS role "
+        "CASE WHEN t.requester_id = ? THEN 'requester' WHEN p.role IS NOT NULL THEN p.role "
+        "WHEN EXISTS (SELECT 1 FROM articles c WHERE c.ticket_id = t.id AND lower(c.cc) LIKE ?) "
+        "THEN 'cc' WHEN EXISTS (SELECT 1 FROM articles r WHERE r.ticket_id = t.id "
+        "AND lower(r.recipients) LIKE ?) THEN 'recipient' ELSE 'sender' END AS role "
         "FROM tickets t LEFT JOIN ticket_participants p ON p.ticket_id = t.id AND p.email = ? "
         f"WHERE t.id IN ({_sql_ticket_ids()}) ORDER BY t.id"
     )
@@ -42,13 +55,17 @@ def _sql_articles() -> str:
     return (
         "SELECT a.id, t.number AS ticket, a.kind, a.direction, a.sender, a.recipients, a.cc, "
         "a.subject, a.body, a.created_at FROM articles a JOIN tickets t ON t.id = a.ticket_id "
-        "WHERE lower(a.sender) LIKE ? OR lower(a.recipients) LIKE ? OR lower(a.cc) LIKE ? "
-        "ORDER BY a.id"
+        f"WHERE {_NAMES} ORDER BY a.id"
     )
 
 
-def _sql_attachments() -> str:
-    return "SELECT filename, size, content_type FROM attachments WHERE article_id = ? ORDER BY id"
+def _sql_attachments(n: int) -> str:
+    """The attachments of ``n`` articles (their ids the parameters), in one statement."""
+    marks = ", ".join("?" * n)
+    return (
+        "SELECT article_id, filename, size, content_type FROM attachments "
+        f"WHERE article_id IN ({marks}) ORDER BY article_id, id"
+    )
 
 
 def _sql_time() -> str:
@@ -96,27 +113,51 @@ def _sql_trail() -> str:
     )
 
 
+#: articles read before their attachments are looked up, in one statement per batch
+ARTICLE_BATCH = 500
+
+
 def sections(
     store: SqlStorage, cid: int, addr: str, sha: str
 ) -> Iterator[tuple[str, Iterator[Row]]]:
     """What the store holds about the contact ``cid`` (address ``addr``, digest ``sha``), a
-    streamed section at a time."""
+    streamed section at a time.
+
+    Every section is one cursor read in chunks (``store.iterate``); the attachments of the
+    articles are read with one statement per :data:`ARTICLE_BATCH` articles. The number of
+    statements does not grow with the person's tickets, nor does memory: at most one batch
+    of articles is held at a time."""
     like = f"%{addr.lower()}%"
+    ids = (cid, addr, like, like, like)
 
     def articles() -> Iterator[Row]:
+        batch: list[Row] = []
         for art in store.iterate(_sql_articles(), (like, like, like)):
-            art_id = art.pop("id")
-            art["attachments"] = store.query(_sql_attachments(), (art_id,))
-            yield art
+            batch.append(art)
+            if len(batch) >= ARTICLE_BATCH:
+                yield from _with_attachments(store, batch)
+                batch = []
+        if batch:
+            yield from _with_attachments(store, batch)
 
-    yield "tickets", store.iterate(_sql_tickets(), (cid, addr, cid, addr))
+    yield "tickets", store.iterate(_sql_tickets(), (cid, like, like, addr, *ids))
     yield "articles", articles()
-    yield "time_entries", store.iterate(_sql_time(), (cid, addr))
-    yield "service_reports", store.iterate(_sql_reports(), (cid, addr))
+    yield "time_entries", store.iterate(_sql_time(), ids)
+    yield "service_reports", store.iterate(_sql_reports(), ids)
     yield "approvals", store.iterate(_sql_approvals(), (addr.lower(),))
     yield "history", store.iterate(_sql_history(), (addr.lower(), like))
     yield "inbound_log", store.iterate(_sql_inbound(), (like,))
-    yield "access_trail", store.iterate(_sql_trail(), (cid, sha, cid, addr))
+    yield "access_trail", store.iterate(_sql_trail(), (cid, sha, *ids))
+
+
+def _with_attachments(store: SqlStorage, batch: list[Row]) -> Iterator[Row]:
+    """The articles of ``batch`` without their id, each with the list of its attachments."""
+    found: dict[int, list[Row]] = {int(a["id"]): [] for a in batch}
+    for att in store.query(_sql_attachments(len(found)), tuple(found)):
+        found[int(att.pop("article_id"))].append(att)
+    for art in batch:
+        art["attachments"] = found[int(art.pop("id"))]
+        yield art
 
 
 def text_columns(store: SqlStorage, table: str) -> list[str]:
@@ -190,7 +231,8 @@ def trail_of_ticket(store: SqlStorage, number: str) -> list[Row] | None:
 
 def trail_of_person(store: SqlStorage, cid: int, sha: str, addr: str) -> list[Row]:
     """The access trail of the contact ``cid`` (digest ``sha``, address ``addr``)."""
-    return store.query(_sql_trail(), (cid, sha, cid, addr))
+    like = f"%{addr.lower()}%"
+    return store.query(_sql_trail(), (cid, sha, cid, addr, like, like, like))
 
 
 def add_access(
