@@ -608,6 +608,48 @@ class Suite:
         if s.code:
             res.status, res.note = "failed", f"exit code {s.code}"
         self.add(res)
+        self._ingest_two(backend, folder, n / s.wall)
+
+    def _ingest_two(self, backend: str, folder: Path, one_rate: float) -> None:
+        """The same mails into a fresh store by two ``hdcli mail ingest`` processes at once,
+        each over half of the folder: the rate of both together, and its ratio to one."""
+        halves = [self.work / "mails-a", self.work / "mails-b"]
+        for half in halves:
+            shutil.rmtree(half, ignore_errors=True)
+            half.mkdir()
+        for i, path in enumerate(sorted(folder.iterdir())):
+            os.link(path, halves[i % 2] / path.name)
+        shutil.rmtree(self.work / "ingest", ignore_errors=True)
+        env, _numbers = self._ingest_store("ingest")
+        env = {**self.on_backend("ingest", env, backend), "HDCLI_MAIL__OUTBOUND__SEND_NOW": "false"}
+        n = sum(1 for _ in folder.iterdir())
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [*self.hdcli, "mail", "ingest", str(half)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for half in halves
+        ]
+        codes = [p.wait() for p in procs]
+        wall = time.perf_counter() - start
+        rate = n / wall
+        res = Result(
+            "3 batch ingest",
+            f"{n:,} mails, two processes over two halves",
+            rate,
+            "mails/s",
+            ratio=rate / one_rate,
+            target="≥ 1.6× one" if backend == "postgresql" else "",
+            backend=backend,
+            note=f"{rate / one_rate:.2f}× one process",
+        )
+        if any(codes):
+            res.status, res.note = "failed", f"exit codes {codes}"
+        self.add(res)
 
     def w4_piped(self) -> None:
         env, numbers = self._ingest_store("piped")
