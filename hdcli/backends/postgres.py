@@ -161,6 +161,10 @@ class PostgresStorage(SqlStorage):
         "SELECT s.ticket_id, -ts_rank(s.doc, q.q) AS score FROM search_index s, "
         "(SELECT plainto_tsquery('german', ?) AS q) q WHERE s.doc @@ q.q"
     )
+    search_hits_from = " AND s.ticket_id >= ?"
+    search_ids = (
+        "SELECT s.ticket_id FROM search_index s WHERE s.doc @@ plainto_tsquery('german', ?)"
+    )
 
     def __init__(self, url: str, config: Any = None) -> None:
         super().__init__()

@@ -153,6 +153,8 @@ class SqliteStorage(SqlStorage):
     search_hits = (
         "SELECT rowid AS ticket_id, rank AS score FROM search_index WHERE search_index MATCH ?"
     )
+    search_hits_from = " AND rowid >= ?"
+    search_ids = "SELECT rowid AS ticket_id FROM search_index WHERE search_index MATCH ?"
 
     @classmethod
     def missing(cls, url: str) -> str | None:
@@ -263,11 +265,15 @@ class SqliteStorage(SqlStorage):
         if not numbers:
             return {}
         marks = ", ".join("?" * len(numbers))
+        # the index read between the tickets' lowest and highest id only: a common word's
+        # every hit would be matched otherwise (0.46 s for 20 excerpts at 1,000,000 tickets)
+        ids = f"(SELECT {{}}(id) FROM tickets WHERE number IN ({marks}))"
         rows = self.query(
             "SELECT t.number, snippet(search_index, 0, '[', ']', '…', 16) AS snippet "
             "FROM search_index JOIN tickets t ON t.id = search_index.rowid "
-            f"WHERE search_index MATCH ? AND t.number IN ({marks})",
-            (terms, *numbers),
+            f"WHERE search_index MATCH ? AND search_index.rowid >= {ids.format('min')} "
+            f"AND search_index.rowid <= {ids.format('max')} AND t.number IN ({marks})",
+            (terms, *numbers, *numbers, *numbers),
         )
         return {str(r["number"]): str(r["snippet"]) for r in rows}
 
