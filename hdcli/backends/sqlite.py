@@ -153,7 +153,6 @@ class SqliteStorage(SqlStorage):
     search_hits = (
         "SELECT rowid AS ticket_id, rank AS score FROM search_index WHERE search_index MATCH ?"
     )
-    search_hits_from = " AND rowid >= ?"
     search_ids = "SELECT rowid AS ticket_id FROM search_index WHERE search_index MATCH ?"
 
     @classmethod
@@ -239,6 +238,10 @@ class SqliteStorage(SqlStorage):
         # every word a quoted FTS5 string ("" inside doubles), as a prefix: nothing the
         # caller typed is FTS5 syntax (AND, OR, NEAR, parentheses, column filters, quotes)
         return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+    def search_ranked(self, terms: str, ticket_ids: Sequence[int]) -> tuple[str, list[Any]]:
+        # FTS5 reads its index from the lowest id on: the hits from there, ranked
+        return f"{self.search_hits} AND rowid >= ?", [terms, min(ticket_ids)]
 
     def search_put(self, docs: Sequence[tuple[int, str]]) -> None:
         self.search_drop([tid for tid, _ in docs])

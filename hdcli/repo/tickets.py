@@ -264,19 +264,20 @@ def listing(
     if search is not None and ranked and limit is not None:
         # Ranking costs per hit (FTS5's bm25, ts_rank): a word in every fifth ticket of
         # 1,000,000 took 0.6 s. Only the newest hits that pass the filters are ranked, at most
-        # RANKED (or ``limit``): first their lowest id, from the index in id order (no rank),
-        # then the rank of the hits from that id on. With fewer hits, every hit is ranked.
-        first = store.query_one(
-            f"SELECT min(c.ticket_id) AS low FROM (SELECT h.ticket_id FROM "
-            f"({store.search_ids}) h JOIN tickets t ON t.id = h.ticket_id{cond} "
-            f"ORDER BY h.ticket_id DESC LIMIT {max(RANKED, int(limit))}) c",
+        # RANKED (or ``limit``): first their ids, from the index in id order (no rank), then
+        # the rank of just those. With fewer hits, every hit is ranked.
+        found = store.query(
+            f"SELECT h.ticket_id FROM ({store.search_ids}) h JOIN tickets t ON t.id = h.ticket_id"
+            f"{cond} ORDER BY h.ticket_id DESC LIMIT {max(RANKED, int(limit))}",
             [search, *params],
         )
-        low = first["low"] if first else None
-        if low is None:
+        if not found:
             return []
-        hits = f" JOIN ({store.search_hits}{store.search_hits_from}) h ON h.ticket_id = t.id"
-        params = [search, int(low), *params]
+        ranked_sql, ranked_params = store.search_ranked(
+            search, [int(r["ticket_id"]) for r in found]
+        )
+        hits = f" JOIN ({ranked_sql}) h ON h.ticket_id = t.id"
+        params = [*ranked_params, *params]
         order = _RANKED
     elif search is not None:
         # the one search query: hdcli search and hdcli list --search alike
