@@ -40,7 +40,8 @@ def _make_app() -> "typer.Typer":
 
     import typer
 
-    from hdcli.commands._common import STATE
+    from hdcli import output
+    from hdcli.commands._common import STATE, run_zone
 
     app = typer.Typer(
         name="hdcli",
@@ -93,6 +94,7 @@ def _make_app() -> "typer.Typer":
         STATE.profile = profile
         STATE.actor = actor
         STATE.check_actor = click_ctx.invoked_subcommand not in ("db", "demo")
+        output.time_zone = run_zone  # tables show moments in billing.timezone
 
     return app
 
@@ -320,6 +322,9 @@ def run(argv: list[str] | None = None) -> int:
                     state._ctx.close()
                 state._ctx = None
             state.json_errors = False
+            from hdcli import output
+
+            output.time_zone = None
         root_logger.removeHandler(handler)
         root_logger.setLevel(old_level)
     return code
@@ -333,7 +338,7 @@ def reset() -> None:
     :func:`run` starts as a fresh process would, seeing the environment of its own call.
     """
     global _app, _plugins_registered
-    from hdcli import plugins, templates
+    from hdcli import output, plugins, templates
     from hdcli.commands._common import STATE
 
     _app = None
@@ -345,5 +350,6 @@ def reset() -> None:
     STATE._ctx = None
     STATE.config_path = STATE.profile = STATE.actor = None
     STATE.json_errors = False
+    output.time_zone = None
     plugins.reset()
     templates.reset()

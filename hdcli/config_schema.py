@@ -362,7 +362,9 @@ SCHEMA: dict[str, Key] = {
     "mail.outbound.retry_base": Key(int, 60, "seconds before the first retry", AtLeast(0)),
     "mail.outbound.max_attempts": Key(int, 12, "attempts before a mail is failed", AtLeast(1)),
     "mail.outbound.send_now": Key(bool, True, "deliver right after a change"),
-    "billing.timezone": Key(str, "Europe/Berlin", "days and months of billing", TimeZone()),
+    "billing.timezone": Key(
+        str, "Europe/Berlin", "days and months of billing; times in tables", TimeZone()
+    ),
     "billing.currency": Key(str, "EUR", "currency of amounts", CURRENCY),
     "provider.name": Key(str, "", "letterhead of service reports: name (default mail.from_name)"),
     "provider.address": Key(list, [], "letterhead: address lines", NotEmpty("lines, not empty")),

@@ -12,6 +12,12 @@ Cells are converted the same way in every format: ``None`` is empty (``null`` in
 its items joined by ``", "`` and a dict is compact JSON. md escapes ``|`` and line breaks so
 that a cell stays one cell. Nothing is coloured.
 
+Moments (a stored timestamp ``2026-12-03T13:05:00Z``, an ISO text with an offset, an aware
+``datetime``) are shown by table and md, and by the text view of ``show``, through
+:func:`local_time`: ``2026-12-03 14:05`` in the run's time zone (:data:`time_zone`, which the
+CLI sets to the configured ``billing.timezone``, Europe/Berlin by default). json, jsonl and
+csv keep them ISO 8601 with their offset, as stored.
+
 Text from mail never reaches a terminal as control sequences: table and md (and the text
 views of ``show``, through :func:`visible`) write control characters (C0, DEL, C1), format
 characters (bidi overrides, isolates and marks, zero-width characters), line and paragraph
@@ -26,13 +32,55 @@ only by the format that uses them.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 FORMATS = ("table", "json", "jsonl", "csv", "md")
 
 Write = Callable[[str], object]
+
+#: The time zone of the run, asked the first time a table shows a moment (the CLI sets it to
+#: the configured ``billing.timezone``); None: moments are shown as stored.
+time_zone: Callable[[], tzinfo | None] | None = None
+
+# A moment as stored or sent: ISO 8601 date and time with seconds and an offset (Z for UTC)
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)")
+
+
+def is_moment(value: Any) -> bool:
+    """Whether ``value`` is a moment: an aware datetime, or ISO text with a time and offset."""
+    if isinstance(value, str):
+        return len(value) <= 40 and _MOMENT.fullmatch(value) is not None
+    return getattr(value, "tzinfo", None) is not None and hasattr(value, "astimezone")
+
+
+def local_time(value: Any, tz: tzinfo | None = None) -> str:
+    """A moment (see :func:`is_moment`) for people: ``2026-12-03 14:05`` in ``tz`` (default:
+    :data:`time_zone`; without one, in its own offset). Anything else is its :func:`cell` text.
+
+    The one conversion of times for table, md and the text views: machine formats never come
+    here."""
+    if not is_moment(value):
+        return cell(value)
+    from datetime import datetime
+
+    moment = value
+    if isinstance(value, str):
+        text = value.replace("Z", "+00:00")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return value
+    if tz is None and time_zone is not None:
+        tz = time_zone()
+    if tz is not None:
+        moment = moment.astimezone(tz)
+    return f"{moment:%Y-%m-%d %H:%M}"
 
 
 def _text(value: Any) -> str:
@@ -104,12 +152,12 @@ def cell(value: Any) -> str:
 
 
 def _md_cell(value: Any) -> str:
-    text = cell(value).replace("|", "\\|")
+    text = local_time(value).replace("|", "\\|")
     return visible(text.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>"))
 
 
 def _table_cell(value: Any) -> str:
-    return visible(cell(value), "\n")
+    return visible(local_time(value), "\n")
 
 
 class _Sink:

@@ -45,21 +45,22 @@ ROWS: list[dict[str, Any]] = [
 ]
 
 EXPECTED = {
+    # table and md show a moment for people (in the run's time zone, here its own offset)
     "table": (
-        "id    amount    note               ok     at                         tags    meta\n"
-        "----  --------  -----------------  -----  -------------------------  ------  ----------\n"
-        '1     12.50                        True   2026-11-27T10:05:00+00:00  a, b    {"k": "ü"}\n'
-        '2     0.10      says "hi", | then  False  2026-11-28                         {}\n'
+        "id    amount    note               ok     at                tags    meta\n"
+        "----  --------  -----------------  -----  ----------------  ------  ----------\n"
+        '1     12.50                        True   2026-11-27 10:05  a, b    {"k": "ü"}\n'
+        '2     0.10      says "hi", | then  False  2026-11-28                {}\n'
         "                bye\n"
     ),
     "md": (
-        "| id   | amount   | note                      | ok    | at                        "
+        "| id   | amount   | note                      | ok    | at               "
         "| tags   | meta       |\n"
-        "|------|----------|---------------------------|-------|---------------------------"
+        "|------|----------|---------------------------|-------|------------------"
         "|--------|------------|\n"
-        "| 1    | 12.50    |                           | True  | 2026-11-27T10:05:00+00:00 "
+        "| 1    | 12.50    |                           | True  | 2026-11-27 10:05 "
         '| a, b   | {"k": "ü"} |\n'
-        '| 2    | 0.10     | says "hi", \\| then<br>bye | False | 2026-11-28                '
+        '| 2    | 0.10     | says "hi", \\| then<br>bye | False | 2026-11-28       '
         "|        | {}         |\n"
     ),
     "csv": (
@@ -114,7 +115,7 @@ def test_cells_are_converted_the_same_in_every_format() -> None:
         assert [r[key] or "" for r in by_json] == texts
     for fmt in ("table", "md"):
         out = rendered(ROWS, fmt)
-        assert "12.50" in out and "0.10" in out and "2026-11-27T10:05:00+00:00" in out
+        assert "12.50" in out and "0.10" in out and "2026-11-27 10:05" in out
         assert "None" not in out and "Decimal" not in out
 
 
@@ -287,6 +288,7 @@ def cli(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         "HDCLI_LOAD_PLUGINS": "",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
+        "HDCLI_BILLING__TIMEZONE": "UTC",  # the moments of ROWS as EXPECTED shows them
     }
     runner = CliRunner()
     app = build()
@@ -295,6 +297,7 @@ def cli(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         try:
             result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
         finally:
+            output.time_zone = None
             if STATE._ctx is not None:
                 STATE._ctx.close()
                 STATE._ctx = None
@@ -398,3 +401,22 @@ def test_mail_ingest_prints_what_was_committed_before_a_transient_failure(
     else:
         assert len(out.splitlines()) == 3 and " new " in out
     assert "try again later" in result.stderr
+
+
+def test_table_and_md_show_moments_in_the_time_zone_machine_formats_keep_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    assert output.local_time("2026-12-03T13:05:00Z", berlin) == "2026-12-03 14:05"
+    assert output.local_time("2026-07-01T10:00:00+00:00", berlin) == "2026-07-01 12:00"
+    assert output.local_time(datetime(2026, 12, 3, 13, 5, tzinfo=UTC), berlin) == "2026-12-03 14:05"
+    assert output.local_time("2026-12-03", berlin) == "2026-12-03"  # a day stays a day
+    assert output.local_time("seit 2026-12-03T13:05:00Z", berlin) == "seit 2026-12-03T13:05:00Z"
+    monkeypatch.setattr(output, "time_zone", lambda: berlin)
+    rows = [{"number": "1", "updated_at": "2026-12-03T13:05:00Z"}]
+    assert "2026-12-03 14:05" in rendered(rows, "table")
+    assert "| 2026-12-03 14:05 |" in rendered(rows, "md")
+    assert "2026-12-03T13:05:00Z" in rendered(rows, "csv")
+    assert json.loads(rendered(rows, "json"))[0]["updated_at"] == "2026-12-03T13:05:00Z"

@@ -151,3 +151,29 @@ def tickets_show(ctx: Context, number: str) -> list[dict[str, object]]:
     from hdcli.views import show
 
     return list(show(ctx.store, number)["articles"])  # type: ignore[call-overload]
+
+
+def test_many_hits_rank_the_newest_that_pass_the_filters(
+    any_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hdcli.repo import tickets as ticket_repo
+
+    ctx = any_ctx
+    monkeypatch.setattr(ticket_repo, "RANKED", 2)  # as if a word were in thousands of tickets
+    bodies = ["Drucker Drucker Drucker Drucker", "Drucker", "Drucker Drucker", "Drucker"]
+    for n, body in enumerate(bodies, start=10):
+        ingest_one(ctx, _mail(n, ANNA, "Anna Schmidt", f"Fall {n}", body))
+    first = next(r["number"] for r in list_tickets(ctx.store) if r["subject"] == "Fall 10")
+    tickets.close(ctx, first, notify=False)
+
+    def found(**kw: object) -> list[str]:
+        return [r["subject"] for r in list_tickets(ctx.store, search="Drucker", ranked=True, **kw)]
+
+    # the newest two hits (Fall 13, Fall 12) are ranked: the better one first
+    assert found(limit=1) == ["Fall 12"]
+    assert found(limit=2) == ["Fall 12", "Fall 13"]
+    # a filter applies before the bound: the one closed ticket is found, though it is the oldest
+    assert found(status="closed", limit=5) == ["Fall 10"]
+    assert found(status="open", limit=2) == ["Fall 12", "Fall 13"]
+    assert found(limit=4)[0] == "Fall 10"  # asked for more than the bound: every hit ranked
+    assert found() == ["Fall 10", "Fall 12", "Fall 13", "Fall 11"]  # no limit: all ranked

@@ -173,6 +173,15 @@ class Storage(ABC):
     #: SQL of a subquery with the columns ``ticket_id`` and ``score`` (lower is better): the
     #: tickets whose document matches its one ``?`` parameter, :meth:`search_terms` of the words
     search_hits: ClassVar[str] = ""
+    #: SQL of a subquery with the one column ``ticket_id``: the matching tickets, unranked
+    #: (the cheap question: which, not how well)
+    search_ids: ClassVar[str] = ""
+
+    def search_ranked(self, terms: str, ticket_ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """SQL of a subquery like :attr:`search_hits` and its parameters, ranking just these
+        hits of ``terms`` (from :attr:`search_ids`; it may hold more tickets, which the caller
+        filters out, but never fewer)."""
+        raise NotImplementedError
 
     def search_terms(self, words: Sequence[str]) -> str:
         """The parameter of :attr:`search_hits` for ``words`` (every word must occur); the

@@ -175,6 +175,9 @@ class PostgresStorage(SqlStorage):
         "SELECT s.ticket_id, -ts_rank(s.doc, q.q) AS score FROM search_index s, "
         "(SELECT plainto_tsquery('german', ?) AS q) q WHERE s.doc @@ q.q"
     )
+    search_ids = (
+        "SELECT s.ticket_id FROM search_index s WHERE s.doc @@ plainto_tsquery('german', ?)"
+    )
 
     def __init__(self, url: str, config: Any = None) -> None:
         super().__init__()
@@ -317,6 +320,14 @@ class PostgresStorage(SqlStorage):
     def search_terms(self, words: Sequence[str]) -> str:
         # plainto_tsquery reads plain words only: no operator the caller types counts
         return " ".join(words)
+
+    def search_ranked(self, terms: str, ticket_ids: Sequence[int]) -> tuple[str, list[Any]]:
+        # by their keys: a range of ids would be read through the GIN index's every hit
+        sql = (
+            "SELECT s.ticket_id, -ts_rank(s.doc, plainto_tsquery('german', ?)) AS score "
+            "FROM search_index s WHERE s.ticket_id = ANY(?)"
+        )
+        return sql, [terms, [int(t) for t in ticket_ids]]
 
     def search_put(self, docs: Sequence[tuple[int, str]]) -> None:
         self.executemany(

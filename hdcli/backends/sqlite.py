@@ -158,6 +158,7 @@ class SqliteStorage(SqlStorage):
     search_hits = (
         "SELECT rowid AS ticket_id, rank AS score FROM search_index WHERE search_index MATCH ?"
     )
+    search_ids = "SELECT rowid AS ticket_id FROM search_index WHERE search_index MATCH ?"
 
     @classmethod
     def missing(cls, url: str) -> str | None:
@@ -261,6 +262,10 @@ class SqliteStorage(SqlStorage):
         # caller typed is FTS5 syntax (AND, OR, NEAR, parentheses, column filters, quotes)
         return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
+    def search_ranked(self, terms: str, ticket_ids: Sequence[int]) -> tuple[str, list[Any]]:
+        # FTS5 reads its index from the lowest id on: the hits from there, ranked
+        return f"{self.search_hits} AND rowid >= ?", [terms, min(ticket_ids)]
+
     def search_put(self, docs: Sequence[tuple[int, str]]) -> None:
         self.search_drop([tid for tid, _ in docs])
         self.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", docs)
@@ -286,11 +291,15 @@ class SqliteStorage(SqlStorage):
         if not numbers:
             return {}
         marks = ", ".join("?" * len(numbers))
+        # the index read between the tickets' lowest and highest id only: a common word's
+        # every hit would be matched otherwise (0.46 s for 20 excerpts at 1,000,000 tickets)
+        ids = f"(SELECT {{}}(id) FROM tickets WHERE number IN ({marks}))"
         rows = self.query(
             "SELECT t.number, snippet(search_index, 0, '[', ']', '…', 16) AS snippet "
             "FROM search_index JOIN tickets t ON t.id = search_index.rowid "
-            f"WHERE search_index MATCH ? AND t.number IN ({marks})",
-            (terms, *numbers),
+            f"WHERE search_index MATCH ? AND search_index.rowid >= {ids.format('min')} "
+            f"AND search_index.rowid <= {ids.format('max')} AND t.number IN ({marks})",
+            (terms, *numbers, *numbers, *numbers),
         )
         return {str(r["number"]): str(r["snippet"]) for r in rows}
 

@@ -12,6 +12,8 @@ import typer
 from hdcli.errors import EXIT_USAGE, HdcliError, UsageError
 
 if TYPE_CHECKING:
+    from datetime import tzinfo
+
     from hdcli.context import Context
 
 
@@ -45,6 +47,11 @@ def context() -> Context:
         if STATE.actor is not None and STATE.check_actor and STATE._ctx.remote is None:
             STATE._ctx.actor  # noqa: B018 (the check, once)
     return STATE._ctx
+
+
+def run_zone() -> tzinfo:
+    """The run's time zone (``billing.timezone``), for the times that tables show."""
+    return context().tz
 
 
 FormatOpt = Annotated[

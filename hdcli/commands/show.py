@@ -39,8 +39,8 @@ def show(
 def _text(data: dict[str, object]) -> str:
     """The ticket for a terminal: every value through :func:`hdcli.output.visible`, so that
     no text from mail acts on the terminal or breaks the layout (a body keeps its lines and
-    tabs)."""
-    from hdcli.output import visible
+    tabs); times in the configured time zone (:func:`hdcli.output.local_time`)."""
+    from hdcli.output import local_time, visible
 
     def v(value: object) -> str:
         return visible(str(value))
@@ -55,8 +55,9 @@ def _text(data: dict[str, object]) -> str:
         + (f" (preselected {v(data['preselected'])})" if data["preselected"] else ""),
         f"  channel:      {v(data['channel'])}, impact {v(data['impact'])}, "
         f"priority {v(data['priority'])}",
-        f"  created:      {data['created_at']}, updated {data['updated_at']}"
-        + (f", closed {data['closed_at']}" if data["closed_at"] else ""),
+        f"  created:      {local_time(data['created_at'])}, "
+        f"updated {local_time(data['updated_at'])}"
+        + (f", closed {local_time(data['closed_at'])}" if data["closed_at"] else ""),
         f"  time:         {_minutes(int(str(data['total_minutes'])))}"
         if data["total_minutes"]
         else "  time:         -",
@@ -68,7 +69,7 @@ def _text(data: dict[str, object]) -> str:
     for art in data["articles"]:  # type: ignore[attr-defined]
         lines.append("")
         lines.append(
-            f"--- {art['created_at']} {art['kind']} {art['direction']} "
+            f"--- {local_time(art['created_at'])} {art['kind']} {art['direction']} "
             f"{v(art['sender'] or art['created_by'])}"
             + (f" -> {v(art['recipients'])}" if art["recipients"] else "")
         )
