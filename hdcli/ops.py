@@ -177,9 +177,14 @@ def log_time(
 def close(ctx: Context, number: str, reason: str | None = None, notify: bool = True) -> Row:
     if (done := _post(ctx, number, "close", {"reason": reason, "notify": notify})) is not None:
         return done
+    from hdcli.billing.servicereports import NO_TIME, skipped_on_close
     from hdcli.tickets import close as run
 
-    return _done(run(ctx, number, reason, notify=notify))
+    ticket = run(ctx, number, reason, notify=notify)
+    done = _done(ticket)
+    if skipped_on_close(ctx.store, int(ticket["id"])):
+        done["note"] = f"no service report sent: {NO_TIME}"
+    return done
 
 
 def reopen(ctx: Context, number: str, reason: str | None = None) -> Row:

@@ -29,6 +29,13 @@ ClosedPolicy = Annotated[
     ),
 ]
 ReportTo = Annotated[str | None, typer.Option("--report-to", help="address for service reports")]
+EmptyReports = Annotated[
+    str | None,
+    typer.Option(
+        "--empty-reports",
+        help="closing a ticket without time (0 h): skip (no service report, the default) or send",
+    ),
+]
 ValidFrom = Annotated[str | None, typer.Option("--valid-from", help="YYYY-MM-DD")]
 ValidTo = Annotated[str | None, typer.Option("--valid-to", help="YYYY-MM-DD")]
 #: The fields of hdcli.customers.ContractFields, as an import file names them.
@@ -43,6 +50,7 @@ FIELDS = (
     "report_to",
     "valid_from",
     "valid_to",
+    "empty_reports",
 )
 
 
@@ -59,6 +67,7 @@ def add(
     report_to: ReportTo = None,
     valid_from: ValidFrom = None,
     valid_to: ValidTo = None,
+    empty_reports: EmptyReports = None,
 ) -> None:
     """Add a contract.
 
@@ -81,6 +90,7 @@ def add(
             report_to,
             valid_from,
             valid_to,
+            empty_reports,
         ),
     )
     say(f"added contract {row['number']} for {row['organisation']}")
@@ -98,6 +108,7 @@ def edit(
     report_to: ReportTo = None,
     valid_from: ValidFrom = None,
     valid_to: ValidTo = None,
+    empty_reports: EmptyReports = None,
 ) -> None:
     """Change a contract.
 
@@ -119,6 +130,7 @@ def edit(
             report_to,
             valid_from,
             valid_to,
+            empty_reports,
         ),
     )
     say(f"changed contract {number}")
