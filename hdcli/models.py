@@ -49,6 +49,7 @@ class ListedTicket(TypedDict):
     preselected: str | None
     channel: str
     impact: str
+    priority: Priority
     created_at: str
     updated_at: str
 

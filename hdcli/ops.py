@@ -220,7 +220,7 @@ def _param(value: Any) -> str:
 
 def list_tickets(ctx: Context, **filters: Any) -> list[Row]:
     """Tickets newest first (:func:`hdcli.views.list_tickets`): status, assignee, org, since,
-    requester, preselected, limit."""
+    requester, preselected, priority, limit."""
     remote = ctx.remote
     if remote is not None:
         params = {k: _param(v) for k, v in filters.items() if v is not None}

@@ -11,6 +11,7 @@ from hdcli.commands._common import FieldsOpt, FormatOpt, JsonOpt, QuietOpt, cont
 COLUMNS = (
     "number",
     "status",
+    "priority",
     "subject",
     "organisation",
     "requester",
@@ -39,6 +40,9 @@ def list_(
             "--preselected/--no-preselected",
             help="only tickets with (or without) an agent preselected by routing",
         ),
+    ] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="low, normal, high or urgent", metavar="P")
     ] = None,
     search: Annotated[
         str | None,
@@ -76,6 +80,7 @@ def list_(
         since=since,
         requester=requester,
         preselected=preselected,
+        priority=priority,
         search=search,
         limit=limit,
     )

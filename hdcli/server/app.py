@@ -226,7 +226,17 @@ def list_tickets(ctx: Context, request: Request, payload: Any) -> Any:
     from hdcli.ops import list_tickets as run
 
     q = request.query_params
-    known = {"status", "assignee", "org", "since", "requester", "preselected", "limit", "dry_run"}
+    known = {
+        "status",
+        "assignee",
+        "org",
+        "since",
+        "requester",
+        "preselected",
+        "priority",
+        "limit",
+        "dry_run",
+    }
     unknown = sorted(set(q) - known)
     if unknown:
         raise UsageError(f"unknown parameter {unknown[0]!r}")
@@ -244,6 +254,7 @@ def list_tickets(ctx: Context, request: Request, payload: Any) -> Any:
         since=q.get("since"),
         requester=q.get("requester"),
         preselected=None if preselected is None else preselected == "true",
+        priority=q.get("priority"),
         limit=int(limit) if limit else None,
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hdcli import __version__
-from hdcli.models import ACTIVITIES, CHANNELS, IMPACTS
+from hdcli.models import ACTIVITIES, CHANNELS, IMPACTS, PRIORITIES
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _STR = {"type": "string"}
@@ -16,7 +16,7 @@ _NULL_STR = {"type": "string", "nullable": True}
 _DONE = {
     "type": "object",
     "required": ["number", "status"],
-    "properties": {"number": _STR, "status": _STR},
+    "properties": {"number": _STR, "status": _STR, "note": _STR},
 }
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": _STR}
 _DRY_RUN = {
@@ -84,6 +84,12 @@ def document() -> dict[str, Any]:
                             "in": "query",
                             "required": False,
                             "schema": {"type": "boolean"},
+                        },
+                        {
+                            "name": "priority",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": list(PRIORITIES)},
                         },
                         {"name": "limit", "in": "query", "required": False, "schema": _INT},
                     ],
