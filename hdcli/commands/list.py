@@ -11,12 +11,12 @@ from hdcli.commands._common import FieldsOpt, FormatOpt, JsonOpt, QuietOpt, cont
 COLUMNS = (
     "number",
     "status",
-    "priority",
     "subject",
     "organisation",
     "requester",
     "assignee",
     "preselected",
+    "priority",
     "updated_at",
 )
 
