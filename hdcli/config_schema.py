@@ -421,9 +421,9 @@ SOURCE_TYPES: dict[str, dict[str, Key]] = {
     },
 }
 
-#: Keys of a ``[[routing.rules]]`` table; a rule needs an agent and one of MATCH_FIELDS.
+#: Keys of a ``[[routing.rules]]`` table; a rule needs one of MATCH_FIELDS and one of RULE_SETS.
 RULE_KEYS: dict[str, Key] = {
-    "agent": Key(str, None, "login of the agent the rule preselects", NotEmpty(), required=True),
+    "agent": Key(str, None, "login of the agent the rule preselects", NotEmpty()),
     "subject": Key(str, None, "regular expression searched in the subject", Regex()),
     "body": Key(str, None, "regular expression searched in the body", Regex()),
     "sender_domain": Key(str, None, "the sender's mail domain (or a subdomain)", DOMAIN),
@@ -431,6 +431,7 @@ RULE_KEYS: dict[str, Key] = {
     "priority": Key(str, None, "priority of the new ticket", Choice(PRIORITIES)),
 }
 MATCH_FIELDS = ("subject", "body", "sender_domain")
+RULE_SETS = ("agent", "impact", "priority")
 
 #: Tables whose keys are not fixed: sources, routing rules, plugin settings.
 OPEN_TABLES = ("mail.sources", "routing", "plugins")
@@ -641,8 +642,8 @@ class _Walk:
                     self.issue(prefix, f"expected a table ([[routing.rules]]), not {shown(rule)}")
                     continue
                 checked = self.keys(prefix, rule, RULE_KEYS)
-                if "agent" not in rule:
-                    self.issue(f"{prefix}.agent", f"required: the {RULE_KEYS['agent'].help}", True)
+                if not any(field in rule for field in RULE_SETS):
+                    self.issue(prefix, "needs agent, impact or priority to set anything", True)
                 if not any(field in rule for field in MATCH_FIELDS):
                     self.issue(prefix, "needs subject, body or sender_domain to match anything")
                 out["rules"].append(checked)

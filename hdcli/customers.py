@@ -17,6 +17,7 @@ from hdcli.models import (
     APPROVAL_POLICIES,
     BILLING_MODES,
     CLOSED_POLICIES,
+    EMPTY_REPORTS,
     LANGUAGES,
     ORG_KINDS,
     ROLES,
@@ -201,6 +202,7 @@ class ContractFields:
     report_to: str | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    empty_reports: str | None = None
 
     def columns(self) -> dict[str, Any]:
         cols: dict[str, Any] = {}
@@ -228,6 +230,10 @@ class ContractFields:
             cols["valid_from"] = _date(self.valid_from)
         if self.valid_to is not None:
             cols["valid_to"] = _date(self.valid_to)
+        if self.empty_reports is not None:
+            cols["empty_reports"] = _choice(
+                self.empty_reports, EMPTY_REPORTS, "service reports without time"
+            )
         return cols
 
 

@@ -49,6 +49,7 @@ class ListedTicket(TypedDict):
     preselected: str | None
     channel: str
     impact: str
+    priority: Priority
     created_at: str
     updated_at: str
 
@@ -99,6 +100,11 @@ APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = get_args(ApprovalPolicy)
 
 ClosedPolicy = Literal["new_ticket", "reject_with_notice", "reopen"]
 CLOSED_POLICIES: tuple[ClosedPolicy, ...] = get_args(ClosedPolicy)
+
+#: What closing a ticket without time (0 h) does with its service report: ``skip`` makes none,
+#: ``send`` stores and mails it as for any other ticket.
+EmptyReports = Literal["skip", "send"]
+EMPTY_REPORTS: tuple[EmptyReports, ...] = get_args(EmptyReports)
 
 # -- approvals and service reports -----------------------------------------------------------------
 ApprovalKind = Literal["before_work", "change"]

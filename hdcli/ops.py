@@ -177,9 +177,14 @@ def log_time(
 def close(ctx: Context, number: str, reason: str | None = None, notify: bool = True) -> Row:
     if (done := _post(ctx, number, "close", {"reason": reason, "notify": notify})) is not None:
         return done
+    from hdcli.billing.servicereports import NO_TIME, skipped_on_close
     from hdcli.tickets import close as run
 
-    return _done(run(ctx, number, reason, notify=notify))
+    ticket = run(ctx, number, reason, notify=notify)
+    done = _done(ticket)
+    if skipped_on_close(ctx.store, int(ticket["id"])):
+        done["note"] = f"no service report sent: {NO_TIME}"
+    return done
 
 
 def reopen(ctx: Context, number: str, reason: str | None = None) -> Row:
@@ -215,7 +220,7 @@ def _param(value: Any) -> str:
 
 def list_tickets(ctx: Context, **filters: Any) -> list[Row]:
     """Tickets newest first (:func:`hdcli.views.list_tickets`): status, assignee, org, since,
-    requester, preselected, limit."""
+    requester, preselected, priority, limit."""
     remote = ctx.remote
     if remote is not None:
         params = {k: _param(v) for k, v in filters.items() if v is not None}
@@ -511,6 +516,7 @@ CONTRACT_FIELDS = (
     "report_to",
     "valid_from",
     "valid_to",
+    "empty_reports",
 )
 
 

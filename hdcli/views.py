@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hdcli.errors import NotFound, UsageError
-from hdcli.models import STATUSES
+from hdcli.models import PRIORITIES, STATUSES, choice
 from hdcli.repo import tickets as ticket_repo
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ def list_tickets(
     since: str | None = None,
     requester: str | None = None,
     preselected: bool | None = None,
+    priority: str | None = None,
     search: str | None = None,
     ranked: bool = False,
     limit: int | None = None,
@@ -47,15 +48,18 @@ def list_tickets(
     """Tickets newest first (the columns of :class:`~hdcli.models.ListedTicket`), filtered by
     status (or ``open``), assignee login (or ``none``), organisation name or id, creation
     day (``YYYY-MM-DD``), requester (a contact's address) and whether an agent was
-    preselected (by routing) or not, and whose text holds every word of ``search`` (the
+    preselected (by routing) or not, priority (``low``, ``normal``, ``high``, ``urgent``), and
+    whose text holds every word of ``search`` (the
     search index: subjects, bodies, names and addresses, attachment names); ``ranked``
     puts the best match first.
 
-    UsageError for a bad status, date, negative limit or a search without words; NotFound
+    UsageError for a bad status, priority, date, negative limit or a search without words; NotFound
     for an unknown agent, organisation or contact.
     """
     if status and status not in (*STATUSES, "open"):
         raise UsageError(f"bad status {status!r} (allowed: open, {', '.join(STATUSES)})")
+    if priority:
+        choice(priority, PRIORITIES, "priority")
     assignee_id = None
     if assignee and assignee != "none":
         from hdcli.customers import get_agent  # only a filter needs the customer side
@@ -97,6 +101,7 @@ def list_tickets(
         created_from=created_from,
         requester_id=requester_id,
         preselected=preselected,
+        priority=priority or None,
         limit=limit,
     )
 

@@ -228,6 +228,8 @@ GOOD = [
     ("[mail.sources.x]\ntype = 'carrier'\npigeons = 3", "mail.sources.x.pigeons", 3),  # plugin's
     ("[[routing.rules]]\nagent = 'mm'\nsubject = '(?i)drucker'", "", None),
     ("[[routing.rules]]\nagent = 'mm'\nsender_domain = 'muster.example'", "", None),
+    ("[[routing.rules]]\nbody = '(?i)alle'\nimpact = 'everyone'", "", None),
+    ("[[routing.rules]]\nsubject = 'Ausfall'\npriority = 'urgent'", "", None),
     ("[plugins.webhook]\nurl = 'https://chat.example/hook'\nanything = {deep = 1}", "", None),
 ]
 
@@ -291,7 +293,7 @@ BAD = [
     ("[mail.sources]\nin = 'imap'", "mail.sources.in", "expected a table"),
     ("[routing]\nrules = 'mm'", "routing.rules", "[[routing.rules]]"),
     ("[routing]\nagents = ['mm']", "routing.agents", "unknown key"),
-    ("[[routing.rules]]\nsubject = 'drucker'", "routing.rules[0].agent", "required"),
+    ("[[routing.rules]]\nsubject = 'drucker'", "routing.rules[0]", "agent, impact or priority"),
     ("[[routing.rules]]\nagent = 'mm'", "routing.rules[0]", "subject, body or sender_domain"),
     ("[[routing.rules]]\nagent = 'mm'\nsubject = '(unclosed'", "rules[0].subject", "regular"),
     ("[[routing.rules]]\nagent = 'mm'\nsender_domain = 'a b'", "rules[0].sender_domain", "domain"),

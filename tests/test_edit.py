@@ -100,3 +100,14 @@ def test_edit_and_note_on_a_closed_ticket_through_the_cli(hd: Helpdesk) -> None:
     assert data["articles"][-1]["direction"] == "internal"
     assert len(hd.mails()) == mails  # a note never reaches the customer
     assert hd("note", number, "-m", "x", "--time", "10m").returncode == 4
+
+
+def test_list_filters_by_priority_on_both_backends(any_ctx: Context) -> None:
+    high, plain = opened(any_ctx), opened(any_ctx)
+    tickets.edit(any_ctx, high, tickets.Edit(priority="high"))
+    listed = views.list_tickets(any_ctx.store, priority="high")
+    assert [(r["number"], r["priority"]) for r in listed] == [(high, "high")]
+    assert [r["number"] for r in views.list_tickets(any_ctx.store, priority="normal")] == [plain]
+    assert views.list_tickets(any_ctx.store, priority="high", limit=1)[0]["number"] == high
+    with pytest.raises(UsageError, match="priority"):
+        views.list_tickets(any_ctx.store, priority="hoch")

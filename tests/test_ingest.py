@@ -569,6 +569,56 @@ def test_routing_rule_sets_impact_and_priority(seeded: Any) -> None:
     assert bad.returncode == 2 and "routing.rules[0].impact" in bad.stderr + bad.stdout
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_seeded(request: pytest.FixtureRequest, hd: Any) -> Any:
+    """``hd`` seeded, on SQLite or on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        hd.seed()
+        yield hd
+        return
+    from hdcli.backends.testing import postgres_schema
+
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        hd.env["HDCLI_STORAGE__URL"] = url
+        hd.seed()
+        yield hd
+
+
+def test_routing_rule_without_an_agent_sets_impact_only(backend_seeded: Any) -> None:
+    hd = backend_seeded
+    hd.config.parent.mkdir(parents=True, exist_ok=True)
+    hd.config.write_text(
+        '[[routing.rules]]\nbody = "(?i)alle mitarbeiter betroffen"\nimpact = "everyone"\n\n'
+        '[[routing.rules]]\nsubject = "(?i)serverausfall"\npriority = "urgent"\n\n'
+        '[[routing.rules]]\nsubject = "(?i)drucker"\nagent = "mmueller"\n',
+        encoding="utf-8",
+    )
+    assert hd("config", "check").returncode == 0
+    everyone = new_ticket(
+        hd, subject="Kein Netz", body="Seit heute früh: alle Mitarbeiter betroffen."
+    )
+    shown = show(hd, everyone)
+    assert (shown["impact"], shown["priority"], shown["preselected"]) == (
+        "everyone",
+        "normal",
+        None,
+    )
+    assert shown["assignee"] is None and shown["status"] == "new"
+    urgent = new_ticket(hd, subject="Serverausfall", message_id="<m2@muster.example>")
+    shown = show(hd, urgent)
+    assert (shown["impact"], shown["priority"], shown["preselected"]) == (
+        "single_user",
+        "urgent",
+        None,
+    )
+    routed = new_ticket(hd, subject="Drucker kaputt", message_id="<m3@muster.example>")
+    assert show(hd, routed)["preselected"] == "mmueller"
+    assert [r["number"] for r in hd.json("list", "--no-preselected")] == [urgent, everyone]
+    hd.config.write_text('[[routing.rules]]\nbody = "x"\n', encoding="utf-8")
+    bad = hd("config", "check")
+    assert bad.returncode == 2 and "agent, impact or priority" in bad.stderr + bad.stdout
+
+
 def test_attachments_are_kept_with_sanitised_names(seeded: Any) -> None:
     raw = (
         f"From: {ANNA}\r\nTo: helpdesk@smartwork.example\r\nSubject: Fehlerbild\r\n"

@@ -36,6 +36,7 @@ def test_staff_mail_is_never_suppressed_by_the_daily_cap(hd: Helpdesk) -> None:
         hd.open(f"Problem {i}", "anna.schmidt@muster.example", "--no-notify") for i in range(4)
     ]
     for number in numbers:
+        hd.ok("log", number, "15m")
         hd.ok("close", number)
     reports = [m for m in hd.mails() if "Servicebericht" in str(m["subject"])]
     assert len(reports) == 4

@@ -111,6 +111,21 @@ def test_lifecycle_through_the_cli_against_the_server(backend_hd: Any) -> None:
         assert run("show", "2000010100000000").returncode == 3
         # not a remote command: said, not misdone
         assert run("org", "show", "Muster GmbH").returncode == 2
+        second = run("open", "-c", "anna.schmidt@muster.example", "-s", "Drucker", "-q")
+        assert second.returncode == 0, second.stderr
+        urgent = second.stdout.strip()
+        hd.ok("edit", urgent, "--priority", "urgent")  # on the store itself
+
+        def listed(*args: str) -> list[tuple[str, str]]:
+            rows = json.loads(run("list", "--format", "json", *args).stdout)
+            return [(r["number"], r["priority"]) for r in rows]
+
+        assert listed("--priority", "urgent") == [(urgent, "urgent")]
+        assert listed("--priority", "normal") == [(number, "normal")]
+        assert run("list", "--priority", "hoch").returncode == 2
+        closed = run("close", urgent)
+        assert closed.returncode == 0, closed.stderr
+        assert "no service report sent: no time logged" in closed.stderr
     local_show = hd.json("show", number)
     assert set(remote_show) == set(local_show)
     assert remote_show["total_minutes"] == 30 and remote_show["assignee"] == "mmueller"

@@ -172,13 +172,14 @@ class _Sums:
         }
 
 
-def _status_counts(sums: _Sums, status: str | None) -> None:
+def _status_counts(sums: _Sums, status: str | None, worked: int) -> None:
     if status == "approved":
         sums.approved += 1
     elif status == "disputed":
         sums.disputed += 1
-    else:  # pending, or closed before service reports existed
+    elif status is not None or worked:  # pending, or closed before service reports existed
         sums.pending += 1
+    # no report and no time: closed without one (``empty_reports = skip``), awaits nothing
 
 
 def billing_rows(
@@ -237,7 +238,7 @@ def billing_rows(
             sums.included_used += line.included_used_minutes
             sums.charged += line.charged_minutes
             sums.amount += line.amount
-            _status_counts(sums, row["report_status"])
+            _status_counts(sums, row["report_status"], int(row["worked"]))
             if detail:
                 one = _Sums(
                     tickets=1,
@@ -247,7 +248,7 @@ def billing_rows(
                     charged=line.charged_minutes,
                     amount=line.amount,
                 )
-                _status_counts(one, row["report_status"])
+                _status_counts(one, row["report_status"], int(row["worked"]))
                 yield {
                     **head,
                     "ticket": row["number"],

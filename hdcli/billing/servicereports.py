@@ -25,6 +25,7 @@ from hdcli.models import REPORT_STATUSES, VIAS, choice
 from hdcli.repo import articles as article_repo
 from hdcli.repo import billing as billing_repo
 from hdcli.repo import customers as customer_repo
+from hdcli.repo import history as history_repo
 from hdcli.repo import outbound as outbound_repo
 from hdcli.repo import time_entries as time_repo
 from hdcli.unit import announce, guard, record, touch
@@ -145,13 +146,27 @@ def report_recipient(store: SqlStorage, ticket: Row) -> tuple[str, str]:
     return req["name"], req["email"]
 
 
-def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int:
-    """Store the service report of a ticket being closed and queue it (with the PDF to sign)."""
+#: The reason recorded (``service_report_skipped``) and said on close when a ticket without
+#: time gets no service report.
+NO_TIME = "no time logged"
+
+
+def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int | None:
+    """Store the service report of a ticket being closed and queue it (with the PDF to sign).
+
+    A ticket without time (0 h worked) under a contract with ``empty_reports = skip`` gets no
+    report: nothing is stored or mailed, the history says ``service_report_skipped`` (None is
+    returned)."""
     from hdcli.billing.document import render_pdf, render_text
     from hdcli.mail.outbound import OutAttachment
 
     store = ctx.store
     report = build_report(ctx, ticket)
+    if report.charge.worked_minutes == 0 and (
+        customer_repo.contract_value(store, ticket["contract_id"], "empty_reports") != "send"
+    ):
+        record(ctx, ticket, "service_report_skipped", reason=NO_TIME)
+        return None
     name, address = report_recipient(store, ticket)
     closed = ticket.get("closed_at")
     month = (local_date(closed, ctx.tz) if closed else ctx.today()).strftime("%Y-%m")
@@ -200,6 +215,14 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
             reply_to=report.billing_email,
         )
     return report_id
+
+
+def skipped_on_close(store: SqlStorage, ticket_id: int) -> bool:
+    """Whether the ticket's latest close made no service report (no time logged)."""
+    last = history_repo.last_action(
+        store, ticket_id, ("service_report_created", "service_report_skipped")
+    )
+    return last == "service_report_skipped"
 
 
 def latest_report(store: SqlStorage, ticket_id: int) -> Row | None:

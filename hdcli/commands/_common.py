@@ -177,7 +177,7 @@ def for_each(
         context().dry_run = True
     for number in numbers:
         try:
-            action(number)
+            done = action(number)
         except DryRun:
             say(f"{number}: would be {verb}")
             continue
@@ -188,7 +188,8 @@ def for_each(
         if quiet:
             out(number)
         else:
-            say(f"{verb}: {number}")
+            note = done.get("note") if isinstance(done, dict) else None
+            say(f"{verb}: {number}" + (f" ({note})" if note else ""))
     if first_error is not None:
         raise typer.Exit(first_error.exit_code)
 

@@ -20,7 +20,8 @@ def close(
     dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Close tickets and send each one's service report.
+    """Close tickets and send each one's service report (a ticket without time gets none
+    under a contract with --empty-reports skip, the default).
 
     Example: hdcli list --status waiting -q | hdcli close - --reason stale
     """

@@ -8,6 +8,7 @@ import typer
 
 from hdcli.commands._common import context, say
 from hdcli.commands._records import Records, group, workflow
+from hdcli.ops import CONTRACT_FIELDS
 
 if TYPE_CHECKING:
     from hdcli.context import Context
@@ -29,21 +30,17 @@ ClosedPolicy = Annotated[
     ),
 ]
 ReportTo = Annotated[str | None, typer.Option("--report-to", help="address for service reports")]
+EmptyReports = Annotated[
+    str | None,
+    typer.Option(
+        "--empty-reports",
+        help="closing a ticket without time (0 h): skip (no service report, the default) or send",
+    ),
+]
 ValidFrom = Annotated[str | None, typer.Option("--valid-from", help="YYYY-MM-DD")]
 ValidTo = Annotated[str | None, typer.Option("--valid-to", help="YYYY-MM-DD")]
 #: The fields of hdcli.customers.ContractFields, as an import file names them.
-FIELDS = (
-    "billing",
-    "rate",
-    "increment",
-    "minimum",
-    "included",
-    "approval",
-    "closed_policy",
-    "report_to",
-    "valid_from",
-    "valid_to",
-)
+FIELDS = CONTRACT_FIELDS
 
 
 def add(
@@ -59,6 +56,7 @@ def add(
     report_to: ReportTo = None,
     valid_from: ValidFrom = None,
     valid_to: ValidTo = None,
+    empty_reports: EmptyReports = None,
 ) -> None:
     """Add a contract.
 
@@ -80,6 +78,7 @@ def add(
         report_to=report_to,
         valid_from=valid_from,
         valid_to=valid_to,
+        empty_reports=empty_reports,
     )
     say(f"added contract {row['number']} for {row['organisation']}")
 
@@ -96,6 +95,7 @@ def edit(
     report_to: ReportTo = None,
     valid_from: ValidFrom = None,
     valid_to: ValidTo = None,
+    empty_reports: EmptyReports = None,
 ) -> None:
     """Change a contract.
 
@@ -117,6 +117,7 @@ def edit(
             report_to,
             valid_from,
             valid_to,
+            empty_reports,
         ),
     )
     say(f"changed contract {number}")

@@ -16,6 +16,7 @@ COLUMNS = (
     "requester",
     "assignee",
     "preselected",
+    "priority",
     "updated_at",
 )
 
@@ -39,6 +40,9 @@ def list_(
             "--preselected/--no-preselected",
             help="only tickets with (or without) an agent preselected by routing",
         ),
+    ] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="low, normal, high or urgent", metavar="P")
     ] = None,
     search: Annotated[
         str | None,
@@ -76,6 +80,7 @@ def list_(
         since=since,
         requester=requester,
         preselected=preselected,
+        priority=priority,
         search=search,
         limit=limit,
     )

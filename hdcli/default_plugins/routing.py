@@ -1,10 +1,12 @@
-"""Built-in routing: configurable rules preselect the agent of a new ticket.
+"""Built-in routing: configurable rules preselect the agent, impact and priority of a new
+ticket.
 
-``[[routing.rules]]`` tables with ``agent`` and any of ``subject`` (regex on the subject),
-``body`` (regex on the body) and ``sender_domain``; a rule may also set the new ticket's
-``impact`` and ``priority``. The subject rules are tried first, then the
-body rules, then the sender domains; the first matching rule wins. A plugin's ``route_message``
-runs before this one and may decide instead.
+``[[routing.rules]]`` tables with any of ``subject`` (regex on the subject), ``body`` (regex
+on the body) and ``sender_domain``, and at least one of what they set: ``agent`` (preselected),
+the new ticket's ``impact`` and ``priority``. The subject rules are tried first, then the body
+rules, then the sender domains; the first matching rule wins, and a rule without ``agent``
+preselects none. A plugin's ``route_message`` runs before this one and may decide the agent
+instead.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from typing import Any
 from hdcli import hookimpl
 from hdcli.errors import ConfigError
 
+#: What a rule sets for the new ticket; a rule sets at least one of them.
+SETS = ("agent", "impact", "priority")
+
 
 def _rules(config: Any) -> list[dict[str, Any]]:
     rules = config.get("routing.rules", []) or []
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
         raise ConfigError("routing.rules must be an array of tables ([[routing.rules]])")
     for rule in rules:
-        if not rule.get("agent"):
-            raise ConfigError("every [[routing.rules]] entry needs an agent")
+        if not any(rule.get(key) for key in SETS):
+            raise ConfigError("every [[routing.rules]] entry needs an agent, impact or priority")
         unknown = set(rule) - {"agent", "subject", "body", "sender_domain", "impact", "priority"}
         if unknown:
             raise ConfigError(f"unknown key(s) in [[routing.rules]]: {', '.join(sorted(unknown))}")
@@ -30,9 +35,10 @@ def _rules(config: Any) -> list[dict[str, Any]]:
 
 
 def route(subject: str, body: str, sender: str, config: Any) -> str | None:
-    """The agent login the rules choose for a message, or None."""
+    """The agent login the rules choose for a message, or None (also when the matching rule
+    sets only impact or priority)."""
     rule = matching_rule(subject, body, sender, config)
-    return str(rule["agent"]) if rule else None
+    return str(rule["agent"]) if rule and rule.get("agent") else None
 
 
 def route_fields(subject: str, body: str, sender: str, config: Any) -> dict[str, str]:

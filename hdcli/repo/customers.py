@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from hdcli.models import Row
 
 #: The contract columns read on their own (by the features that follow a contract's policy).
-ContractColumn = Literal["approval", "billing", "closed_policy", "report_to"]
+ContractColumn = Literal["approval", "billing", "closed_policy", "empty_reports", "report_to"]
 
 
 def _update(
@@ -147,7 +147,8 @@ def contracts(store: SqlStorage, org_id: int | None = None) -> list[Row]:
     sql = (
         "SELECT c.number, o.name AS organisation, c.billing, c.rate, c.increment_minutes, "
         "c.minimum_minutes, c.included_minutes, c.approval, c.closed_policy, c.report_to, "
-        "c.valid_from, c.valid_to FROM contracts c JOIN organisations o ON o.id = c.org_id"
+        "c.empty_reports, c.valid_from, c.valid_to "
+        "FROM contracts c JOIN organisations o ON o.id = c.org_id"
     )
     if org_id is not None:
         return store.query(sql + " WHERE c.org_id = ? ORDER BY c.number", (org_id,))

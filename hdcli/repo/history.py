@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,3 +63,14 @@ def has_action(store: SqlStorage, ticket_id: int, action: str) -> bool:
         )
         is not None
     )
+
+
+def last_action(store: SqlStorage, ticket_id: int, actions: Sequence[str]) -> str | None:
+    """The latest of the ticket's history events among ``actions``, or None."""
+    marks = ",".join("?" * len(actions))
+    row = store.query_one(
+        f"SELECT action FROM history WHERE ticket_id = ? AND action IN ({marks}) "
+        "ORDER BY id DESC LIMIT 1",
+        (ticket_id, *actions),
+    )
+    return str(row["action"]) if row else None

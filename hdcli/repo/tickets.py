@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "t.number, t.status, t.subject, o.name AS organisation, c.email AS requester, "
-    "a.login AS assignee, r.login AS preselected, t.channel, t.impact, t.created_at, "
-    "t.updated_at"
+    "a.login AS assignee, r.login AS preselected, t.channel, t.impact, t.priority, "
+    "t.created_at, t.updated_at"
 )
 _JOINS = (
     "JOIN organisations o ON o.id = t.org_id JOIN contacts c ON c.id = t.requester_id "
@@ -223,6 +223,7 @@ def listing(
     created_from: str | None = None,
     requester_id: int | None = None,
     preselected: bool | None = None,
+    priority: str | None = None,
     search: str | None = None,
     ranked: bool = False,
     limit: int | None = None,
@@ -230,7 +231,8 @@ def listing(
     """The rows of ``hdcli list``, newest first: tickets of ``status`` (``open``: not
     closed), without an assignee (``unassigned``) or of ``assignee_id``, of ``org_id``,
     created on or after ``created_from`` (an ISO date), of the contact ``requester_id``,
-    with (``preselected=True``) or without (``False``) a preselected agent, whose text
+    with (``preselected=True``) or without (``False``) a preselected agent, of ``priority``,
+    whose text
     matches ``search`` (the backend's ``search_terms``), at most ``limit`` (values checked by
     the caller). ``ranked`` (with ``search``): best match first instead of newest first;
     with a ``limit``, the best of the newest :data:`RANKED` hits (or ``limit``, if more) that
@@ -258,6 +260,9 @@ def listing(
         params.append(requester_id)
     if preselected is not None:
         where.append(f"t.routed_to_id IS {'NOT ' if preselected else ''}NULL")
+    if priority:
+        where.append("t.priority = ?")
+        params.append(priority)
     cond = " WHERE " + " AND ".join(where) if where else ""
     hits = ""
     order = _ORDER

@@ -322,6 +322,7 @@ def list_tickets(ctx: Context, request: Request, payload: Any) -> Any:
         "requester",
         "preselected",
         "search",
+        "priority",
         "limit",
         "dry_run",
     }
@@ -343,6 +344,7 @@ def list_tickets(ctx: Context, request: Request, payload: Any) -> Any:
         requester=q.get("requester"),
         preselected=None if preselected is None else preselected == "true",
         search=q.get("search"),
+        priority=q.get("priority"),
         limit=int(limit) if limit else None,
     )
 

@@ -17,7 +17,7 @@ _NULL_STR = {"type": "string", "nullable": True}
 _DONE = {
     "type": "object",
     "required": ["number", "status"],
-    "properties": {"number": _STR, "status": _STR},
+    "properties": {"number": _STR, "status": _STR, "note": _STR},
 }
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": _STR}
 _DRY_RUN = {
@@ -156,6 +156,12 @@ def document() -> dict[str, Any]:
                             "in": "query",
                             "required": False,
                             "schema": {"type": "boolean"},
+                        },
+                        {
+                            "name": "priority",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": list(PRIORITIES)},
                         },
                         {"name": "limit", "in": "query", "required": False, "schema": _INT},
                     ],
