@@ -9,6 +9,7 @@ Denied calls are logged; an address with too many failed authentications in a mi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -110,11 +111,33 @@ class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.failures = _Failures()
+        #: each worker thread's open store, kept from one request to the next
+        self._pool = threading.local()
 
     def context(self) -> Context:
+        """A request's context, on the store this thread kept open (connecting, with the
+        schema check, costs more than most requests)."""
         from hdcli.context import Context
 
-        return Context(self.config)
+        ctx = Context(self.config)
+        store = getattr(self._pool, "store", None)
+        if store is not None:
+            ctx.__dict__["store"] = store
+        return ctx
+
+    def release(self, ctx: Context, healthy: bool) -> None:
+        """The request is over: its store is kept for the thread's next request, unless the
+        request failed on the server's side (then the next one connects afresh)."""
+        store = ctx.__dict__.pop("store", None)
+        ctx.close()
+        if store is None:
+            return
+        if healthy and not store.in_transaction:
+            self._pool.store = store
+        else:
+            self._pool.store = None
+            with contextlib.suppress(Exception):
+                store.close()
 
     def endpoint(
         self, handler: Handler, *, write: bool = False
@@ -152,11 +175,28 @@ class Server:
     def _call(
         self, handler: Handler, request: Request, token: str, body: bytes, address: str
     ) -> Response:
+        ctx = self.context()
+        path = request.url.path.removeprefix("/api")
+        response: Response | None = None
+        try:
+            response = self._respond(ctx, handler, request, token, body, address, path)
+            return response
+        finally:
+            self.release(ctx, healthy=response is not None and response.status_code < 500)
+
+    def _respond(
+        self,
+        ctx: Context,
+        handler: Handler,
+        request: Request,
+        token: str,
+        body: bytes,
+        address: str,
+        path: str,
+    ) -> Response:
         from hdcli.tokens import Unauthorized, authenticate
         from hdcli.unit import DryRun
 
-        ctx = self.context()
-        path = request.url.path.removeprefix("/api")
         try:
             try:
                 who = authenticate(ctx.store, token)
@@ -199,8 +239,6 @@ class Server:
         except Exception:
             log.exception("%s %s failed", request.method, request.url.path)
             return _error("internal error (see the server's log)", EXIT_UNEXPECTED, 500)
-        finally:
-            ctx.close()
 
 
 def _json(data: Any, status: int = 200) -> Response:
