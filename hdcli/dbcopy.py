@@ -80,6 +80,7 @@ def copy_store(
             for table in tables:
                 counts[table] = _copy_table(source, target, table)
             target.reset_sequences()
+            target.analyze()
             from hdcli.search import rebuild
 
             rebuild(target)

@@ -214,6 +214,9 @@ class Storage(ABC):
         :meth:`search_terms`), matches in ``[`` ``]``, by ticket number."""
         raise NotImplementedError
 
+    def analyze(self) -> None:  # noqa: B027 - optional: most backends need nothing
+        """Refresh the planner's statistics after a bulk load (``hdcli db copy``)."""
+
     def reset_sequences(self) -> None:  # noqa: B027 - optional: most backends need nothing
         """After rows were inserted with explicit ids: make the next generated ids follow
         the largest ones (PostgreSQL identity columns; SQLite needs nothing)."""

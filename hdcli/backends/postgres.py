@@ -363,6 +363,11 @@ class PostgresStorage(SqlStorage):
         )
         return {str(r["number"]): str(r["snippet"]) for r in rows}
 
+    def analyze(self) -> None:
+        # a freshly copied table has no statistics: without them every batch of the search
+        # rebuild's joins scans whole tables
+        self.execute("ANALYZE")
+
     def _lock_schema(self) -> None:
         # Two first runs against an empty database must not both create the schema. A
         # migration of a big store may take long: no statement_timeout for it (locks still
