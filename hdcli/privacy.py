@@ -13,7 +13,6 @@ SHA-256 of the address), when.
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hdcli.customers import get_contact
@@ -22,7 +21,7 @@ from hdcli.repo import privacy as privacy_repo
 from hdcli.repo.privacy import ERASED as ERASED
 from hdcli.trail import digest, record_access
 from hdcli.unit import change, history
-from hdcli.util import norm_email
+from hdcli.util import alone_bytes_pattern, alone_pattern, norm_email
 
 if TYPE_CHECKING:
     from hdcli.backends.base import SqlStorage
@@ -121,10 +120,6 @@ def _md(value: Any) -> str:
 
 
 # -- erase -----------------------------------------------------------------------------------------
-def _pattern(terms: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.I)
-
-
 def erase(ctx: Context, key: str, *, force: bool = False) -> Row:
     """Anonymise one person everywhere (see the module docstring); Refused (exit 4) while
     they have an open ticket unless ``force``. Returns a summary (no personal data)."""
@@ -141,12 +136,13 @@ def erase(ctx: Context, key: str, *, force: bool = False) -> Row:
         # attachments of the mails they sent: the bytes go, name and size stay
         privacy_repo.erase_contact(store, cid, addr, sha)
         terms = [addr] + ([name] if len(name) >= 3 else [])
-        pat = _pattern(terms)
+        # the address where it stands alone: not inside a longer one (xcarl@…, carl@….org)
+        pat, raw_pat = alone_pattern(terms), alone_bytes_pattern(terms)
         rows = 0
         for table in store.tables:
             if table in ("access_log", "counters", "locks"):
                 continue
-            rows += privacy_repo.scrub_table(store, table, pat, terms)
+            rows += privacy_repo.scrub_table(store, table, pat, terms, raw_pat)
         from hdcli.search import forget
 
         forget(store, terms, cid)  # the index held their name and address too

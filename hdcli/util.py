@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,6 +38,63 @@ _EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$|^
 
 def valid_email(address: str) -> bool:
     return bool(_EMAIL_RE.match(address))
+
+
+def like_escape(text: str) -> str:
+    """``text`` for a LIKE pattern with ``ESCAPE '\\'``: its ``%``, ``_`` and ``\\`` match
+    only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) for "contains ``text``"."""
+    return f"%{like_escape(text)}%"
+
+
+# -- a term standing alone in a text ---------------------------------------------------------------
+#: The characters of a local part besides letters, digits and ``_`` (RFC 5322 atext, the dot
+#: and ``@``): a term next to one of them is part of a longer address or word.
+_SPECIALS = ".!#$%&*+/=?^`{|}~@-"
+
+
+def _alone(term: str, word: str, specials: str) -> str:
+    """The regular expression of ``term`` where it stands alone: not preceded by a character
+    of an address (nor by a letter's apostrophe, as in ``o'carl@…``), not followed by one —
+    after an address only a domain can go on (``carl@x.example.org``), after a name a local
+    part too (``carl.x@…``, ``carl+news@…``); a sentence's full stop or question mark after
+    it is no continuation."""
+    cls = re.escape(specials)
+    before = rf"(?<![{word}{cls}])(?<![{word}]')"
+    if "@" in term:
+        after = rf"(?![{word}@-])(?!\.[{word}-])"
+    else:
+        after = rf"(?![{word}@-])(?![{cls}]+[{word}@-])"
+    return f"{before}{re.escape(term)}{after}"
+
+
+def alone_pattern(terms: list[str]) -> re.Pattern[str]:
+    """Any of ``terms`` (case-insensitive, the longest first) where it stands alone: an
+    address is not found inside a longer address (``xcarl@…`` or ``carl@….org`` for
+    ``carl@…``), a name not inside a longer word or an address."""
+    ordered = sorted((t for t in terms if t), key=len, reverse=True)
+    return re.compile("|".join(_alone(t, r"\w", _SPECIALS) for t in ordered), re.I)
+
+
+def alone_bytes_pattern(terms: list[str]) -> re.Pattern[bytes]:
+    """:func:`alone_pattern` for bytes (UTF-8; every non-ASCII byte counts as a letter)."""
+    ordered = sorted((t for t in terms if t), key=len, reverse=True)
+    source = "|".join(_alone(t, r"\w\x80-\xff", _SPECIALS) for t in ordered)
+    return re.compile(source.encode("utf-8", "surrogateescape"), re.I)
+
+
+@lru_cache(maxsize=64)
+def _alone_one(address: str) -> re.Pattern[str]:
+    return alone_pattern([address])
+
+
+def names_address(text: object, address: str) -> bool:
+    """Whether ``text`` holds ``address`` standing alone (see :func:`alone_pattern`)."""
+    return bool(text) and _alone_one(address).search(str(text)) is not None
 
 
 #: Files hdcli creates are readable and writable by their user only, folders usable by their

@@ -141,3 +141,29 @@ def test_billing_report_prints_the_same_totals_after_erase(hd) -> None:  # type:
     after = hd.ok("report", "billing", "--month", "this", "--format", "csv")
     assert after == before
     assert "166.25" in before  # 1h40m billed as 1h45m at 95 EUR
+
+
+def test_export_and_erase_of_an_address_leave_a_longer_one_alone(hd) -> None:  # type: ignore[no-untyped-def]
+    hd.seed()
+    carl, xcarl = "carl@muster.example", "xcarl@muster.example"
+    for name, addr in (("Carl", carl), ("Xaver Muster", xcarl)):
+        hd.ok("contact", "add", "Muster GmbH", "--name", name, "--email", addr)
+    for n, (sender, subject) in enumerate(((carl, "Carls Drucker"), (xcarl, "Xavers Scanner"))):
+        raw = (
+            f"From: {sender}\r\nTo: helpdesk@smartwork.example\r\nCc: {carl}.org\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <cli-{n}@muster.example>\r\n\r\n"
+            f"Gruss\r\n{sender}\r\n"
+        ).encode()
+        hd.ok("mail", "ingest", "-", input=raw)
+    hd.ok("privacy", "export", carl, "-o", "carl.json")
+    text = (hd.root / "carl.json").read_text(encoding="utf-8")
+    assert "Carls Drucker" in text and "Xavers Scanner" not in text and xcarl not in text
+    db = sqlite3.connect(hd.db)
+    query = "SELECT a.* FROM articles a JOIN tickets t ON t.id = a.ticket_id WHERE t.subject = ?"
+    try:
+        before = db.execute(query, ("Xavers Scanner",)).fetchall()
+        hd.ok("privacy", "erase", carl, "--yes", "--force")
+        assert db.execute(query, ("Xavers Scanner",)).fetchall() == before
+        assert db.execute("SELECT count(*) FROM contacts WHERE email = ?", (xcarl,)).fetchone()[0]
+    finally:
+        db.close()

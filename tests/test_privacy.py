@@ -250,3 +250,156 @@ def test_attachments_stay_with_their_article_across_batches(
         if a["direction"] == "in"
     }
     assert names == {f"Mail {n}": [f"f{n}-{k}.txt" for k in range(n % 3)] for n in range(1, 8)}
+
+
+# -- an address names a person only when it stands alone ---------------------------------------
+CARL = "carl@muster.example"
+XCARL = "xcarl@muster.example"  # holds Carl's address
+LONGER = "carl@muster.example.org"  # begins with it
+WILD = "c_rl@muster.example"  # as a LIKE pattern, `_` matches the `a` of Carl's
+
+
+def _message(
+    subject: str, n: int, sender: str, name: str, body: str, cc: str = "", attach: str = ""
+) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = f"{name} <{sender}>"
+    msg["To"] = "helpdesk@smartwork.example"
+    if cc:
+        msg["Cc"] = cc
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<n-{n}@muster.example>"
+    msg.set_content(body)
+    if attach:
+        msg.add_attachment(attach.encode(), maintype="text", subtype="plain", filename="a.txt")
+    return msg.as_bytes()
+
+
+def _neighbours(ctx: Context) -> dict[str, str]:
+    """Carl, and mails of others whose addresses contain or resemble his; ticket numbers by
+    subject."""
+    customers.add_contact(ctx, "Muster GmbH", "Carl", CARL)
+    customers.add_contact(ctx, "Muster GmbH", "Xaver Muster", XCARL)
+    mails = [
+        _message("Carls Drucker", 21, CARL, "Carl", f"Gruss\n{CARL}.", attach=f"von {CARL}"),
+        _message(
+            "Xavers Scanner",
+            22,
+            XCARL,
+            "Xaver Muster",
+            f"Gruss\n{XCARL}\nKopie an <{LONGER}>, mailto:{XCARL}",
+            cc=f"Xaver Privat <{LONGER}>",
+            attach=f"von {XCARL}, an {LONGER}",
+        ),
+        _message("Annas Plotter", 23, ANNA, "Anna Schmidt", "Plotter", cc=f"{WILD}, {LONGER}"),
+    ]
+    for raw in mails:
+        assert ingest_one(ctx, raw).outcome == "new"
+    return {
+        str(r["subject"]): str(r["number"])
+        for r in ctx.store.query("SELECT number, subject FROM tickets ORDER BY id")
+    }
+
+
+def test_the_export_holds_only_mails_of_exactly_that_address(any_ctx: Context) -> None:
+    ctx = any_ctx
+    numbers = _neighbours(ctx)
+    carl = _export(ctx, CARL)
+    assert [t["subject"] for t in carl["tickets"]] == ["Carls Drucker"]  # type: ignore[attr-defined]
+    assert {a["ticket"] for a in carl["articles"]} == {numbers["Carls Drucker"]}  # type: ignore[attr-defined]
+    dump = json.dumps(carl, ensure_ascii=False)
+    assert XCARL not in dump and LONGER not in dump and "Xaver" not in dump
+    assert "Plotter" not in dump and "Scanner" not in dump
+    # the wildcard neighbour is only in the Cc of Anna's mail
+    wild = _export(ctx, WILD)
+    assert [t["subject"] for t in wild["tickets"]] == ["Annas Plotter"]  # type: ignore[attr-defined]
+    assert "Drucker" not in json.dumps(wild) and "Scanner" not in json.dumps(wild)
+    # the longer address is in the Cc of Xaver's and Anna's mails
+    longer = _export(ctx, LONGER)
+    assert sorted(t["subject"] for t in longer["tickets"]) == ["Annas Plotter", "Xavers Scanner"]  # type: ignore[attr-defined]
+    assert privacy_repo.is_participant(ctx.store, LONGER)
+    assert not privacy_repo.is_participant(ctx.store, "muster.example.org")
+    assert not privacy_repo.is_participant(ctx.store, "c%l@muster.example")
+
+
+def _others(ctx: Context, own: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the tickets other than ``own`` and of the contacts other than Carl."""
+    store = ctx.store
+    tid = store.query("SELECT id FROM tickets WHERE number = ?", (own,))[0]["id"]
+    cid = store.query("SELECT requester_id FROM tickets WHERE number = ?", (own,))[0][
+        "requester_id"
+    ]
+
+    def rows(sql: str, *params: object) -> list[tuple[object, ...]]:
+        return [
+            tuple(bytes(v) if isinstance(v, memoryview) else v for v in r.values())
+            for r in store.query(sql, params)
+        ]
+
+    return {
+        "tickets": rows("SELECT * FROM tickets WHERE id <> ? ORDER BY id", tid),
+        "articles": rows("SELECT * FROM articles WHERE ticket_id <> ? ORDER BY id", tid),
+        "attachments": rows(
+            "SELECT f.* FROM attachments f JOIN articles a ON a.id = f.article_id "
+            "WHERE a.ticket_id <> ? ORDER BY f.id",
+            tid,
+        ),
+        "participants": rows(
+            "SELECT * FROM ticket_participants WHERE ticket_id <> ? ORDER BY ticket_id, email", tid
+        ),
+        "outbound": rows("SELECT * FROM outbound WHERE ticket_id <> ? ORDER BY id", tid),
+        "history": rows("SELECT * FROM history WHERE ticket_id <> ? ORDER BY id", tid),
+        "contacts": rows("SELECT * FROM contacts WHERE id <> ? ORDER BY id", cid),
+    }
+
+
+def test_erase_leaves_a_longer_or_similar_address_alone(any_ctx: Context) -> None:
+    ctx = any_ctx
+    numbers = _neighbours(ctx)
+    own = numbers["Carls Drucker"]
+    before = _others(ctx, own)
+    assert any(XCARL in str(r) for r in before["articles"])
+    privacy.erase(ctx, CARL, force=True)
+    assert _others(ctx, own) == before  # byte for byte
+    texts = ctx.store.query(
+        "SELECT a.sender, a.recipients, a.cc, a.body FROM articles a "
+        "JOIN tickets t ON t.id = a.ticket_id WHERE t.number = ?",
+        (own,),
+    )
+    assert texts and CARL not in json.dumps(texts)
+    assert any("Gruss\n[erased]." in str(r["body"]) for r in texts)
+    # the attachment of Carl's mail lost its bytes, Xaver's kept them (compared above)
+    kept = ctx.store.query(
+        "SELECT f.filename, f.content FROM attachments f JOIN articles a ON a.id = f.article_id "
+        "JOIN tickets t ON t.id = a.ticket_id WHERE t.number = ?",
+        (own,),
+    )
+    assert [(r["filename"], bytes(r["content"])) for r in kept] == [("removed", b"")]
+
+
+@pytest.mark.parametrize(
+    ("text", "erased"),
+    [
+        ("carl@muster.example", "[erased]"),
+        ("Gruss\nCARL@muster.example.", "Gruss\n[erased]."),
+        ("<carl@muster.example>, 'carl@muster.example'", "<[erased]>, '[erased]'"),
+        ("mailto:carl@muster.example?subject=Hallo", "mailto:[erased]?subject=Hallo"),
+        ("xcarl@muster.example", None),
+        ("x.carl@muster.example, o'carl@muster.example", None),
+        ("carl@muster.example.org, carl@muster.example-it.de", None),
+        ("c_rl@muster.example", None),
+        ("Hallo Carl! Carl's Drucker.", "Hallo [erased]! [erased]'s Drucker."),
+        ("Carls, Carl-Heinz, carl.x@y.example, carl+news@y.example", None),
+    ],
+)
+def test_an_address_or_a_name_is_replaced_only_where_it_stands_alone(
+    text: str, erased: str | None
+) -> None:
+    from hdcli.util import alone_bytes_pattern, alone_pattern, names_address
+
+    terms = [CARL, "Carl"]
+    assert alone_pattern(terms).sub(privacy.ERASED, text) == (erased or text)
+    assert bool(alone_bytes_pattern(terms).search(text.encode())) == (erased is not None)
+    assert names_address(text, CARL) == (erased is not None and "@" in text)

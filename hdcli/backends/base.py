@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Literal
 
 from hdcli.errors import Refused
 from hdcli.models import Row as Row
+from hdcli.util import like_pattern as like_pattern
 
 _MIGRATION = re.compile(r"(\d{4})_(\w+)\.sql")
 
@@ -267,13 +268,6 @@ class Storage(ABC):
             f"the store's schema is version {version}, this hdcli needs {latest}: "
             "run `hdcli db upgrade`"
         )
-
-
-def like_pattern(text: str) -> str:
-    """A LIKE pattern (with ``ESCAPE '\\'``) for "contains ``text``": its own ``%``, ``_``
-    and ``\\`` match only themselves."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")

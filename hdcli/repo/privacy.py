@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from hdcli.util import now_iso
+from hdcli.util import like_escape, like_pattern, names_address, now_iso
 
 if TYPE_CHECKING:
     from hdcli.backends.base import SqlStorage
@@ -22,12 +22,39 @@ ERASED = "[erased]"
 ERASED_DOMAIN = "erased.invalid"
 
 
-#: an article that names the person (``?`` three times: the LIKE pattern of their address)
-_NAMES = "(lower(a.sender) LIKE ? OR lower(a.recipients) LIKE ? OR lower(a.cc) LIKE ?)"
+#: What separates the addresses of an address field (``a@x, b@y``, ``Name <a@x>``,
+#: ``"Last, First" <a@x>``, ``team: a@x;``): each becomes a blank before the comparison.
+_SEPARATORS = (",", ";", "<", ">", '"', "(", ")", ":", "\t", "\r", "\n")
+
+
+def _words(col: str) -> str:
+    """SQL: the lower-case addresses of the address field ``col``, each between blanks."""
+    expr = f"lower({col})"
+    for sep in _SEPARATORS:
+        expr = f"replace({expr}, '{sep}', ' ')"
+    return f"(' ' || {expr} || ' ')"
+
+
+def _holds(col: str) -> str:
+    """SQL: the address field ``col`` holds the address itself, not one containing it or
+    resembling it (two parameters, :func:`holds_params`): a LIKE of the escaped address
+    picks the candidates, the address between separators decides."""
+    return f"(lower({col}) LIKE ? ESCAPE '\\' AND {_words(col)} LIKE ? ESCAPE '\\')"
+
+
+def holds_params(addr: str) -> tuple[str, str]:
+    """The parameters of :func:`_holds` for the address ``addr``."""
+    low = addr.lower()
+    return like_pattern(low), f"% {like_escape(low)} %"
+
+
+#: an article that names the person: they are its sender or among its recipients or its Cc
+#: (parameters: :func:`holds_params` three times)
+_NAMES = f"({_holds('a.sender')} OR {_holds('a.recipients')} OR {_holds('a.cc')})"
 
 
 def _sql_ticket_ids() -> str:
-    """Parameters: contact id, address, pattern ×3. Their tickets: as requester, as a
+    """Parameters: contact id, address, :func:`holds_params` ×3. Their tickets: as requester, as a
     participant, and every ticket with an article they sent or that was sent to them (To or
     Cc), which is how a person who is only in the Cc takes part."""
     return (
@@ -38,14 +65,14 @@ def _sql_ticket_ids() -> str:
 
 
 def _sql_tickets() -> str:
-    """Parameters: contact id, address, pattern (cc), pattern (recipients), then those of
-    :func:`_sql_ticket_ids`."""
+    """Parameters: contact id, :func:`holds_params` (cc), the same (recipients), address, then
+    those of :func:`_sql_ticket_ids`."""
     return (
         "SELECT t.number, t.subject, t.status, t.channel, t.created_at, t.closed_at, "
         "CASE WHEN t.requester_id = ? THEN 'requester' WHEN p.role IS NOT NULL THEN p.role "
-        "WHEN EXISTS (SELECT 1 FROM articles c WHERE c.ticket_id = t.id AND lower(c.cc) LIKE ?) "
+        f"WHEN EXISTS (SELECT 1 FROM articles c WHERE c.ticket_id = t.id AND {_holds('c.cc')}) "
         "THEN 'cc' WHEN EXISTS (SELECT 1 FROM articles r WHERE r.ticket_id = t.id "
-        "AND lower(r.recipients) LIKE ?) THEN 'recipient' ELSE 'sender' END AS role "
+        f"AND {_holds('r.recipients')}) THEN 'recipient' ELSE 'sender' END AS role "
         "FROM tickets t LEFT JOIN ticket_participants p ON p.ticket_id = t.id AND p.email = ? "
         f"WHERE t.id IN ({_sql_ticket_ids()}) ORDER BY t.id"
     )
@@ -87,21 +114,25 @@ def _sql_reports() -> str:
 def _sql_approvals() -> str:
     return (
         "SELECT t.number AS ticket, a.kind, a.status, a.via, a.decided_at FROM approvals a "
-        "JOIN tickets t ON t.id = a.ticket_id WHERE lower(a.decided_by) = ? ORDER BY a.id"
+        f"JOIN tickets t ON t.id = a.ticket_id WHERE {_holds('a.decided_by')} ORDER BY a.id"
     )
 
 
 def _sql_history() -> str:
+    """Candidates: the detail is free text, :func:`_history` keeps the events that name the
+    address standing alone."""
     return (
-        "SELECT entity, entity_key, actor, action, created_at FROM history "
-        "WHERE lower(entity_key) = ? OR lower(detail) LIKE ? ORDER BY id"
+        "SELECT entity, entity_key, actor, action, created_at, detail FROM history "
+        "WHERE lower(entity_key) = ? OR lower(detail) LIKE ? ESCAPE '\\' ORDER BY id"
     )
 
 
 def _sql_inbound() -> str:
+    """Candidates, as :func:`_sql_history`."""
     return (
         "SELECT outcome, reason, count(*) AS count FROM inbound_log "
-        "WHERE lower(reason) LIKE ? GROUP BY outcome, reason ORDER BY outcome, reason"
+        "WHERE lower(reason) LIKE ? ESCAPE '\\' GROUP BY outcome, reason "
+        "ORDER BY outcome, reason"
     )
 
 
@@ -127,12 +158,14 @@ def sections(
     articles are read with one statement per :data:`ARTICLE_BATCH` articles. The number of
     statements does not grow with the person's tickets, nor does memory: at most one batch
     of articles is held at a time."""
-    like = f"%{addr.lower()}%"
-    ids = (cid, addr, like, like, like)
+    low = addr.lower()
+    held = holds_params(addr)
+    names = held * 3
+    ids = (cid, addr, *names)
 
     def articles() -> Iterator[Row]:
         batch: list[Row] = []
-        for art in store.iterate(_sql_articles(), (like, like, like)):
+        for art in store.iterate(_sql_articles(), names):
             batch.append(art)
             if len(batch) >= ARTICLE_BATCH:
                 yield from _with_attachments(store, batch)
@@ -140,14 +173,27 @@ def sections(
         if batch:
             yield from _with_attachments(store, batch)
 
-    yield "tickets", store.iterate(_sql_tickets(), (cid, like, like, addr, *ids))
+    yield "tickets", store.iterate(_sql_tickets(), (cid, *held, *held, addr, *ids))
     yield "articles", articles()
     yield "time_entries", store.iterate(_sql_time(), ids)
     yield "service_reports", store.iterate(_sql_reports(), ids)
-    yield "approvals", store.iterate(_sql_approvals(), (addr.lower(),))
-    yield "history", store.iterate(_sql_history(), (addr.lower(), like))
-    yield "inbound_log", store.iterate(_sql_inbound(), (like,))
+    yield "approvals", store.iterate(_sql_approvals(), held)
+    yield "history", _history(store.iterate(_sql_history(), (low, held[0])), low)
+    yield "inbound_log", _naming(store.iterate(_sql_inbound(), (held[0],)), "reason", low)
     yield "access_trail", store.iterate(_sql_trail(), (cid, sha, *ids))
+
+
+def _history(rows: Iterator[Row], addr: str) -> Iterator[Row]:
+    """The events about ``addr`` or whose detail names it, without the detail."""
+    for row in rows:
+        detail = row.pop("detail")
+        if str(row["entity_key"]).lower() == addr or names_address(detail, addr):
+            yield row
+
+
+def _naming(rows: Iterator[Row], col: str, addr: str) -> Iterator[Row]:
+    """The rows whose free text ``col`` names ``addr`` standing alone."""
+    return (row for row in rows if names_address(row[col], addr))
 
 
 def _with_attachments(store: SqlStorage, batch: list[Row]) -> Iterator[Row]:
@@ -165,9 +211,16 @@ def text_columns(store: SqlStorage, table: str) -> list[str]:
     return [c for c in cols if c not in ("id",)]
 
 
-def scrub_table(store: SqlStorage, table: str, pat: re.Pattern[str], terms: list[str]) -> int:
-    """Replace every occurrence of the terms in every text column of ``table``; blobs that
-    hold a term lose their bytes. Returns the number of rows changed."""
+def scrub_table(
+    store: SqlStorage,
+    table: str,
+    pat: re.Pattern[str],
+    terms: list[str],
+    raw_pat: re.Pattern[bytes] | None = None,
+) -> int:
+    """Replace every occurrence of the terms (``pat`` finds them) in every text column of
+    ``table``; blobs in which ``raw_pat`` finds one lose their bytes. A plain search for the
+    terms picks the values ``pat`` looks at. Returns the number of rows changed."""
     if "id" not in store.columns(table):
         return 0
     lowered = [t.lower() for t in terms]
@@ -180,10 +233,14 @@ def scrub_table(store: SqlStorage, table: str, pat: re.Pattern[str], terms: list
                 continue
             if isinstance(value, str):
                 if any(t in value.lower() for t in lowered):
-                    sets[col] = pat.sub(ERASED, value)
+                    new = pat.sub(ERASED, value)
+                    if new != value:
+                        sets[col] = new
             elif isinstance(value, bytes | bytearray | memoryview):
                 low = bytes(value).lower()
-                if any(t in low for t in raw_terms):
+                if any(t in low for t in raw_terms) and (
+                    raw_pat is None or raw_pat.search(bytes(value))
+                ):
                     sets[col] = b""
         if sets:
             changed.append((int(row["id"]), sets))
@@ -195,14 +252,14 @@ def scrub_table(store: SqlStorage, table: str, pat: re.Pattern[str], terms: list
 
 def is_participant(store: SqlStorage, addr: str) -> bool:
     """Whether ``addr`` takes part in a ticket: a participant, or in the Cc or recipients of
-    one of its articles."""
-    like = f"%{addr.lower()}%"
+    one of its articles (the address itself, not one containing it)."""
+    held = holds_params(addr)
     return (
         store.query_one("SELECT 1 FROM ticket_participants WHERE email = ? LIMIT 1", (addr,))
         is not None
         or store.query_one(
-            "SELECT 1 FROM articles WHERE lower(cc) LIKE ? OR lower(recipients) LIKE ? LIMIT 1",
-            (like, like),
+            f"SELECT 1 FROM articles WHERE {_holds('cc')} OR {_holds('recipients')} LIMIT 1",
+            (*held, *held),
         )
         is not None
     )
@@ -231,8 +288,7 @@ def trail_of_ticket(store: SqlStorage, number: str) -> list[Row] | None:
 
 def trail_of_person(store: SqlStorage, cid: int, sha: str, addr: str) -> list[Row]:
     """The access trail of the contact ``cid`` (digest ``sha``, address ``addr``)."""
-    like = f"%{addr.lower()}%"
-    return store.query(_sql_trail(), (cid, sha, cid, addr, like, like, like))
+    return store.query(_sql_trail(), (cid, sha, cid, addr, *holds_params(addr) * 3))
 
 
 def add_access(
@@ -262,8 +318,8 @@ def erase_contact(store: SqlStorage, cid: int, addr: str, sha: str) -> None:
     their contact row (kept with a placeholder address, so billing records still point at it)."""
     store.execute(
         "UPDATE attachments SET content = ?, filename = 'removed' WHERE article_id IN "
-        "(SELECT id FROM articles WHERE lower(sender) LIKE ?)",
-        (b"", f"%{addr}%"),
+        f"(SELECT id FROM articles WHERE {_holds('sender')})",
+        (b"", *holds_params(addr)),
     )
     store.execute("DELETE FROM ticket_participants WHERE email = ?", (addr,))
     store.execute(
