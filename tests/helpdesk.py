@@ -220,3 +220,18 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> SeededStore:
 @pytest.fixture
 def hd(tmp_path: Path, seeded_store: SeededStore) -> Iterator[Helpdesk]:
     yield Helpdesk(tmp_path, seeded_store)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_hd(request: pytest.FixtureRequest, hd: Helpdesk) -> Iterator[Helpdesk]:
+    """``hd`` seeded, on SQLite or on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        hd.seed()
+        yield hd
+        return
+    from hdcli.backends.testing import postgres_schema
+
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        hd.env["HDCLI_STORAGE__URL"] = url
+        hd.seed()
+        yield hd

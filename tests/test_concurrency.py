@@ -14,29 +14,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
 
 import pytest
 
-from hdcli.backends.testing import postgres_schema
-
 WORKERS = 8
 OPENS_PER_WORKER = 40
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def shared(request: pytest.FixtureRequest, hd) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """The ``hd`` helpdesk, seeded, on SQLite or on a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        hd.seed()
-        yield hd
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        hd.env["HDCLI_STORAGE__URL"] = url
-        hd.seed()
-        yield hd
 
 
 def query(hd, sql: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
@@ -75,8 +59,8 @@ print(json.dumps(runs))
 
 
 @pytest.mark.slow
-def test_concurrent_opens_get_distinct_numbers(shared) -> None:  # type: ignore[no-untyped-def]
-    hd = shared
+def test_concurrent_opens_get_distinct_numbers(backend_hd) -> None:  # type: ignore[no-untyped-def]
+    hd = backend_hd
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", OPEN_WORKER, str(w), str(OPENS_PER_WORKER)],
@@ -110,8 +94,8 @@ def test_concurrent_opens_get_distinct_numbers(shared) -> None:  # type: ignore[
 
 
 @pytest.mark.slow
-def test_concurrent_flushes_send_each_mail_once(shared) -> None:  # type: ignore[no-untyped-def]
-    hd = shared
+def test_concurrent_flushes_send_each_mail_once(backend_hd) -> None:  # type: ignore[no-untyped-def]
+    hd = backend_hd
     hd.env["HDCLI_MAIL__AUTO_REPLY_LIMIT"] = "1000"
     rows = "".join(
         json.dumps({"contact": "anna.schmidt@muster.example", "subject": f"Mail {i}",

@@ -569,23 +569,8 @@ def test_routing_rule_sets_impact_and_priority(seeded: Any) -> None:
     assert bad.returncode == 2 and "routing.rules[0].impact" in bad.stderr + bad.stdout
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend_seeded(request: pytest.FixtureRequest, hd: Any) -> Any:
-    """``hd`` seeded, on SQLite or on a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        hd.seed()
-        yield hd
-        return
-    from hdcli.backends.testing import postgres_schema
-
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        hd.env["HDCLI_STORAGE__URL"] = url
-        hd.seed()
-        yield hd
-
-
-def test_routing_rule_without_an_agent_sets_impact_only(backend_seeded: Any) -> None:
-    hd = backend_seeded
+def test_routing_rule_without_an_agent_sets_impact_only(backend_hd: Any) -> None:
+    hd = backend_hd
     hd.config.parent.mkdir(parents=True, exist_ok=True)
     hd.config.write_text(
         '[[routing.rules]]\nbody = "(?i)alle mitarbeiter betroffen"\nimpact = "everyone"\n\n'
