@@ -233,6 +233,26 @@ def cc_mail(count: int, stranger: bool = True) -> bytes:
     ).encode()
 
 
+def _open_seeded(db: Path) -> tuple[sqlite3.Connection, list[tuple[tuple[int, int], int, str]]]:
+    """A connection to a seeded store, for filling it fast, and its contacts as
+    ``((org id, contract id), contact id, address)``."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    orgs = {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            "SELECT o.name, o.id, c.id FROM organisations o JOIN contracts c ON c.org_id = o.id"
+        )
+    }
+    people = [
+        (orgs[org], cid, mail)
+        for org, _n, mail in contacts()
+        for (cid,) in con.execute("SELECT id FROM contacts WHERE email = ?", (mail,))
+    ]
+    return con, people
+
+
 def _when(rnd: random.Random) -> datetime:
     return datetime(2026, 11, 2, 8, 0, tzinfo=UTC) + timedelta(minutes=rnd.randint(0, 60 * 24 * 20))
 
@@ -292,20 +312,7 @@ def fill_store(
     to :func:`hdcli.search.rebuild`.
     """
     rnd = random.Random(seed)
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    orgs = {
-        r[0]: (r[1], r[2])
-        for r in con.execute(
-            "SELECT o.name, o.id, c.id FROM organisations o JOIN contracts c ON c.org_id = o.id"
-        )
-    }
-    people = [
-        (orgs[org], cid, mail)
-        for org, _n, mail in contacts()
-        for (cid,) in con.execute("SELECT id FROM contacts WHERE email = ?", (mail,))
-    ]
+    con, people = _open_seeded(db)
     agent = con.execute("SELECT id FROM agents LIMIT 1").fetchone()[0]
     months = [f"2026-{m:02d}" for m in range(1, 13)]
     sample: list[str] = []
@@ -426,20 +433,7 @@ def fill_person(db: Path, tickets: int, seed: int = 4) -> str:
     closed, a service report. The other tickets have one mail each and are scanned by the
     export, never exported."""
     rnd = random.Random(seed)
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    orgs = {
-        r[0]: (r[1], r[2])
-        for r in con.execute(
-            "SELECT o.name, o.id, c.id FROM organisations o JOIN contracts c ON c.org_id = o.id"
-        )
-    }
-    people = [
-        (orgs[org], cid, mail)
-        for org, _n, mail in contacts()
-        for (cid,) in con.execute("SELECT id FROM contacts WHERE email = ?", (mail,))
-    ]
+    con, people = _open_seeded(db)
     person, colleague = people[0], people[1]
     agent = con.execute("SELECT id FROM agents LIMIT 1").fetchone()[0]
     next_id = (con.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0] or 0) + 1

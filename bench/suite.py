@@ -312,20 +312,7 @@ class Suite:
         rows = src.read_text(encoding="utf-8").splitlines(keepends=True)[:1_000]
         sample = self.work / f"{src.stem}-count.jsonl"
         sample.write_text("".join(rows), encoding="utf-8")
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.count", str(sample), *(["--notify"] if notify else [])],
-            env={
-                **env,
-                "PYTHONPATH": os.pathsep.join(
-                    filter(None, (env.get("PYTHONPATH"), str(HERE.parent)))
-                ),
-            },
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            check=False,
-            cwd=self.work,  # not the checkout: hdcli comes from the path, as for the CLI
-        )
+        done = self.run_count([str(sample), *(["--notify"] if notify else [])], env)
         backend = "postgresql" if env.get("HDCLI_STORAGE__URL") else "sqlite"
         what = f"statements per new ticket ({'acks' if notify else 'no mail'})"
         if done.returncode:
@@ -1109,11 +1096,10 @@ class Suite:
             self.add(res)
             self.export_statements(count, address, env, backend)
 
-    def export_statements(
-        self, count: int, address: str, env: dict[str, str], backend: str
-    ) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.count", "--export", address],
+    def run_count(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        """``python -m bench.count ARGS`` in the helpdesk of ``env``."""
+        return subprocess.run(
+            [sys.executable, "-m", "bench.count", *args],
             env={
                 **env,
                 "PYTHONPATH": os.pathsep.join(
@@ -1124,8 +1110,13 @@ class Suite:
             stdin=subprocess.DEVNULL,
             text=True,
             check=False,
-            cwd=self.work,
+            cwd=self.work,  # not the checkout: hdcli comes from the path, as for the CLI
         )
+
+    def export_statements(
+        self, count: int, address: str, env: dict[str, str], backend: str
+    ) -> None:
+        done = self.run_count(["--export", address], env)
         what = f"statements of an export, {count:,} tickets"
         if done.returncode:
             last = (done.stderr.strip().splitlines() or [""])[-1]
