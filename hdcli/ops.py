@@ -555,3 +555,87 @@ def add_agent(ctx: Context, *, login: str, name: str, email: str) -> Row:
     from hdcli.customers import add_agent as run
 
     return run(ctx, login, name, email)
+
+
+# -- approvals and the customer's answer to a service report (agent tokens) ------------------
+def approval_request(ctx: Context, number: str, change: str, kind: str | None = None) -> Row:
+    """Ask the approvers of the ticket's organisation (:func:`hdcli.approvals.request`); the
+    approval."""
+    if (done := _post(ctx, number, "approvals", {"change": change, "kind": kind})) is not None:
+        return done
+    from hdcli.approvals import request
+
+    return request(ctx, number, change, kind)
+
+
+def approval_decide(
+    ctx: Context,
+    number: str,
+    decision: str,
+    *,
+    by: str,
+    via: str,
+    note: str | None = None,
+    kind: str | None = None,
+    approval_id: int | None = None,
+) -> Row:
+    """Record an approver's decision, ``granted`` or ``denied``
+    (:func:`hdcli.approvals.decide`); the approval."""
+    payload = {
+        "decision": decision,
+        "by": by,
+        "via": via,
+        "note": note,
+        "kind": kind,
+        "approval_id": approval_id,
+    }
+    if (done := _post(ctx, number, "approvals/decide", payload)) is not None:
+        return done
+    from hdcli.approvals import decide
+
+    return decide(ctx, number, decision, by, via, note, kind, approval_id)
+
+
+def approval_apply(
+    ctx: Context, number: str, message: str, *, override: bool = False, reason: str | None = None
+) -> Row:
+    """Record an important change (:func:`hdcli.approvals.apply_change`); the ticket's number
+    and status."""
+    payload = {"message": message, "override": override, "reason": reason}
+    if (done := _post(ctx, number, "approvals/apply", payload)) is not None:
+        return done
+    from hdcli.approvals import apply_change
+
+    return _done(apply_change(ctx, number, message, override=override, reason=reason))
+
+
+def approvals(ctx: Context, *, pending: bool = False, ticket: str | None = None) -> list[Row]:
+    """Approvals newest first (:func:`hdcli.approvals.list_approvals`)."""
+    params = {"pending": pending or None, "ticket": ticket}
+    if (found := _get(ctx, "/approvals", params)) is not None:
+        rows: list[Row] = found
+        return rows
+    from hdcli.approvals import list_approvals
+
+    return list_approvals(ctx.store, pending=pending, number=ticket)
+
+
+def report_decide(
+    ctx: Context,
+    number: str,
+    status: str,
+    *,
+    by: str = "",
+    via: str = "mail",
+    reason: str | None = None,
+) -> Row:
+    """Record the customer's answer to a ticket's service report, ``approved`` or ``disputed``
+    (:func:`hdcli.billing.servicereports.decide_report`); the ticket's number and the
+    report's status."""
+    payload = {"status": status, "by": by, "via": via, "reason": reason}
+    if (done := _post(ctx, number, "report/decide", payload)) is not None:
+        return done
+    from hdcli.billing.servicereports import decide_report
+
+    row = decide_report(ctx, number, status, by=by, via=via, reason=reason)
+    return {"number": number, "status": row["status"]}

@@ -347,3 +347,71 @@ def test_records_are_added_through_the_server_by_admins_only(backend_hd: Any) ->
         "ben@beispiel.example"
     ]
     assert "jkoch" in {a["login"] for a in hd.json("agent", "list")}
+
+
+def _same_here_and_there(
+    hd: Any, env: dict[str, str], steps: list[tuple[str, ...]], here: str, there: str
+) -> None:
+    """Each step (``N`` for the ticket's number) run locally on ticket ``here`` and through the
+    server on ticket ``there``: the same exit code, stdout and stderr (numbers and ids aside)."""
+    import re
+
+    def norm(text: str, number: str) -> str:
+        return re.sub(r"approval \d+", "approval #", text.replace(number, "N"))
+
+    for step in steps:
+        local = hd(*(here if a == "N" else a for a in step))
+        remote = hd(*(there if a == "N" else a for a in step), env=env)
+        assert remote.returncode == local.returncode, (step, local.stderr, remote.stderr)
+        assert norm(remote.stdout, there) == norm(local.stdout, here), step
+        assert norm(remote.stderr, there) == norm(local.stderr, here), step
+
+
+def test_approvals_and_report_answers_through_the_server(backend_hd: Any) -> None:
+    """approval request, grant, deny, apply and list, report approve and dispute: through the
+    server what they do and say in process, for agent tokens; readonly is denied (exit 4)."""
+    hd = backend_hd
+    hd.ok("contract", "edit", "RV-1", "--approval", "changes")
+    here, there = hd.open("Rechte hier"), hd.open("Rechte dort")
+    anna = "anna.schmidt@muster.example"
+    steps = [
+        ("approval", "request", "N", "--change", "Admin-Rechte für M. Beispiel"),
+        ("approval", "request", "N", "--change", " "),
+        ("approval", "request", "N", "--change", "x", "--kind", "sometimes"),
+        ("approval", "apply", "N", "-m", "Admin-Rechte gesetzt"),
+        ("approval", "grant", "N", "--by", "fremd@example.com", "--via", "phone"),
+        ("approval", "grant", "N", "--by", anna, "--via", "brieftaube"),
+        ("approval", "grant", "N", "--by", anna, "--via", "phone", "--note", "ok"),
+        ("approval", "grant", "N", "--by", anna, "--via", "phone", "--id", "99999"),
+        ("approval", "apply", "N", "-m", "Admin-Rechte gesetzt"),
+        ("approval", "apply", "N", "-m", "noch mehr"),
+        ("approval", "apply", "N", "-m", "ohne", "--override", "--reason", "Notfall"),
+        ("approval", "deny", "2000010100000000", "--by", anna, "--via", "mail"),
+        ("report", "approve", "N", "--by", "A. Schmidt", "--via", "fax"),
+        ("close", "N", "--reason", "erledigt"),
+        ("approval", "deny", "N", "--by", anna, "--via", "mail"),
+        ("report", "dispute", "N", "--reason", " "),
+        ("report", "dispute", "N", "--reason", "nur 1 h vereinbart", "--via", "fax"),
+        ("report", "approve", "N", "--by", "A. Schmidt", "--via", "brief"),
+        ("report", "approve", "N", "--by", "A. Schmidt", "--via", "fax"),
+        ("report", "approve", "2000010100000000", "--by", "A. Schmidt", "--via", "fax"),
+    ]
+    with served(hd) as url:
+        agent, readonly = client(url, token(hd)), client(url, token(hd, "readonly"))
+        for step in (steps[0], steps[6], steps[8], steps[12], steps[16]):
+            denied = hd(*(there if a == "N" else a for a in step), env=readonly)
+            assert denied.returncode == 4 and "readonly" in denied.stderr, step
+        _same_here_and_there(hd, agent, steps, here, there)
+        listed = {
+            fmt: hd("approval", "list", "--format", fmt, env=readonly).stdout
+            for fmt in ("json", "table")
+        }
+        pending = hd("approval", "list", "--pending", "--ticket", there, "--json", env=readonly)
+        assert pending.returncode == 0 and json.loads(pending.stdout) == []
+    assert listed == {fmt: hd.ok("approval", "list", "--format", fmt) for fmt in listed}
+    rows = [a for a in hd.json("approval", "list") if a["ticket"] == there]
+    assert [(a["status"], a["decided_by"]) for a in rows] == [("applied", anna)]
+    history = hd.json("show", there)["history"]
+    decided = [e for e in history if e["action"].startswith(("approval_", "service_report_"))]
+    assert {e["actor"] for e in decided} == {"mmueller"}
+    assert {e["action"] for e in decided} >= {"approval_granted", "service_report_approved"}

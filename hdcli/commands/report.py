@@ -85,9 +85,9 @@ def approve(
 
     Example: hdcli report approve 2026112710000127 --by "A. Schmidt" --via fax
     """
-    from hdcli.billing.servicereports import decide_report
+    from hdcli.ops import report_decide  # here, or the remote helpdesk
 
-    decide_report(context(), number, "approved", by=by, via=via)
+    report_decide(context(), number, "approved", by=by, via=via)
     say(f"service report of {number} approved by {by} via {via}")
 
 
@@ -102,9 +102,9 @@ def dispute(
 
     Example: hdcli report dispute 2026112710000127 --reason "nur 1 h vereinbart"
     """
-    from hdcli.billing.servicereports import decide_report
+    from hdcli.ops import report_decide  # here, or the remote helpdesk
 
-    decide_report(context(), number, "disputed", by=by, via=via, reason=reason)
+    report_decide(context(), number, "disputed", by=by, via=via, reason=reason)
     say(f"service report of {number} disputed")
 
 

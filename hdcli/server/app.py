@@ -226,6 +226,8 @@ def _fields(payload: Any, allowed: dict[str, type | tuple[type, ...]]) -> Row:
             isinstance(value, bool) and allowed[key] is int
         ):
             raise UsageError(f"bad {key} {value!r}")
+        if allowed[key] is int and isinstance(value, int) and not 0 < value <= MAX_ID:
+            raise UsageError(f"bad {key} {value!r}")
     return body
 
 
@@ -612,6 +614,46 @@ RESOURCES: list[tuple[str, str, Handler]] = [
             body={"login": str, "name": str, "email": str},
             required=("login", "name", "email"),
             dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/approvals",
+        resource("approval_request", path=("number",), body={"change": str, "kind": str}),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/approvals/decide",
+        resource(
+            "approval_decide",
+            path=("number",),
+            body={
+                "decision": str,
+                "by": str,
+                "via": str,
+                "note": str,
+                "kind": str,
+                "approval_id": int,
+            },
+        ),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/approvals/apply",
+        resource(
+            "approval_apply",
+            path=("number",),
+            body={"message": str, "override": bool, "reason": str},
+        ),
+    ),
+    ("GET", "/approvals", resource("approvals", query={"pending": "bool", "ticket": "str"})),
+    (
+        "POST",
+        "/tickets/{number}/report/decide",
+        resource(
+            "report_decide",
+            path=("number",),
+            body={"status": str, "by": str, "via": str, "reason": str},
         ),
     ),
     ("GET", "/reports/service/{number}", service_report),

@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from hdcli import __version__
-from hdcli.models import ACTIVITIES, CHANNELS, IMPACTS, LANGUAGES, ORG_KINDS, PRIORITIES
+from hdcli.models import (
+    ACTIVITIES,
+    APPROVAL_KINDS,
+    CHANNELS,
+    IMPACTS,
+    LANGUAGES,
+    ORG_KINDS,
+    PRIORITIES,
+    VIAS,
+)
 from hdcli.ops import CONTRACT_FIELDS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
@@ -48,13 +57,18 @@ def _body(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, An
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _change(summary: str, props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+def _change(
+    summary: str,
+    props: dict[str, Any],
+    required: tuple[str, ...] = (),
+    ok: dict[str, Any] = _DONE,
+) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
             "parameters": [_NUMBER, _DRY_RUN],
             "requestBody": _body(props, required),
-            "responses": _answers(_DONE, "200", "404", "409", "422"),
+            "responses": _answers(ok, "200", "404", "409", "422"),
         }
     }
 
@@ -78,6 +92,8 @@ def _read(
 
 
 _ROWS = {"type": "array", "items": {"type": "object"}}
+_RECORD = {"type": "object"}
+_ID = {"type": "integer", "minimum": 1, "maximum": 2**53}
 _ENTRY = {
     "name": "entry",
     "in": "path",
@@ -254,6 +270,49 @@ def document() -> dict[str, Any]:
                     "force": _BOOL,
                     "reason": _NULL_STR,
                 },
+            ),
+            "/tickets/{number}/approvals": _change(
+                "ask the organisation's approvers; the ticket waits (hdcli approval request); "
+                "the approval",
+                {"change": _STR, "kind": {"type": "string", "enum": list(APPROVAL_KINDS)}},
+                ("change",),
+                ok=_RECORD,
+            ),
+            "/tickets/{number}/approvals/decide": _change(
+                "an approver's decision (hdcli approval grant, deny); the approval",
+                {
+                    "decision": {"type": "string", "enum": ["granted", "denied"]},
+                    "by": _STR,
+                    "via": {"type": "string", "enum": list(VIAS)},
+                    "note": _NULL_STR,
+                    "kind": {"type": "string", "enum": list(APPROVAL_KINDS), "nullable": True},
+                    "approval_id": {**_ID, "nullable": True},
+                },
+                ("decision", "by", "via"),
+                ok=_RECORD,
+            ),
+            "/tickets/{number}/approvals/apply": _change(
+                "record an important change (hdcli approval apply)",
+                {"message": _STR, "override": _BOOL, "reason": _NULL_STR},
+                ("message",),
+            ),
+            "/tickets/{number}/report/decide": _change(
+                "the customer's answer to the service report (hdcli report approve, dispute); "
+                "the report's status",
+                {
+                    "status": {"type": "string", "enum": ["approved", "disputed"]},
+                    "by": _STR,
+                    "via": {"type": "string", "enum": list(VIAS)},
+                    "reason": _NULL_STR,
+                },
+                ("status",),
+            ),
+            "/approvals": _read(
+                "approvals newest first (hdcli approval list --format json)",
+                _ROWS,
+                _query("pending", _BOOL_Q),
+                _query("ticket", _STR),
+                missing=False,
             ),
             "/tickets/{number}/time": _read(
                 "a ticket's time entries (hdcli time list --format json)", _ROWS, _NUMBER
