@@ -185,7 +185,9 @@ def test_a_large_attachment_keeps_its_bytes_exactly_on_both_backends(any_ctx: Co
     msg["Subject"] = "Logdateien"
     msg["Message-ID"] = make_msgid(domain="muster.example")
     msg.set_content("Anbei die Logs.")
-    msg.add_attachment(big, maintype="application", subtype="octet-stream", filename="Protokolle März.tar")
+    msg.add_attachment(
+        big, maintype="application", subtype="octet-stream", filename="Protokolle März.tar"
+    )
     msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="klein.pdf")
     with any_ctx.store.transaction():
         result = ingest_one(any_ctx, bytes(msg), "test")
