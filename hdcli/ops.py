@@ -391,19 +391,20 @@ def time_remove(ctx: Context, entry: int, *, force: bool = False, reason: str | 
 
 
 # -- records and reports ---------------------------------------------------------------------
-#: the kinds of record, their resource and their listing in :mod:`hdcli.customers`
+#: the kinds of record: their resource, and their listing, the record ``show`` shows and its
+#: removal in :mod:`hdcli.customers`
 RECORDS = {
-    "org": ("/orgs", "list_orgs"),
-    "contract": ("/contracts", "list_contracts"),
-    "contact": ("/contacts", "list_contacts"),
-    "agent": ("/agents", "list_agents"),
+    "org": ("/orgs", "list_orgs", "show_org", "remove_org"),
+    "contract": ("/contracts", "list_contracts", "get_contract", "remove_contract"),
+    "contact": ("/contacts", "list_contacts", "get_contact", "remove_contact"),
+    "agent": ("/agents", "list_agents", "get_agent", "remove_agent"),
 }
 
 
 def records(ctx: Context, kind: str, org: str | None = None) -> list[Row]:
     """The records of ``kind`` (org, contract, contact, agent) as ``hdcli KIND list`` shows
     them; contracts and contacts of one organisation with ``org``."""
-    path, name = RECORDS[kind]
+    path, name, _, _ = RECORDS[kind]
     if (found := _get(ctx, path, {"org": org})) is not None:
         rows: list[Row] = found
         return rows
@@ -472,6 +473,12 @@ def _create(ctx: Context, kind: str, body: dict[str, Any]) -> Row | None:
         return None
     data: Row = remote.call("POST", RECORDS[kind][0], body, ctx)
     return data
+
+
+def _record_path(ctx: Context, kind: str, key: str) -> str | None:
+    """The record's resource when the helpdesk is remote (None: it is here)."""
+    remote = ctx.remote
+    return None if remote is None else f"{RECORDS[kind][0]}/{remote.quote(key)}"
 
 
 def _texts(values: Any, what: str) -> list[str]:
@@ -639,3 +646,134 @@ def report_decide(
 
     row = decide_report(ctx, number, status, by=by, via=via, reason=reason)
     return {"number": number, "status": row["status"]}
+
+
+# -- records: show (every reader), edit and remove (admin tokens only) -----------------------
+def record(ctx: Context, key: str, *, kind: str) -> Row:
+    """The record of ``kind`` named ``key`` as ``hdcli KIND show`` shows it; NotFound (exit 3)
+    else."""
+    if (path := _record_path(ctx, kind, key)) is not None:
+        found: Row = _get(ctx, path)
+        return found
+    import hdcli.customers as customers
+
+    return dict(getattr(customers, RECORDS[kind][2])(ctx.store, key))
+
+
+def remove_record(ctx: Context, key: str, *, kind: str) -> Row:
+    """Remove the record (an agent with work on record is deactivated); the record as it was."""
+    if (path := _record_path(ctx, kind, key)) is not None and ctx.remote is not None:
+        data: Row = ctx.remote.call("DELETE", path, None, ctx)
+        return data
+    import hdcli.customers as customers
+
+    return dict(getattr(customers, RECORDS[kind][3])(ctx, key))
+
+
+def _change_record(ctx: Context, kind: str, key: str, body: dict[str, Any]) -> Row | None:
+    """The change as a request when the helpdesk is remote (None: change it here)."""
+    path = _record_path(ctx, kind, key)
+    if path is None or ctx.remote is None:
+        return None
+    given = {k: v for k, v in body.items() if v is not None}
+    data: Row = ctx.remote.call("POST", path, given, ctx)
+    return data
+
+
+def edit_org(
+    ctx: Context,
+    key: str,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    language: str | None = None,
+    add_domains: Sequence[str] = (),
+    remove_domains: Sequence[str] = (),
+) -> Row:
+    """Change an organisation (:func:`hdcli.customers.edit_org`); the record."""
+    body = {
+        "name": name,
+        "kind": kind,
+        "language": language,
+        "add_domains": list(add_domains),
+        "remove_domains": list(remove_domains),
+    }
+    if (done := _change_record(ctx, "org", key, body)) is not None:
+        return done
+    from hdcli.customers import edit_org as run
+
+    return run(
+        ctx,
+        key,
+        name=name,
+        kind=kind,
+        language=language,
+        add_domains=_texts(add_domains, "add_domains"),
+        remove_domains=_texts(remove_domains, "remove_domains"),
+    )
+
+
+def edit_contract(ctx: Context, number: str, **fields: str | None) -> Row:
+    """Change a contract (:func:`hdcli.customers.edit_contract`, the fields of
+    :data:`CONTRACT_FIELDS`); the record."""
+    if (done := _change_record(ctx, "contract", number, fields)) is not None:
+        return done
+    from hdcli.customers import ContractFields
+    from hdcli.customers import edit_contract as run
+    from hdcli.errors import UsageError
+
+    unknown = sorted(set(fields) - set(CONTRACT_FIELDS))
+    if unknown:
+        raise UsageError(f"unknown field {unknown[0]!r} (allowed: {', '.join(CONTRACT_FIELDS)})")
+    return run(ctx, number, ContractFields(**fields))
+
+
+def edit_contact(
+    ctx: Context,
+    key: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    roles: Sequence[str] | None = None,
+    org: str | None = None,
+) -> Row:
+    """Change a contact (:func:`hdcli.customers.edit_contact`; ``roles`` replace the roles);
+    the record."""
+    body = {
+        "name": name,
+        "email": email,
+        "phone": phone,
+        "roles": None if roles is None else list(roles),
+        "org": org,
+    }
+    if (done := _change_record(ctx, "contact", key, body)) is not None:
+        return done
+    from hdcli.customers import edit_contact as run
+
+    return run(
+        ctx,
+        key,
+        name=name,
+        email=email,
+        phone=phone,
+        roles=None if roles is None else _texts(roles, "roles"),
+        org=org,
+    )
+
+
+def edit_agent(
+    ctx: Context,
+    login: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    active: bool | None = None,
+) -> Row:
+    """Change an agent (:func:`hdcli.customers.edit_agent`); the record."""
+    body = {"name": name, "email": email, "active": active}
+    if (done := _change_record(ctx, "agent", login, body)) is not None:
+        return done
+    from hdcli.customers import edit_agent as run
+
+    return run(ctx, login, name=name, email=email, active=active)

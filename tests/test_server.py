@@ -27,8 +27,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @contextmanager
-def served(hd: Any) -> Iterator[str]:
-    """``hdcli serve`` over ``hd``'s storage; yields its ``…/api`` URL; stopped afterwards."""
+def served(hd: Any, logs: list[str] | None = None) -> Iterator[str]:
+    """``hdcli serve`` over ``hd``'s storage; yields its ``…/api`` URL; stopped afterwards (its
+    log, stderr, then appended to ``logs``)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hdcli", "serve", "--port", str(port)],
@@ -53,6 +54,8 @@ def served(hd: Any) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=30)
         if proc.stderr:
+            if logs is not None:
+                logs.append(proc.stderr.read().decode(errors="replace"))
             proc.stderr.close()
 
 
@@ -110,7 +113,7 @@ def test_lifecycle_through_the_cli_against_the_server(backend_hd: Any) -> None:
         assert run("close", number).returncode == 4  # closed already: the same refusal
         assert run("show", "2000010100000000").returncode == 3
         # not a remote command: said, not misdone
-        assert run("org", "show", "Muster GmbH").returncode == 2
+        assert run("mail", "attention").returncode == 2
     local_show = hd.json("show", number)
     assert set(remote_show) == set(local_show)
     assert remote_show["total_minutes"] == 30 and remote_show["assignee"] == "mmueller"
@@ -415,3 +418,100 @@ def test_approvals_and_report_answers_through_the_server(backend_hd: Any) -> Non
     decided = [e for e in history if e["action"].startswith(("approval_", "service_report_"))]
     assert {e["actor"] for e in decided} == {"mmueller"}
     assert {e["action"] for e in decided} >= {"approval_granted", "service_report_approved"}
+
+
+def test_records_shown_by_every_reader_changed_and_removed_by_admins(backend_hd: Any) -> None:
+    """org, contract, contact and agent show, edit and remove through the server: show for
+    every reader, the same output as in process; edit and remove for admin tokens only."""
+    hd = backend_hd
+    hd.open()
+    hd.ok("agent", "add", "chef", "--name", "Chefin", "--email", "chef@smartwork.example")
+    hd.ok("org", "add", "A/B GmbH", "--domain", "ab.example")
+    shows = [
+        ("org", "show", "Muster GmbH"),
+        ("org", "show", "A/B GmbH"),
+        ("contract", "show", "RV-1"),
+        ("contact", "show", "anna.schmidt@muster.example"),
+        ("agent", "show", "mmueller"),
+        ("org", "show", "Niemand AG"),
+    ]
+    refused = [
+        ("org", "edit", "Muster GmbH", "--kind", "verein"),
+        ("org", "edit", "Muster GmbH", "--add-domain", "ab.example"),
+        ("org", "edit", "Niemand AG", "--language", "en"),
+        ("contract", "edit", "RV-1", "--billing", "hourly", "--rate", "0"),
+        ("contract", "edit", "RV-1", "--valid-to", "31.02.2026"),
+        ("contact", "edit", "niemand@muster.example", "--phone", "1"),
+        ("contact", "edit", "anna.schmidt@muster.example", "--role", "chef"),
+        ("agent", "edit", "niemand", "--inactive"),
+        ("org", "remove", "Muster GmbH"),
+        ("contract", "remove", "RV-404"),
+        ("contact", "remove", "anna.schmidt@muster.example"),
+    ]
+    local = {(args, fmt): hd(*args, "--format", fmt) for args in shows for fmt in ("json", "table")}
+    local_refused = {args: hd(*args) for args in refused}
+    changes = [
+        ("org", "edit", "Muster GmbH", "--add-domain", "muster-gruppe.example", "--language", "en"),
+        ("contract", "edit", "RV-1", "--valid-to", "2026-12-31", "--rate", "105"),
+        (
+            "contact",
+            "edit",
+            "anna.schmidt@muster.example",
+            "--phone",
+            "+49 30 1234",
+            "--role",
+            "main",
+        ),
+        ("agent", "edit", "mmueller", "--name", "Max M. Müller"),
+        ("org", "remove", "A/B GmbH"),
+        ("agent", "add", "jkoch", "--name", "Jana Koch", "--email", "jana@smartwork.example"),
+        ("agent", "remove", "jkoch"),
+        ("agent", "remove", "mmueller"),
+    ]
+    said = [
+        "changed organisation Muster GmbH\n",
+        "changed contract RV-1\n",
+        "changed contact anna.schmidt@muster.example\n",
+        "changed agent mmueller\n",
+        "removed organisation A/B GmbH\n",
+        "added agent jkoch\n",
+        "removed agent jkoch\n",
+        "deactivated agent mmueller\n",
+    ]
+    with served(hd) as url:
+        readonly = client(url, token(hd, "readonly"))
+        admin = client(url, token(hd, "admin", login="chef"))
+        for args in shows:
+            for fmt in ("json", "table"):
+                done = hd(*args, "--format", fmt, env=readonly)
+                want = local[args, fmt]
+                assert (done.returncode, done.stdout, done.stderr) == (
+                    want.returncode,
+                    want.stdout,
+                    want.stderr,
+                ), (args, fmt)
+        for role in ("readonly", "agent"):
+            for args in (changes[0], changes[4], ("contact", "remove", "x@y.example")):
+                denied = hd(*args, env=client(url, token(hd, role)))
+                assert denied.returncode == 4 and role in denied.stderr, (role, args)
+        for args, want in local_refused.items():
+            done = hd(*args, env=admin)
+            assert (done.returncode, done.stderr) == (want.returncode, want.stderr), args
+            assert done.returncode in (2, 3, 4), args
+        answers = [hd(*args, env=admin) for args in changes]
+        remote_shows = {args: hd(*args, "--json", env=admin).stdout for args in shows[:5]}
+    for args, words, done in zip(changes, said, answers, strict=True):
+        assert (done.returncode, done.stderr) == (0, words), (args, done.stderr)
+    for args, shown in remote_shows.items():
+        if args[-1] == "A/B GmbH":
+            assert hd(*args).returncode == 3
+        else:
+            assert shown == hd.ok(*args, "--json"), args
+    org = hd.json("org", "show", "Muster GmbH")
+    assert (org["language"], org["domains"]) == ("en", ["muster-gruppe.example", "muster.example"])
+    contract = hd.json("contract", "show", "RV-1")
+    assert (contract["valid_to"], str(contract["rate"])) == ("2026-12-31", "105.00")
+    assert hd.json("contact", "show", "anna.schmidt@muster.example")["roles"] == "main"
+    agent = hd.json("agent", "show", "mmueller")
+    assert (agent["name"], agent["active"]) == ("Max M. Müller", 0)
+    assert "jkoch" not in {a["login"] for a in hd.json("agent", "list")}

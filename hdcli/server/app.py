@@ -574,7 +574,65 @@ RESOURCES: list[tuple[str, str, Handler]] = [
                 fixed={"kind": kind},
             ),
         )
-        for kind, (where, _) in RECORDS.items()
+        for kind, (where, *_) in RECORDS.items()
+    ),
+    *(
+        row
+        for kind, (where, *_) in RECORDS.items()
+        for row in (
+            ("GET", where + "/{key:path}", resource("record", path=("key",), fixed={"kind": kind})),
+            (
+                "DELETE",
+                where + "/{key:path}",
+                resource("remove_record", path=("key",), fixed={"kind": kind}, dry_run=False),
+            ),
+        )
+    ),
+    (
+        "POST",
+        "/orgs/{key:path}",
+        resource(
+            "edit_org",
+            path=("key",),
+            body={
+                "name": str,
+                "kind": str,
+                "language": str,
+                "add_domains": list,
+                "remove_domains": list,
+            },
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/contracts/{key:path}",
+        resource(
+            "edit_contract",
+            path=("key",),
+            body=dict.fromkeys(CONTRACT_FIELDS, str),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/contacts/{key:path}",
+        resource(
+            "edit_contact",
+            path=("key",),
+            body={"name": str, "email": str, "phone": str, "roles": list, "org": str},
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/agents/{key:path}",
+        resource(
+            "edit_agent",
+            path=("key",),
+            body={"name": str, "email": str, "active": bool},
+            dry_run=False,
+        ),
     ),
     (
         "POST",

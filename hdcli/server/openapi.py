@@ -146,6 +146,66 @@ def _add(path: str) -> dict[str, Any]:
     }
 
 
+_KEY = {"name": "key", "in": "path", "required": True, "schema": _STR}
+_NULL_TEXTS = {"type": "array", "items": _STR, "nullable": True}
+#: what changing a record takes (admin tokens only): its command, its key and its fields
+_EDITS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "/orgs": (
+        "org",
+        "name or id",
+        {
+            "name": _NULL_STR,
+            "kind": {"type": "string", "enum": list(ORG_KINDS), "nullable": True},
+            "language": {"type": "string", "enum": list(LANGUAGES), "nullable": True},
+            "add_domains": _TEXTS,
+            "remove_domains": _TEXTS,
+        },
+    ),
+    "/contracts": ("contract", "number", {f: _NULL_STR for f in CONTRACT_FIELDS}),
+    "/contacts": (
+        "contact",
+        "address or id",
+        {
+            "name": _NULL_STR,
+            "email": _NULL_STR,
+            "phone": _NULL_STR,
+            "roles": _NULL_TEXTS,
+            "org": _NULL_STR,
+        },
+    ),
+    "/agents": (
+        "agent",
+        "login",
+        {"name": _NULL_STR, "email": _NULL_STR, "active": {"type": "boolean", "nullable": True}},
+    ),
+}
+
+
+def _one(path: str) -> dict[str, Any]:
+    """The resource of one record: show (every reader), change and remove (admin tokens)."""
+    group, key, props = _EDITS[path]
+    changed = _answers(_RECORD, "200", "404", "409", "422")
+    return {
+        "get": {
+            "summary": f"one record by its {key} (hdcli {group} show --format json)",
+            "parameters": [_KEY],
+            "responses": _answers(_RECORD, "200", "404", "422"),
+        },
+        "post": {
+            "summary": f"change it, admin tokens only (hdcli {group} edit); the record",
+            "parameters": [_KEY],
+            "requestBody": _body(props),
+            "responses": changed,
+        },
+        "delete": {
+            "summary": f"remove it, admin tokens only (hdcli {group} remove); the record as it "
+            "was" + (" (one with work on record is deactivated)" if group == "agent" else ""),
+            "parameters": [_KEY],
+            "responses": changed,
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     ticket = {
         "type": "object",
@@ -365,6 +425,7 @@ def document() -> dict[str, Any]:
                 }
                 for path, summary, by_org in _RECORD_KINDS
             },
+            **{path + "/{key}": _one(path) for path, _, _ in _RECORD_KINDS},
             "/reports/{name}": _read(
                 "a registered report (hdcli report billing, tickets, run); every other query "
                 "parameter is an option (billing: month, org, detail)",
