@@ -777,3 +777,37 @@ def edit_agent(
     from hdcli.customers import edit_agent as run
 
     return run(ctx, login, name=name, email=email, active=active)
+
+
+# -- billing overrides and reports by mail ---------------------------------------------------
+def set_billable(
+    ctx: Context, number: str, billable: bool | None = None, *, force: bool = False
+) -> Row:
+    """Override whether a ticket is billable, None: follow the contract again
+    (:func:`hdcli.billing.servicereports.set_billable`); its number and status."""
+    if (done := _post(ctx, number, "billable", {"billable": billable, "force": force})) is not None:
+        return done
+    from hdcli.billing.servicereports import set_billable as run
+
+    return _done(run(ctx, number, billable, force=force))
+
+
+def send_report(
+    ctx: Context, name: str, options: dict[str, Any], to: str, *, language: str = "de"
+) -> Row:
+    """Run the registered report ``name`` and mail it to ``to`` (:func:`hdcli.reports.send`,
+    through the outbound queue of the helpdesk); its ``title``, ``summary`` and the mail's
+    ``message_id``."""
+    remote = ctx.remote
+    if remote is not None:
+        body = {"to": to, "language": language, "options": options}
+        data: Row = remote.call("POST", f"/reports/{remote.quote(name)}/send", body, ctx)
+        return data
+    from hdcli.errors import UsageError
+    from hdcli.reports import run, send
+
+    if not isinstance(options, dict):
+        raise UsageError("bad options: an object of a report's options")
+    result = run(ctx, name, options)
+    message_id = send(ctx, result, to, language=language)
+    return {"title": result.title, "summary": result.summary, "message_id": message_id}

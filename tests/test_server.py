@@ -515,3 +515,56 @@ def test_records_shown_by_every_reader_changed_and_removed_by_admins(backend_hd:
     agent = hd.json("agent", "show", "mmueller")
     assert (agent["name"], agent["active"]) == ("Max M. Müller", 0)
     assert "jkoch" not in {a["login"] for a in hd.json("agent", "list")}
+
+
+def test_billable_and_reports_by_mail_through_the_server(backend_hd: Any) -> None:
+    """report billable, and report billing|run --send-to: the server queues the mail; the same
+    messages and exit codes as in process; readonly is denied."""
+    import re
+
+    hd = backend_hd
+    here, there = hd.open("hier"), hd.open("dort")
+    for number in (here, there):
+        hd.ok("log", number, "30m", "--note", "Arbeit")
+        hd.ok("close", number, "--reason", "gelöst")
+    steps = [
+        ("report", "billable", "N", "--no"),
+        ("report", "billable", "N", "--yes", "--no"),
+        ("report", "billable", "N", "--contract"),
+        ("report", "approve", "N", "--by", "A. Schmidt", "--via", "fax"),
+        ("report", "billable", "N", "--no"),
+        ("report", "billable", "N", "--no", "--force"),
+        ("report", "billable", "2000010100000000", "--yes"),
+    ]
+    sends = [
+        ("report", "billing", "--month", "this", "--send-to", "buchhaltung@example.com"),
+        ("report", "billing", "--month", "this", "--org", "Muster GmbH", "--send-to", "b@x.de"),
+        ("report", "run", "tickets", "--send-to", "chef@example.com", "--language", "en"),
+        ("report", "billing", "--month", "this", "--send-to", "kein-mail"),
+        ("report", "run", "nosuch", "--send-to", "chef@example.com"),
+    ]
+
+    def norm(text: str) -> str:
+        return re.sub(r"\(<[^>]+>\)", "(<id>)", text)
+
+    before = len(hd.mails())
+    with served(hd) as url:
+        agent, readonly = client(url, token(hd)), client(url, token(hd, "readonly"))
+        for args in (steps[0], sends[0]):
+            denied = hd(*(there if a == "N" else a for a in args), env=readonly)
+            assert denied.returncode == 4 and "readonly" in denied.stderr, args
+        _same_here_and_there(hd, agent, steps, here, there)
+        remote = [hd(*args, env=agent) for args in sends]
+    sent = hd.mails()[before:]
+    local = [hd(*args) for args in sends]
+    for args, want, done in zip(sends, local, remote, strict=True):
+        assert done.returncode == want.returncode, (args, want.stderr, done.stderr)
+        assert (done.stdout, norm(done.stderr)) == (want.stdout, norm(want.stderr)), args
+    assert [d.returncode for d in remote] == [0, 0, 0, 2, 2]
+    assert sorted(str(m["To"]) for m in sent) == [
+        "b@x.de",
+        "buchhaltung@example.com",
+        "chef@example.com",
+    ]
+    history = hd.json("show", there)["history"]
+    assert [e["actor"] for e in history if e["action"] == "billable_set"] == ["mmueller"] * 3

@@ -85,8 +85,8 @@ def _error(message: str, code: int, status: int | None = None) -> JSONResponse:
 #: resources only an admin token may change (the helpdesk's customers, contracts and staff)
 ADMIN_WRITES = ("/orgs", "/contracts", "/contacts", "/agents")
 #: resources an agent token may change (and ``POST /mail``, incoming mail): ticket work, time
-#: entries, approvals
-AGENT_WRITES = ("/tickets", "/time/", "/approvals")
+#: entries, approvals, reports by mail
+AGENT_WRITES = ("/tickets", "/time/", "/approvals", "/reports/")
 
 
 def allowed(role: str, method: str, path: str) -> bool:
@@ -712,6 +712,22 @@ RESOURCES: list[tuple[str, str, Handler]] = [
             "report_decide",
             path=("number",),
             body={"status": str, "by": str, "via": str, "reason": str},
+        ),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/billable",
+        resource("set_billable", path=("number",), body={"billable": bool, "force": bool}),
+    ),
+    (
+        "POST",
+        "/reports/{name}/send",
+        resource(
+            "send_report",
+            path=("name",),
+            body={"to": str, "language": str, "options": dict},
+            required=("to",),
+            dry_run=False,
         ),
     ),
     ("GET", "/reports/service/{number}", service_report),

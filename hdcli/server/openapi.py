@@ -367,6 +367,44 @@ def document() -> dict[str, Any]:
                 },
                 ("status",),
             ),
+            "/tickets/{number}/billable": _change(
+                "override whether the ticket is billable, null: as the contract says "
+                "(hdcli report billable)",
+                {"billable": {"type": "boolean", "nullable": True}, "force": _BOOL},
+            ),
+            "/reports/{name}/send": {
+                "post": {
+                    "summary": "run a registered report and mail it, CSV attached, through the "
+                    "outbound queue (hdcli report billing|run --send-to); title, summary, "
+                    "message_id",
+                    "parameters": [
+                        {"name": "name", "in": "path", "required": True, "schema": _STR}
+                    ],
+                    "requestBody": _body(
+                        {
+                            "to": _STR,
+                            "language": {"type": "string", "enum": list(LANGUAGES)},
+                            "options": {"type": "object"},
+                        },
+                        ("to", "options"),
+                    ),
+                    "responses": _answers(
+                        {
+                            "type": "object",
+                            "required": ["title", "summary", "message_id"],
+                            "properties": {
+                                "title": _STR,
+                                "summary": _STR,
+                                "message_id": _STR,
+                            },
+                        },
+                        "200",
+                        "404",
+                        "409",
+                        "422",
+                    ),
+                }
+            },
             "/approvals": _read(
                 "approvals newest first (hdcli approval list --format json)",
                 _ROWS,
