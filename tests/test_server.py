@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,15 +30,18 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 @contextmanager
 def served(hd: Any, logs: list[str] | None = None) -> Iterator[str]:
     """``hdcli serve`` over ``hd``'s storage; yields its ``…/api`` URL; stopped afterwards (its
-    log, stderr, then appended to ``logs``)."""
+    log, stderr, then appended to ``logs``). The log goes to a file: a pipe nobody reads while
+    the server runs would fill and stop it in the middle of a log line."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hdcli", "serve", "--port", str(port)],
-        env=hd.env,
-        cwd=hd.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_path = Path(tempfile.mkstemp(prefix="hdcli-serve-", suffix=".log", dir=hd.root)[1])
+    with open(log_path, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hdcli", "serve", "--port", str(port)],
+            env=hd.env,
+            cwd=hd.root,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -46,17 +50,16 @@ def served(hd: Any, logs: list[str] | None = None) -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise AssertionError(f"hdcli serve did not come up: {err}") from None
+                    text = log_path.read_text(errors="replace")
+                    raise AssertionError(f"hdcli serve did not come up: {text}") from None
                 time.sleep(0.05)  # polling the port while the process starts, not a wait
         yield f"http://127.0.0.1:{port}/api"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        if proc.stderr:
-            if logs is not None:
-                logs.append(proc.stderr.read().decode(errors="replace"))
-            proc.stderr.close()
+        if logs is not None:
+            logs.append(log_path.read_text(errors="replace"))
+        log_path.unlink(missing_ok=True)
 
 
 def token(hd: Any, role: str = "agent", login: str = "mmueller", expires: str = "90d") -> str:
