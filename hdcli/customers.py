@@ -92,6 +92,15 @@ def get_org(store: SqlStorage, key: str | int) -> Row:
     return row
 
 
+def show_org(store: SqlStorage, key: str) -> Row:
+    """The organisation as ``hdcli org show`` shows it: :func:`get_org` with the numbers of
+    its ``contracts`` and the addresses of its ``contacts``."""
+    org = get_org(store, key)
+    org["contracts"] = [c["number"] for c in list_contracts(store, str(org["id"]))]
+    org["contacts"] = [c["email"] for c in list_contacts(store, str(org["id"]))]
+    return org
+
+
 def add_org(
     ctx: Context, name: str, kind: str, domains: Iterable[str] = (), language: str = "de"
 ) -> Row:

@@ -396,19 +396,20 @@ def time_remove(ctx: Context, entry: int, *, force: bool = False, reason: str | 
 
 
 # -- records and reports ---------------------------------------------------------------------
-#: the kinds of record, their resource and their listing in :mod:`hdcli.customers`
+#: the kinds of record: their resource, and their listing, the record ``show`` shows and its
+#: removal in :mod:`hdcli.customers`
 RECORDS = {
-    "org": ("/orgs", "list_orgs"),
-    "contract": ("/contracts", "list_contracts"),
-    "contact": ("/contacts", "list_contacts"),
-    "agent": ("/agents", "list_agents"),
+    "org": ("/orgs", "list_orgs", "show_org", "remove_org"),
+    "contract": ("/contracts", "list_contracts", "get_contract", "remove_contract"),
+    "contact": ("/contacts", "list_contacts", "get_contact", "remove_contact"),
+    "agent": ("/agents", "list_agents", "get_agent", "remove_agent"),
 }
 
 
 def records(ctx: Context, kind: str, org: str | None = None) -> list[Row]:
     """The records of ``kind`` (org, contract, contact, agent) as ``hdcli KIND list`` shows
     them; contracts and contacts of one organisation with ``org``."""
-    path, name = RECORDS[kind]
+    path, name, _, _ = RECORDS[kind]
     if (found := _get(ctx, path, {"org": org})) is not None:
         rows: list[Row] = found
         return rows
@@ -477,6 +478,12 @@ def _create(ctx: Context, kind: str, body: dict[str, Any]) -> Row | None:
         return None
     data: Row = remote.call("POST", RECORDS[kind][0], body, ctx)
     return data
+
+
+def _record_path(ctx: Context, kind: str, key: str) -> str | None:
+    """The record's resource when the helpdesk is remote (None: it is here)."""
+    remote = ctx.remote
+    return None if remote is None else f"{RECORDS[kind][0]}/{remote.quote(key)}"
 
 
 def _texts(values: Any, what: str) -> list[str]:
@@ -561,3 +568,252 @@ def add_agent(ctx: Context, *, login: str, name: str, email: str) -> Row:
     from hdcli.customers import add_agent as run
 
     return run(ctx, login, name, email)
+
+
+# -- approvals and the customer's answer to a service report (agent tokens) ------------------
+def approval_request(ctx: Context, number: str, change: str, kind: str | None = None) -> Row:
+    """Ask the approvers of the ticket's organisation (:func:`hdcli.approvals.request`); the
+    approval."""
+    if (done := _post(ctx, number, "approvals", {"change": change, "kind": kind})) is not None:
+        return done
+    from hdcli.approvals import request
+
+    return request(ctx, number, change, kind)
+
+
+def approval_decide(
+    ctx: Context,
+    number: str,
+    decision: str,
+    *,
+    by: str,
+    via: str,
+    note: str | None = None,
+    kind: str | None = None,
+    approval_id: int | None = None,
+) -> Row:
+    """Record an approver's decision, ``granted`` or ``denied``
+    (:func:`hdcli.approvals.decide`); the approval."""
+    payload = {
+        "decision": decision,
+        "by": by,
+        "via": via,
+        "note": note,
+        "kind": kind,
+        "approval_id": approval_id,
+    }
+    if (done := _post(ctx, number, "approvals/decide", payload)) is not None:
+        return done
+    from hdcli.approvals import decide
+
+    return decide(ctx, number, decision, by, via, note, kind, approval_id)
+
+
+def approval_apply(
+    ctx: Context, number: str, message: str, *, override: bool = False, reason: str | None = None
+) -> Row:
+    """Record an important change (:func:`hdcli.approvals.apply_change`); the ticket's number
+    and status."""
+    payload = {"message": message, "override": override, "reason": reason}
+    if (done := _post(ctx, number, "approvals/apply", payload)) is not None:
+        return done
+    from hdcli.approvals import apply_change
+
+    return _done(apply_change(ctx, number, message, override=override, reason=reason))
+
+
+def approvals(ctx: Context, *, pending: bool = False, ticket: str | None = None) -> list[Row]:
+    """Approvals newest first (:func:`hdcli.approvals.list_approvals`)."""
+    params = {"pending": pending or None, "ticket": ticket}
+    if (found := _get(ctx, "/approvals", params)) is not None:
+        rows: list[Row] = found
+        return rows
+    from hdcli.approvals import list_approvals
+
+    return list_approvals(ctx.store, pending=pending, number=ticket)
+
+
+def report_decide(
+    ctx: Context,
+    number: str,
+    status: str,
+    *,
+    by: str = "",
+    via: str = "mail",
+    reason: str | None = None,
+) -> Row:
+    """Record the customer's answer to a ticket's service report, ``approved`` or ``disputed``
+    (:func:`hdcli.billing.servicereports.decide_report`); the ticket's number and the
+    report's status."""
+    payload = {"status": status, "by": by, "via": via, "reason": reason}
+    if (done := _post(ctx, number, "report/decide", payload)) is not None:
+        return done
+    from hdcli.billing.servicereports import decide_report
+
+    row = decide_report(ctx, number, status, by=by, via=via, reason=reason)
+    return {"number": number, "status": row["status"]}
+
+
+# -- records: show (every reader), edit and remove (admin tokens only) -----------------------
+def record(ctx: Context, key: str, *, kind: str) -> Row:
+    """The record of ``kind`` named ``key`` as ``hdcli KIND show`` shows it; NotFound (exit 3)
+    else."""
+    if (path := _record_path(ctx, kind, key)) is not None:
+        found: Row = _get(ctx, path)
+        return found
+    import hdcli.customers as customers
+
+    return dict(getattr(customers, RECORDS[kind][2])(ctx.store, key))
+
+
+def remove_record(ctx: Context, key: str, *, kind: str) -> Row:
+    """Remove the record (an agent with work on record is deactivated); the record as it was."""
+    if (path := _record_path(ctx, kind, key)) is not None and ctx.remote is not None:
+        data: Row = ctx.remote.call("DELETE", path, None, ctx)
+        return data
+    import hdcli.customers as customers
+
+    return dict(getattr(customers, RECORDS[kind][3])(ctx, key))
+
+
+def _change_record(ctx: Context, kind: str, key: str, body: dict[str, Any]) -> Row | None:
+    """The change as a request when the helpdesk is remote (None: change it here)."""
+    path = _record_path(ctx, kind, key)
+    if path is None or ctx.remote is None:
+        return None
+    given = {k: v for k, v in body.items() if v is not None}
+    data: Row = ctx.remote.call("POST", path, given, ctx)
+    return data
+
+
+def edit_org(
+    ctx: Context,
+    key: str,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    language: str | None = None,
+    add_domains: Sequence[str] = (),
+    remove_domains: Sequence[str] = (),
+) -> Row:
+    """Change an organisation (:func:`hdcli.customers.edit_org`); the record."""
+    body = {
+        "name": name,
+        "kind": kind,
+        "language": language,
+        "add_domains": list(add_domains),
+        "remove_domains": list(remove_domains),
+    }
+    if (done := _change_record(ctx, "org", key, body)) is not None:
+        return done
+    from hdcli.customers import edit_org as run
+
+    return run(
+        ctx,
+        key,
+        name=name,
+        kind=kind,
+        language=language,
+        add_domains=_texts(add_domains, "add_domains"),
+        remove_domains=_texts(remove_domains, "remove_domains"),
+    )
+
+
+def edit_contract(ctx: Context, number: str, **fields: str | None) -> Row:
+    """Change a contract (:func:`hdcli.customers.edit_contract`, the fields of
+    :data:`CONTRACT_FIELDS`); the record."""
+    if (done := _change_record(ctx, "contract", number, fields)) is not None:
+        return done
+    from hdcli.customers import ContractFields
+    from hdcli.customers import edit_contract as run
+    from hdcli.errors import UsageError
+
+    unknown = sorted(set(fields) - set(CONTRACT_FIELDS))
+    if unknown:
+        raise UsageError(f"unknown field {unknown[0]!r} (allowed: {', '.join(CONTRACT_FIELDS)})")
+    return run(ctx, number, ContractFields(**fields))
+
+
+def edit_contact(
+    ctx: Context,
+    key: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    roles: Sequence[str] | None = None,
+    org: str | None = None,
+) -> Row:
+    """Change a contact (:func:`hdcli.customers.edit_contact`; ``roles`` replace the roles);
+    the record."""
+    body = {
+        "name": name,
+        "email": email,
+        "phone": phone,
+        "roles": None if roles is None else list(roles),
+        "org": org,
+    }
+    if (done := _change_record(ctx, "contact", key, body)) is not None:
+        return done
+    from hdcli.customers import edit_contact as run
+
+    return run(
+        ctx,
+        key,
+        name=name,
+        email=email,
+        phone=phone,
+        roles=None if roles is None else _texts(roles, "roles"),
+        org=org,
+    )
+
+
+def edit_agent(
+    ctx: Context,
+    login: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    active: bool | None = None,
+) -> Row:
+    """Change an agent (:func:`hdcli.customers.edit_agent`); the record."""
+    body = {"name": name, "email": email, "active": active}
+    if (done := _change_record(ctx, "agent", login, body)) is not None:
+        return done
+    from hdcli.customers import edit_agent as run
+
+    return run(ctx, login, name=name, email=email, active=active)
+
+
+# -- billing overrides and reports by mail ---------------------------------------------------
+def set_billable(
+    ctx: Context, number: str, billable: bool | None = None, *, force: bool = False
+) -> Row:
+    """Override whether a ticket is billable, None: follow the contract again
+    (:func:`hdcli.billing.servicereports.set_billable`); its number and status."""
+    if (done := _post(ctx, number, "billable", {"billable": billable, "force": force})) is not None:
+        return done
+    from hdcli.billing.servicereports import set_billable as run
+
+    return _done(run(ctx, number, billable, force=force))
+
+
+def send_report(
+    ctx: Context, name: str, options: dict[str, Any], to: str, *, language: str = "de"
+) -> Row:
+    """Run the registered report ``name`` and mail it to ``to`` (:func:`hdcli.reports.send`,
+    through the outbound queue of the helpdesk); its ``title``, ``summary`` and the mail's
+    ``message_id``."""
+    remote = ctx.remote
+    if remote is not None:
+        body = {"to": to, "language": language, "options": options}
+        data: Row = remote.call("POST", f"/reports/{remote.quote(name)}/send", body, ctx)
+        return data
+    from hdcli.errors import UsageError
+    from hdcli.reports import run, send
+
+    if not isinstance(options, dict):
+        raise UsageError("bad options: an object of a report's options")
+    result = run(ctx, name, options)
+    message_id = send(ctx, result, to, language=language)
+    return {"title": result.title, "summary": result.summary, "message_id": message_id}

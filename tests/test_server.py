@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,16 +28,20 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @contextmanager
-def served(hd: Any) -> Iterator[str]:
-    """``hdcli serve`` over ``hd``'s storage; yields its ``…/api`` URL; stopped afterwards."""
+def served(hd: Any, logs: list[str] | None = None) -> Iterator[str]:
+    """``hdcli serve`` over ``hd``'s storage; yields its ``…/api`` URL; stopped afterwards (its
+    log, stderr, then appended to ``logs``). The log goes to a file: a pipe nobody reads while
+    the server runs would fill and stop it in the middle of a log line."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hdcli", "serve", "--port", str(port)],
-        env=hd.env,
-        cwd=hd.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_path = Path(tempfile.mkstemp(prefix="hdcli-serve-", suffix=".log", dir=hd.root)[1])
+    with open(log_path, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hdcli", "serve", "--port", str(port)],
+            env=hd.env,
+            cwd=hd.root,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -45,15 +50,16 @@ def served(hd: Any) -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise AssertionError(f"hdcli serve did not come up: {err}") from None
+                    text = log_path.read_text(errors="replace")
+                    raise AssertionError(f"hdcli serve did not come up: {text}") from None
                 time.sleep(0.05)  # polling the port while the process starts, not a wait
         yield f"http://127.0.0.1:{port}/api"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        if proc.stderr:
-            proc.stderr.close()
+        if logs is not None:
+            logs.append(log_path.read_text(errors="replace"))
+        log_path.unlink(missing_ok=True)
 
 
 def token(hd: Any, role: str = "agent", login: str = "mmueller", expires: str = "90d") -> str:
@@ -63,21 +69,6 @@ def token(hd: Any, role: str = "agent", login: str = "mmueller", expires: str = 
 def client(url: str, secret: str) -> dict[str, str]:
     """The environment of a fresh machine that knows only the URL and a token."""
     return {"HDCLI_STORAGE__URL": url, "HDCLI_STORAGE__TOKEN_ENV": "HD_TOKEN", "HD_TOKEN": secret}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend_hd(request: pytest.FixtureRequest, hd: Any) -> Iterator[Any]:
-    """``hd`` seeded, on SQLite or on a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        hd.seed()
-        yield hd
-        return
-    from hdcli.backends.testing import postgres_schema
-
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        hd.env["HDCLI_STORAGE__URL"] = url
-        hd.seed()
-        yield hd
 
 
 def test_lifecycle_through_the_cli_against_the_server(backend_hd: Any) -> None:
@@ -110,7 +101,7 @@ def test_lifecycle_through_the_cli_against_the_server(backend_hd: Any) -> None:
         assert run("close", number).returncode == 4  # closed already: the same refusal
         assert run("show", "2000010100000000").returncode == 3
         # not a remote command: said, not misdone
-        assert run("org", "show", "Muster GmbH").returncode == 2
+        assert run("mail", "attention").returncode == 2
         second = run("open", "-c", "anna.schmidt@muster.example", "-s", "Drucker", "-q")
         assert second.returncode == 0, second.stderr
         urgent = second.stdout.strip()
@@ -362,3 +353,223 @@ def test_records_are_added_through_the_server_by_admins_only(backend_hd: Any) ->
         "ben@beispiel.example"
     ]
     assert "jkoch" in {a["login"] for a in hd.json("agent", "list")}
+
+
+def _same_here_and_there(
+    hd: Any, env: dict[str, str], steps: list[tuple[str, ...]], here: str, there: str
+) -> None:
+    """Each step (``N`` for the ticket's number) run locally on ticket ``here`` and through the
+    server on ticket ``there``: the same exit code, stdout and stderr (numbers and ids aside)."""
+    import re
+
+    def norm(text: str, number: str) -> str:
+        return re.sub(r"approval \d+", "approval #", text.replace(number, "N"))
+
+    for step in steps:
+        local = hd(*(here if a == "N" else a for a in step))
+        remote = hd(*(there if a == "N" else a for a in step), env=env)
+        assert remote.returncode == local.returncode, (step, local.stderr, remote.stderr)
+        assert norm(remote.stdout, there) == norm(local.stdout, here), step
+        assert norm(remote.stderr, there) == norm(local.stderr, here), step
+
+
+def test_approvals_and_report_answers_through_the_server(backend_hd: Any) -> None:
+    """approval request, grant, deny, apply and list, report approve and dispute: through the
+    server what they do and say in process, for agent tokens; readonly is denied (exit 4)."""
+    hd = backend_hd
+    hd.ok("contract", "edit", "RV-1", "--approval", "changes")
+    here, there = hd.open("Rechte hier"), hd.open("Rechte dort")
+    for number in (here, there):  # time worked: the close makes a service report to answer
+        hd.ok("log", number, "30m")
+    anna = "anna.schmidt@muster.example"
+    steps = [
+        ("approval", "request", "N", "--change", "Admin-Rechte für M. Beispiel"),
+        ("approval", "request", "N", "--change", " "),
+        ("approval", "request", "N", "--change", "x", "--kind", "sometimes"),
+        ("approval", "apply", "N", "-m", "Admin-Rechte gesetzt"),
+        ("approval", "grant", "N", "--by", "fremd@example.com", "--via", "phone"),
+        ("approval", "grant", "N", "--by", anna, "--via", "brieftaube"),
+        ("approval", "grant", "N", "--by", anna, "--via", "phone", "--note", "ok"),
+        ("approval", "grant", "N", "--by", anna, "--via", "phone", "--id", "99999"),
+        ("approval", "apply", "N", "-m", "Admin-Rechte gesetzt"),
+        ("approval", "apply", "N", "-m", "noch mehr"),
+        ("approval", "apply", "N", "-m", "ohne", "--override", "--reason", "Notfall"),
+        ("approval", "deny", "2000010100000000", "--by", anna, "--via", "mail"),
+        ("report", "approve", "N", "--by", "A. Schmidt", "--via", "fax"),
+        ("close", "N", "--reason", "erledigt"),
+        ("approval", "deny", "N", "--by", anna, "--via", "mail"),
+        ("report", "dispute", "N", "--reason", " "),
+        ("report", "dispute", "N", "--reason", "nur 1 h vereinbart", "--via", "fax"),
+        ("report", "approve", "N", "--by", "A. Schmidt", "--via", "brief"),
+        ("report", "approve", "N", "--by", "A. Schmidt", "--via", "fax"),
+        ("report", "approve", "2000010100000000", "--by", "A. Schmidt", "--via", "fax"),
+    ]
+    with served(hd) as url:
+        agent, readonly = client(url, token(hd)), client(url, token(hd, "readonly"))
+        for step in (steps[0], steps[6], steps[8], steps[12], steps[16]):
+            denied = hd(*(there if a == "N" else a for a in step), env=readonly)
+            assert denied.returncode == 4 and "readonly" in denied.stderr, step
+        _same_here_and_there(hd, agent, steps, here, there)
+        listed = {
+            fmt: hd("approval", "list", "--format", fmt, env=readonly).stdout
+            for fmt in ("json", "table")
+        }
+        pending = hd("approval", "list", "--pending", "--ticket", there, "--json", env=readonly)
+        assert pending.returncode == 0 and json.loads(pending.stdout) == []
+    assert listed == {fmt: hd.ok("approval", "list", "--format", fmt) for fmt in listed}
+    rows = [a for a in hd.json("approval", "list") if a["ticket"] == there]
+    assert [(a["status"], a["decided_by"]) for a in rows] == [("applied", anna)]
+    history = hd.json("show", there)["history"]
+    decided = [e for e in history if e["action"].startswith(("approval_", "service_report_"))]
+    assert {e["actor"] for e in decided} == {"mmueller"}
+    assert {e["action"] for e in decided} >= {"approval_granted", "service_report_approved"}
+
+
+def test_records_shown_by_every_reader_changed_and_removed_by_admins(backend_hd: Any) -> None:
+    """org, contract, contact and agent show, edit and remove through the server: show for
+    every reader, the same output as in process; edit and remove for admin tokens only."""
+    hd = backend_hd
+    hd.open()
+    hd.ok("agent", "add", "chef", "--name", "Chefin", "--email", "chef@smartwork.example")
+    hd.ok("org", "add", "A/B GmbH", "--domain", "ab.example")
+    shows = [
+        ("org", "show", "Muster GmbH"),
+        ("org", "show", "A/B GmbH"),
+        ("contract", "show", "RV-1"),
+        ("contact", "show", "anna.schmidt@muster.example"),
+        ("agent", "show", "mmueller"),
+        ("org", "show", "Niemand AG"),
+    ]
+    refused = [
+        ("org", "edit", "Muster GmbH", "--kind", "verein"),
+        ("org", "edit", "Muster GmbH", "--add-domain", "ab.example"),
+        ("org", "edit", "Niemand AG", "--language", "en"),
+        ("contract", "edit", "RV-1", "--billing", "hourly", "--rate", "0"),
+        ("contract", "edit", "RV-1", "--valid-to", "31.02.2026"),
+        ("contact", "edit", "niemand@muster.example", "--phone", "1"),
+        ("contact", "edit", "anna.schmidt@muster.example", "--role", "chef"),
+        ("agent", "edit", "niemand", "--inactive"),
+        ("org", "remove", "Muster GmbH"),
+        ("contract", "remove", "RV-404"),
+        ("contact", "remove", "anna.schmidt@muster.example"),
+    ]
+    local = {(args, fmt): hd(*args, "--format", fmt) for args in shows for fmt in ("json", "table")}
+    local_refused = {args: hd(*args) for args in refused}
+    changes = [
+        ("org", "edit", "Muster GmbH", "--add-domain", "muster-gruppe.example", "--language", "en"),
+        ("contract", "edit", "RV-1", "--valid-to", "2026-12-31", "--rate", "105"),
+        (
+            "contact",
+            "edit",
+            "anna.schmidt@muster.example",
+            "--phone",
+            "+49 30 1234",
+            "--role",
+            "main",
+        ),
+        ("agent", "edit", "mmueller", "--name", "Max M. Müller"),
+        ("org", "remove", "A/B GmbH"),
+        ("agent", "add", "jkoch", "--name", "Jana Koch", "--email", "jana@smartwork.example"),
+        ("agent", "remove", "jkoch"),
+        ("agent", "remove", "mmueller"),
+    ]
+    said = [
+        "changed organisation Muster GmbH\n",
+        "changed contract RV-1\n",
+        "changed contact anna.schmidt@muster.example\n",
+        "changed agent mmueller\n",
+        "removed organisation A/B GmbH\n",
+        "added agent jkoch\n",
+        "removed agent jkoch\n",
+        "deactivated agent mmueller\n",
+    ]
+    with served(hd) as url:
+        readonly = client(url, token(hd, "readonly"))
+        admin = client(url, token(hd, "admin", login="chef"))
+        for args in shows:
+            for fmt in ("json", "table"):
+                done = hd(*args, "--format", fmt, env=readonly)
+                want = local[args, fmt]
+                assert (done.returncode, done.stdout, done.stderr) == (
+                    want.returncode,
+                    want.stdout,
+                    want.stderr,
+                ), (args, fmt)
+        for role in ("readonly", "agent"):
+            for args in (changes[0], changes[4], ("contact", "remove", "x@y.example")):
+                denied = hd(*args, env=client(url, token(hd, role)))
+                assert denied.returncode == 4 and role in denied.stderr, (role, args)
+        for args, want in local_refused.items():
+            done = hd(*args, env=admin)
+            assert (done.returncode, done.stderr) == (want.returncode, want.stderr), args
+            assert done.returncode in (2, 3, 4), args
+        answers = [hd(*args, env=admin) for args in changes]
+        remote_shows = {args: hd(*args, "--json", env=admin).stdout for args in shows[:5]}
+    for args, words, done in zip(changes, said, answers, strict=True):
+        assert (done.returncode, done.stderr) == (0, words), (args, done.stderr)
+    for args, shown in remote_shows.items():
+        if args[-1] == "A/B GmbH":
+            assert hd(*args).returncode == 3
+        else:
+            assert shown == hd.ok(*args, "--json"), args
+    org = hd.json("org", "show", "Muster GmbH")
+    assert (org["language"], org["domains"]) == ("en", ["muster-gruppe.example", "muster.example"])
+    contract = hd.json("contract", "show", "RV-1")
+    assert (contract["valid_to"], str(contract["rate"])) == ("2026-12-31", "105.00")
+    assert hd.json("contact", "show", "anna.schmidt@muster.example")["roles"] == "main"
+    agent = hd.json("agent", "show", "mmueller")
+    assert (agent["name"], agent["active"]) == ("Max M. Müller", 0)
+    assert "jkoch" not in {a["login"] for a in hd.json("agent", "list")}
+
+
+def test_billable_and_reports_by_mail_through_the_server(backend_hd: Any) -> None:
+    """report billable, and report billing|run --send-to: the server queues the mail; the same
+    messages and exit codes as in process; readonly is denied."""
+    import re
+
+    hd = backend_hd
+    here, there = hd.open("hier"), hd.open("dort")
+    for number in (here, there):
+        hd.ok("log", number, "30m", "--note", "Arbeit")
+        hd.ok("close", number, "--reason", "gelöst")
+    steps = [
+        ("report", "billable", "N", "--no"),
+        ("report", "billable", "N", "--yes", "--no"),
+        ("report", "billable", "N", "--contract"),
+        ("report", "approve", "N", "--by", "A. Schmidt", "--via", "fax"),
+        ("report", "billable", "N", "--no"),
+        ("report", "billable", "N", "--no", "--force"),
+        ("report", "billable", "2000010100000000", "--yes"),
+    ]
+    sends = [
+        ("report", "billing", "--month", "this", "--send-to", "buchhaltung@example.com"),
+        ("report", "billing", "--month", "this", "--org", "Muster GmbH", "--send-to", "b@x.de"),
+        ("report", "run", "tickets", "--send-to", "chef@example.com", "--language", "en"),
+        ("report", "billing", "--month", "this", "--send-to", "kein-mail"),
+        ("report", "run", "nosuch", "--send-to", "chef@example.com"),
+    ]
+
+    def norm(text: str) -> str:
+        return re.sub(r"\(<[^>]+>\)", "(<id>)", text)
+
+    before = len(hd.mails())
+    with served(hd) as url:
+        agent, readonly = client(url, token(hd)), client(url, token(hd, "readonly"))
+        for args in (steps[0], sends[0]):
+            denied = hd(*(there if a == "N" else a for a in args), env=readonly)
+            assert denied.returncode == 4 and "readonly" in denied.stderr, args
+        _same_here_and_there(hd, agent, steps, here, there)
+        remote = [hd(*args, env=agent) for args in sends]
+    sent = hd.mails()[before:]
+    local = [hd(*args) for args in sends]
+    for args, want, done in zip(sends, local, remote, strict=True):
+        assert done.returncode == want.returncode, (args, want.stderr, done.stderr)
+        assert (done.stdout, norm(done.stderr)) == (want.stdout, norm(want.stderr)), args
+    assert [d.returncode for d in remote] == [0, 0, 0, 2, 2]
+    assert sorted(str(m["To"]) for m in sent) == [
+        "b@x.de",
+        "buchhaltung@example.com",
+        "chef@example.com",
+    ]
+    history = hd.json("show", there)["history"]
+    assert [e["actor"] for e in history if e["action"] == "billable_set"] == ["mmueller"] * 3

@@ -5,12 +5,11 @@ describes the rest in a :class:`Records`; :func:`group` makes ``list``, ``show``
 and ``import`` from it, each with its help and an example.
 
 No ``from __future__ import annotations`` here: the commands are closures whose annotations
-must be objects when Typer reads them. Workflow modules are imported when a command runs,
-never when the app is built (:func:`workflow`).
+must be objects when Typer reads them. Workflow modules (and :mod:`hdcli.ops`) are imported
+when a command runs, never when the app is built.
 """
 
 import functools
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
@@ -36,16 +35,6 @@ OrgOpt = Annotated[str | None, typer.Option(help="only this organisation's")]
 ImportPath = Annotated[str, typer.Argument(help="CSV or JSONL file, - = stdin (JSONL)")]
 
 
-def workflow(name: str, module: str = "hdcli.customers") -> Callable[..., Any]:
-    """``module.name``, imported on the first call."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(importlib.import_module(module), name)(*args, **kwargs)
-
-    call.__name__ = call.__qualname__ = name
-    return call
-
-
 def _removed(row: "Row") -> str:
     return "removed"
 
@@ -53,10 +42,10 @@ def _removed(row: "Row") -> str:
 class Records(NamedTuple):
     """What the generated commands of one group call and say.
 
-    ``list`` shows :func:`hdcli.ops.records` of the group (with ``--org`` when ``by_org``),
-    here or on the remote helpdesk; ``get(store, key)`` is the record ``show`` renders,
-    ``remove(ctx, key)`` returns the removed record (its field ``key`` names it in the
-    message) and ``import_one(ctx, record)`` adds one record of an import file; without it the
+    ``list``, ``show`` and ``remove`` call :func:`hdcli.ops.records`, :func:`hdcli.ops.record`
+    and :func:`hdcli.ops.remove_record` of the group (``list`` with ``--org`` when
+    ``by_org``), here or on the remote helpdesk; the removed record's field ``key`` names it in
+    the message. ``import_one(ctx, record)`` adds one record of an import file; without it the
     group has no ``import``.
 
     A named tuple, not a dataclass: the class is made on every run of these commands, and a
@@ -70,8 +59,6 @@ class Records(NamedTuple):
     key: str  #: the argument that names a record (``name``), of show, edit and remove
     key_help: str
     example: str  #: a key as typed in a shell, for the examples
-    get: Callable[..., "Row"]
-    remove: Callable[..., "Row"]
     import_one: Callable[["Context", dict[str, Any]], object] | None = None
     import_fields: str = ""  #: the import's fields, for its help
     by_org: bool = False  #: ``list`` takes ``--org``
@@ -130,16 +117,19 @@ def group(records: Records, *, add: Callable[..., None], edit: Callable[..., Non
     )
 
     def show(key: str, fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
+        from hdcli.ops import record  # here, or the remote helpdesk
         from hdcli.output import render_record
 
-        out(render_record(records.get(context().store, key), fmt_of(fmt, as_json)))
+        out(render_record(record(context(), key, kind=records.group), fmt_of(fmt, as_json)))
 
     text = records.show_help or f"Show {records.one}."
     app.command("show", help=_help(text, f"{hd} show {records.example}"))(_keyed(records, show))
     app.command("edit")(_keyed(records, edit))
 
     def remove(key: str) -> None:
-        row = records.remove(context(), key)
+        from hdcli.ops import remove_record  # here, or the remote helpdesk
+
+        row = remove_record(context(), key, kind=records.group)
         say(f"{records.removed(row)} {records.noun} {row[records.key]}")
 
     text = records.remove_help or f"Remove {records.one} without tickets."

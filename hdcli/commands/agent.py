@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hdcli.commands._common import context, say
-from hdcli.commands._records import Records, group, workflow
+from hdcli.commands._records import Records, group
 
 if TYPE_CHECKING:
     from hdcli.context import Context
@@ -39,7 +39,7 @@ def edit(
 
     Example: hdcli agent edit mmueller --inactive
     """
-    from hdcli.customers import edit_agent
+    from hdcli.ops import edit_agent  # here, or the remote helpdesk
 
     edit_agent(context(), login, name=name, email=email, active=active)
     say(f"changed agent {login}")
@@ -64,8 +64,6 @@ app = group(
         key="login",
         key_help="the agent's login",
         example="mmueller",
-        get=workflow("get_agent"),
-        remove=workflow("remove_agent"),
         import_one=_import_one,
         import_fields="login, name, email",
         remove_help="Remove an agent (one with work on record is deactivated instead).",

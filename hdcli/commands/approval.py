@@ -36,9 +36,9 @@ def request(
 
     Example: hdcli approval request 2026112710000127 --change "Admin-Rechte für M. Beispiel"
     """
-    from hdcli.approvals import request as do_request
+    from hdcli.ops import approval_request  # here, or the remote helpdesk
 
-    row = do_request(context(), number, change, kind)
+    row = approval_request(context(), number, change, kind)
     say(f"approval {row['id']} ({row['kind']}) requested for {number}; ticket waits for approval")
 
 
@@ -51,9 +51,11 @@ def _decide(
     kind: str | None,
     approval_id: int | None,
 ) -> None:
-    from hdcli.approvals import decide
+    from hdcli.ops import approval_decide  # here, or the remote helpdesk
 
-    row = decide(context(), number, decision, by, via, note, kind, approval_id)
+    row = approval_decide(
+        context(), number, decision, by=by, via=via, note=note, kind=kind, approval_id=approval_id
+    )
     say(
         f"approval {row['id']} ({row['kind']}) of {number} {decision} by {row['decided_by']} "
         f"via {via}"
@@ -106,9 +108,9 @@ def apply(
 
     Example: hdcli approval apply 2026112710000127 -m "Admin-Rechte für M. Beispiel gesetzt"
     """
-    from hdcli.approvals import apply_change
+    from hdcli.ops import approval_apply  # here, or the remote helpdesk
 
-    apply_change(context(), number, message, override=override, reason=reason)
+    approval_apply(context(), number, message, override=override, reason=reason)
     say(f"important change recorded on {number}")
 
 
@@ -123,10 +125,11 @@ def list_(
 
     Example: hdcli approval list --pending --format csv
     """
-    from hdcli.approvals import LIST_COLUMNS, list_approvals
+    from hdcli.approvals import LIST_COLUMNS
+    from hdcli.ops import approvals  # here, or the remote helpdesk
     from hdcli.output import render_rows
 
-    rows = list_approvals(context().store, pending=pending, number=ticket)
+    rows = approvals(context(), pending=pending, ticket=ticket)
     out(render_rows(rows, fmt_of(fmt, as_json), LIST_COLUMNS))
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hdcli.commands._common import context, listing, say
-from hdcli.commands._records import Records, group, workflow
+from hdcli.commands._records import Records, group
 
 if TYPE_CHECKING:
     from hdcli.context import Context
@@ -47,7 +47,7 @@ def edit(
 
     Example: hdcli contact edit anna@muster.de --role main --role approver
     """
-    from hdcli.customers import edit_contact
+    from hdcli.ops import edit_contact  # here, or the remote helpdesk
 
     row = edit_contact(
         context(), email, name=name, email=new_email, phone=phone, roles=role, org=org
@@ -72,8 +72,6 @@ app = group(
         key="email",
         key_help="the contact's mail address or id",
         example="anna@muster.de",
-        get=workflow("get_contact"),
-        remove=workflow("remove_contact"),
         import_one=_import_one,
         import_fields="org, name, email, phone, roles (a;b)",
         by_org=True,

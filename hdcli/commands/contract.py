@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hdcli.commands._common import context, say
-from hdcli.commands._records import Records, group, workflow
+from hdcli.commands._records import Records, group
 from hdcli.ops import CONTRACT_FIELDS
 
 if TYPE_CHECKING:
@@ -101,24 +101,22 @@ def edit(
 
     Example: hdcli contract edit RV-2026-001 --valid-to 2026-12-31
     """
-    from hdcli.customers import ContractFields, edit_contract
+    from hdcli.ops import edit_contract  # here, or the remote helpdesk
 
     edit_contract(
         context(),
         number,
-        ContractFields(
-            billing,
-            rate,
-            increment,
-            minimum,
-            included,
-            approval,
-            closed_policy,
-            report_to,
-            valid_from,
-            valid_to,
-            empty_reports,
-        ),
+        billing=billing,
+        rate=rate,
+        increment=increment,
+        minimum=minimum,
+        included=included,
+        approval=approval,
+        closed_policy=closed_policy,
+        report_to=report_to,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        empty_reports=empty_reports,
     )
     say(f"changed contract {number}")
 
@@ -142,8 +140,6 @@ app = group(
         key="number",
         key_help="the contract number",
         example="RV-2026-001",
-        get=workflow("get_contract"),
-        remove=workflow("remove_contract"),
         import_one=_import_one,
         import_fields=f"org, number, {', '.join(FIELDS)}",
         by_org=True,

@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hdcli.commands._common import context, listing, say
-from hdcli.commands._records import Records, group, workflow
+from hdcli.commands._records import Records, group
 
 if TYPE_CHECKING:
-    from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
-    from hdcli.models import Row
 
 
 def add(
@@ -45,7 +43,7 @@ def edit(
 
     Example: hdcli org edit "Muster GmbH" --add-domain muster-gruppe.de
     """
-    from hdcli.customers import edit_org
+    from hdcli.ops import edit_org  # here, or the remote helpdesk
 
     org = edit_org(
         context(),
@@ -57,15 +55,6 @@ def edit(
         remove_domains=remove_domain or [],
     )
     say(f"changed organisation {org['name']}")
-
-
-def _with_links(store: SqlStorage, name: str) -> Row:
-    from hdcli.customers import get_org, list_contacts, list_contracts
-
-    org = get_org(store, name)
-    org["contracts"] = [c["number"] for c in list_contracts(store, str(org["id"]))]
-    org["contacts"] = [c["email"] for c in list_contacts(store, str(org["id"]))]
-    return org
 
 
 def _import_one(ctx: Context, rec: dict[str, Any]) -> None:
@@ -85,8 +74,6 @@ app = group(
         key="name",
         key_help="the organisation's name or id",
         example='"Muster GmbH"',
-        get=_with_links,
-        remove=workflow("remove_org"),
         import_one=_import_one,
         import_fields="name, kind, domains (a;b), language",
         show_help="Show an organisation with its contracts and contacts.",

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from hdcli.commands._common import FormatOpt, JsonOpt, context, fmt_of, out, say
-
-if TYPE_CHECKING:
-    from hdcli.reports import ReportResult
 
 app = typer.Typer(
     help="Service reports and billing reports.\n\nExample: hdcli report billing --month last",
@@ -63,8 +60,8 @@ def billable(
 
     Example: hdcli report billable 2026112710000127 --no
     """
-    from hdcli.billing.servicereports import set_billable
     from hdcli.errors import UsageError
+    from hdcli.ops import set_billable  # here, or the remote helpdesk
 
     if yes + no + contract != 1:
         raise UsageError("give exactly one of --yes, --no or --contract")
@@ -85,9 +82,9 @@ def approve(
 
     Example: hdcli report approve 2026112710000127 --by "A. Schmidt" --via fax
     """
-    from hdcli.billing.servicereports import decide_report
+    from hdcli.ops import report_decide  # here, or the remote helpdesk
 
-    decide_report(context(), number, "approved", by=by, via=via)
+    report_decide(context(), number, "approved", by=by, via=via)
     say(f"service report of {number} approved by {by} via {via}")
 
 
@@ -102,9 +99,9 @@ def dispute(
 
     Example: hdcli report dispute 2026112710000127 --reason "nur 1 h vereinbart"
     """
-    from hdcli.billing.servicereports import decide_report
+    from hdcli.ops import report_decide  # here, or the remote helpdesk
 
-    decide_report(context(), number, "disputed", by=by, via=via, reason=reason)
+    report_decide(context(), number, "disputed", by=by, via=via, reason=reason)
     say(f"service report of {number} disputed")
 
 
@@ -114,18 +111,23 @@ def formats_language(language: str | None) -> str:
     return language_of(language)
 
 
-def _emit(result: ReportResult, fmt: str, send_to: str | None, language: str) -> None:
+def _emit(name: str, options: dict[str, Any], fmt: str, send_to: str | None, language: str) -> None:
+    """Run the report and print it, or mail it (here, or by the remote helpdesk)."""
     import sys
 
-    from hdcli.reports import render, send
+    from hdcli.ops import report, send_report
+    from hdcli.reports import render
 
     if send_to:
-        message_id = send(context(), result, send_to, language=language)
-        say(f"{result.title} queued for {send_to} ({message_id})")
+        sent = send_report(context(), name, options, send_to, language=language)
+        say(f"{sent['title']} queued for {send_to} ({sent['message_id']})")
+        summary = str(sent["summary"] or "")
     else:
+        result = report(context(), name, options)
         render(result, fmt, sys.stdout.write)
-    if result.summary:
-        say(result.summary)
+        summary = result.summary
+    if summary:
+        say(summary)
 
 
 FormatOptReport = Annotated[
@@ -160,17 +162,14 @@ def billing(
 
     Example: hdcli report billing --month last --format csv --send-to buchhaltung@example.com
     """
-    from hdcli.ops import report as run  # here, or the remote helpdesk
-
     options: dict[str, Any] = {"month": month, "org": org, "detail": detail}
     if send_to:  # the mail in the reader's language; a terminal keeps the English line
         if language is None and org:
-            from hdcli.customers import get_org
+            from hdcli.ops import record  # here, or the remote helpdesk
 
-            language = str(get_org(context().store, org)["language"] or "de")
+            language = str(record(context(), org, kind="org")["language"] or "de")
         options["language"] = language = formats_language(language)
-    result = run(context(), "billing", options)
-    _emit(result, fmt_of(fmt, as_json), send_to, language or "de")
+    _emit("billing", options, fmt_of(fmt, as_json), send_to, language or "de")
 
 
 @app.command("tickets")
@@ -183,9 +182,7 @@ def tickets(
 
     Example: hdcli report tickets --by agent
     """
-    from hdcli.ops import report as run  # here, or the remote helpdesk
-
-    _emit(run(context(), "tickets", {"by": by}), fmt_of(fmt, as_json), None, "de")
+    _emit("tickets", {"by": by}, fmt_of(fmt, as_json), None, "de")
 
 
 @app.command("run")
@@ -204,7 +201,6 @@ def run_report(
     Example: hdcli report run billing -o month=2026-11 -o detail=yes --format csv
     """
     from hdcli.errors import UsageError
-    from hdcli.ops import report as run  # here, or the remote helpdesk
 
     options: dict[str, Any] = {}
     for item in option or []:
@@ -212,7 +208,7 @@ def run_report(
         if not sep or not key.strip():
             raise UsageError(f"bad --option {item!r} (use KEY=VALUE)")
         options[key.strip()] = value
-    _emit(run(context(), name, options), fmt_of(fmt, as_json), send_to, language or "de")
+    _emit(name, options, fmt_of(fmt, as_json), send_to, language or "de")
 
 
 @app.command("list")

@@ -300,11 +300,12 @@ def agents(store: SqlStorage) -> list[Row]:
 
 
 def agent_in_use(store: SqlStorage, agent_id: int) -> bool:
-    """Whether the agent is assigned a ticket or logged time (one round trip)."""
+    """Whether the agent is assigned a ticket, logged time or has an API token, revoked or not
+    (one round trip)."""
     row = store.query_one(
         "SELECT 1 AS x FROM tickets WHERE assignee_id = ? UNION SELECT 1 FROM time_entries "
-        "WHERE agent_id = ? LIMIT 1",
-        (agent_id, agent_id),
+        "WHERE agent_id = ? UNION SELECT 1 FROM api_tokens WHERE agent_id = ? LIMIT 1",
+        (agent_id, agent_id, agent_id),
     )
     return row is not None
 

@@ -86,8 +86,8 @@ def _error(message: str, code: int, status: int | None = None) -> JSONResponse:
 #: resources only an admin token may change (the helpdesk's customers, contracts and staff)
 ADMIN_WRITES = ("/orgs", "/contracts", "/contacts", "/agents")
 #: resources an agent token may change (and ``POST /mail``, incoming mail): ticket work, time
-#: entries, approvals
-AGENT_WRITES = ("/tickets", "/time/", "/approvals")
+#: entries, approvals, reports by mail
+AGENT_WRITES = ("/tickets", "/time/", "/approvals", "/reports/")
 
 
 def allowed(role: str, method: str, path: str) -> bool:
@@ -263,6 +263,8 @@ def _fields(payload: Any, allowed: dict[str, type | tuple[type, ...]]) -> Row:
         if (value is not None and not isinstance(value, allowed[key])) or (
             isinstance(value, bool) and allowed[key] is int
         ):
+            raise UsageError(f"bad {key} {value!r}")
+        if allowed[key] is int and isinstance(value, int) and not 0 < value <= MAX_ID:
             raise UsageError(f"bad {key} {value!r}")
     return body
 
@@ -612,7 +614,65 @@ RESOURCES: list[tuple[str, str, Handler]] = [
                 fixed={"kind": kind},
             ),
         )
-        for kind, (where, _) in RECORDS.items()
+        for kind, (where, *_) in RECORDS.items()
+    ),
+    *(
+        row
+        for kind, (where, *_) in RECORDS.items()
+        for row in (
+            ("GET", where + "/{key:path}", resource("record", path=("key",), fixed={"kind": kind})),
+            (
+                "DELETE",
+                where + "/{key:path}",
+                resource("remove_record", path=("key",), fixed={"kind": kind}, dry_run=False),
+            ),
+        )
+    ),
+    (
+        "POST",
+        "/orgs/{key:path}",
+        resource(
+            "edit_org",
+            path=("key",),
+            body={
+                "name": str,
+                "kind": str,
+                "language": str,
+                "add_domains": list,
+                "remove_domains": list,
+            },
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/contracts/{key:path}",
+        resource(
+            "edit_contract",
+            path=("key",),
+            body=dict.fromkeys(CONTRACT_FIELDS, str),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/contacts/{key:path}",
+        resource(
+            "edit_contact",
+            path=("key",),
+            body={"name": str, "email": str, "phone": str, "roles": list, "org": str},
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/agents/{key:path}",
+        resource(
+            "edit_agent",
+            path=("key",),
+            body={"name": str, "email": str, "active": bool},
+            dry_run=False,
+        ),
     ),
     (
         "POST",
@@ -651,6 +711,62 @@ RESOURCES: list[tuple[str, str, Handler]] = [
             "add_agent",
             body={"login": str, "name": str, "email": str},
             required=("login", "name", "email"),
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/approvals",
+        resource("approval_request", path=("number",), body={"change": str, "kind": str}),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/approvals/decide",
+        resource(
+            "approval_decide",
+            path=("number",),
+            body={
+                "decision": str,
+                "by": str,
+                "via": str,
+                "note": str,
+                "kind": str,
+                "approval_id": int,
+            },
+        ),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/approvals/apply",
+        resource(
+            "approval_apply",
+            path=("number",),
+            body={"message": str, "override": bool, "reason": str},
+        ),
+    ),
+    ("GET", "/approvals", resource("approvals", query={"pending": "bool", "ticket": "str"})),
+    (
+        "POST",
+        "/tickets/{number}/report/decide",
+        resource(
+            "report_decide",
+            path=("number",),
+            body={"status": str, "by": str, "via": str, "reason": str},
+        ),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/billable",
+        resource("set_billable", path=("number",), body={"billable": bool, "force": bool}),
+    ),
+    (
+        "POST",
+        "/reports/{name}/send",
+        resource(
+            "send_report",
+            path=("name",),
+            body={"to": str, "language": str, "options": dict},
+            required=("to",),
             dry_run=False,
         ),
     ),

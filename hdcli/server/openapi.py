@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from hdcli import __version__
-from hdcli.models import ACTIVITIES, CHANNELS, IMPACTS, LANGUAGES, ORG_KINDS, PRIORITIES
+from hdcli.models import (
+    ACTIVITIES,
+    APPROVAL_KINDS,
+    CHANNELS,
+    IMPACTS,
+    LANGUAGES,
+    ORG_KINDS,
+    PRIORITIES,
+    VIAS,
+)
 from hdcli.ops import CONTRACT_FIELDS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
@@ -48,13 +57,18 @@ def _body(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, An
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _change(summary: str, props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+def _change(
+    summary: str,
+    props: dict[str, Any],
+    required: tuple[str, ...] = (),
+    ok: dict[str, Any] = _DONE,
+) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
             "parameters": [_NUMBER, _DRY_RUN],
             "requestBody": _body(props, required),
-            "responses": _answers(_DONE, "200", "404", "409", "422"),
+            "responses": _answers(ok, "200", "404", "409", "422"),
         }
     }
 
@@ -78,6 +92,8 @@ def _read(
 
 
 _ROWS = {"type": "array", "items": {"type": "object"}}
+_RECORD = {"type": "object"}
+_ID = {"type": "integer", "minimum": 1, "maximum": 2**53}
 _ENTRY = {
     "name": "entry",
     "in": "path",
@@ -127,6 +143,66 @@ def _add(path: str) -> dict[str, Any]:
         "summary": f"add one, admin tokens only ({command}); the new record",
         "requestBody": _body(props, required or tuple(props)),
         "responses": _answers({"type": "object"}, "201", "404", "409", "422"),
+    }
+
+
+_KEY = {"name": "key", "in": "path", "required": True, "schema": _STR}
+_NULL_TEXTS = {"type": "array", "items": _STR, "nullable": True}
+#: what changing a record takes (admin tokens only): its command, its key and its fields
+_EDITS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "/orgs": (
+        "org",
+        "name or id",
+        {
+            "name": _NULL_STR,
+            "kind": {"type": "string", "enum": list(ORG_KINDS), "nullable": True},
+            "language": {"type": "string", "enum": list(LANGUAGES), "nullable": True},
+            "add_domains": _TEXTS,
+            "remove_domains": _TEXTS,
+        },
+    ),
+    "/contracts": ("contract", "number", {f: _NULL_STR for f in CONTRACT_FIELDS}),
+    "/contacts": (
+        "contact",
+        "address or id",
+        {
+            "name": _NULL_STR,
+            "email": _NULL_STR,
+            "phone": _NULL_STR,
+            "roles": _NULL_TEXTS,
+            "org": _NULL_STR,
+        },
+    ),
+    "/agents": (
+        "agent",
+        "login",
+        {"name": _NULL_STR, "email": _NULL_STR, "active": {"type": "boolean", "nullable": True}},
+    ),
+}
+
+
+def _one(path: str) -> dict[str, Any]:
+    """The resource of one record: show (every reader), change and remove (admin tokens)."""
+    group, key, props = _EDITS[path]
+    changed = _answers(_RECORD, "200", "404", "409", "422")
+    return {
+        "get": {
+            "summary": f"one record by its {key} (hdcli {group} show --format json)",
+            "parameters": [_KEY],
+            "responses": _answers(_RECORD, "200", "404", "422"),
+        },
+        "post": {
+            "summary": f"change it, admin tokens only (hdcli {group} edit); the record",
+            "parameters": [_KEY],
+            "requestBody": _body(props),
+            "responses": changed,
+        },
+        "delete": {
+            "summary": f"remove it, admin tokens only (hdcli {group} remove); the record as it "
+            "was" + (" (one with work on record is deactivated)" if group == "agent" else ""),
+            "parameters": [_KEY],
+            "responses": changed,
+        },
     }
 
 
@@ -261,6 +337,87 @@ def document() -> dict[str, Any]:
                     "reason": _NULL_STR,
                 },
             ),
+            "/tickets/{number}/approvals": _change(
+                "ask the organisation's approvers; the ticket waits (hdcli approval request); "
+                "the approval",
+                {"change": _STR, "kind": {"type": "string", "enum": list(APPROVAL_KINDS)}},
+                ("change",),
+                ok=_RECORD,
+            ),
+            "/tickets/{number}/approvals/decide": _change(
+                "an approver's decision (hdcli approval grant, deny); the approval",
+                {
+                    "decision": {"type": "string", "enum": ["granted", "denied"]},
+                    "by": _STR,
+                    "via": {"type": "string", "enum": list(VIAS)},
+                    "note": _NULL_STR,
+                    "kind": {"type": "string", "enum": list(APPROVAL_KINDS), "nullable": True},
+                    "approval_id": {**_ID, "nullable": True},
+                },
+                ("decision", "by", "via"),
+                ok=_RECORD,
+            ),
+            "/tickets/{number}/approvals/apply": _change(
+                "record an important change (hdcli approval apply)",
+                {"message": _STR, "override": _BOOL, "reason": _NULL_STR},
+                ("message",),
+            ),
+            "/tickets/{number}/report/decide": _change(
+                "the customer's answer to the service report (hdcli report approve, dispute); "
+                "the report's status",
+                {
+                    "status": {"type": "string", "enum": ["approved", "disputed"]},
+                    "by": _STR,
+                    "via": {"type": "string", "enum": list(VIAS)},
+                    "reason": _NULL_STR,
+                },
+                ("status",),
+            ),
+            "/tickets/{number}/billable": _change(
+                "override whether the ticket is billable, null: as the contract says "
+                "(hdcli report billable)",
+                {"billable": {"type": "boolean", "nullable": True}, "force": _BOOL},
+            ),
+            "/reports/{name}/send": {
+                "post": {
+                    "summary": "run a registered report and mail it, CSV attached, through the "
+                    "outbound queue (hdcli report billing|run --send-to); title, summary, "
+                    "message_id",
+                    "parameters": [
+                        {"name": "name", "in": "path", "required": True, "schema": _STR}
+                    ],
+                    "requestBody": _body(
+                        {
+                            "to": _STR,
+                            "language": {"type": "string", "enum": list(LANGUAGES)},
+                            "options": {"type": "object"},
+                        },
+                        ("to", "options"),
+                    ),
+                    "responses": _answers(
+                        {
+                            "type": "object",
+                            "required": ["title", "summary", "message_id"],
+                            "properties": {
+                                "title": _STR,
+                                "summary": _STR,
+                                "message_id": _STR,
+                            },
+                        },
+                        "200",
+                        "404",
+                        "409",
+                        "422",
+                    ),
+                }
+            },
+            "/approvals": _read(
+                "approvals newest first (hdcli approval list --format json)",
+                _ROWS,
+                _query("pending", _BOOL_Q),
+                _query("ticket", _STR),
+                missing=False,
+            ),
             "/tickets/{number}/time": _read(
                 "a ticket's time entries (hdcli time list --format json)", _ROWS, _NUMBER
             ),
@@ -312,6 +469,7 @@ def document() -> dict[str, Any]:
                 }
                 for path, summary, by_org in _RECORD_KINDS
             },
+            **{path + "/{key}": _one(path) for path, _, _ in _RECORD_KINDS},
             "/reports/{name}": _read(
                 "a registered report (hdcli report billing, tickets, run); every other query "
                 "parameter is an option (billing: month, org, detail)",
