@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_concurrency import query, shared  # noqa: F401  (the fixture is used by name)
+from test_concurrency import query
 from test_fetch import anna_mail, configure_sources, maildir
 
 
 @pytest.mark.slow
-def test_two_fetch_runs_at_once_ingest_each_message_once(shared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    hd = shared
+def test_two_fetch_runs_at_once_ingest_each_message_once(backend_hd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    hd = backend_hd
     hd.env["HDCLI_MAIL__AUTO_REPLY_LIMIT"] = "1000"
     box = maildir(tmp_path / "Maildir")
     count = 40

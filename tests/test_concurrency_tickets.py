@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 import pytest
-from test_concurrency import query, shared  # noqa: F401  (the fixture is used by name)
+from test_concurrency import query
 
 
 @pytest.mark.slow
-def test_six_closes_of_one_ticket_at_once_close_it_once(shared) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    hd = shared
+def test_six_closes_of_one_ticket_at_once_close_it_once(backend_hd) -> None:  # type: ignore[no-untyped-def]
+    hd = backend_hd
     hd.env["HDCLI_MAIL__OUTBOUND__SEND_NOW"] = "false"
     number = hd.open()
     hd.ok("--as", "mmueller", "log", number, "30m")
@@ -37,10 +37,10 @@ def test_six_closes_of_one_ticket_at_once_close_it_once(shared) -> None:  # type
     assert int(reports[0]["n"]) == 1
 
 
-def test_eight_opens_of_one_external_id_at_once_give_everyone_the_one_ticket(shared) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_eight_opens_of_one_external_id_at_once_give_everyone_the_one_ticket(backend_hd) -> None:  # type: ignore[no-untyped-def]
     """An idempotent re-run that races itself (two cron hosts, a retrying script): on
     PostgreSQL all but one insert hit the unique external id; each must get that ticket."""
-    hd = shared
+    hd = backend_hd
     hd.env["HDCLI_MAIL__OUTBOUND__SEND_NOW"] = "false"
     cmd = [
         sys.executable, "-m", "hdcli", "open", "--contact", "anna.schmidt@muster.example",
