@@ -57,16 +57,22 @@ def _date(value: str | None) -> str | None:
         raise UsageError(f"bad date {value!r} (use YYYY-MM-DD)") from None
 
 
+#: amounts (rates, minimums) stay below this: a figure a contract can really hold
+MAX_AMOUNT = Decimal(10) ** 9
+
+
 def _money(value: str | None) -> str:
     if value in (None, ""):
         return "0"
     try:
         amount = Decimal(str(value).replace(",", "."))
+        if not amount.is_finite() or amount >= MAX_AMOUNT:
+            raise InvalidOperation
+        if amount < 0:
+            raise UsageError("an amount cannot be negative")
+        return str(amount.quantize(Decimal("0.01")))
     except InvalidOperation:
         raise UsageError(f"bad amount {value!r} (e.g. 95 or 95.50)") from None
-    if amount < 0:
-        raise UsageError("an amount cannot be negative")
-    return str(amount.quantize(Decimal("0.01")))
 
 
 def _minutes(value: str | int | None, what: str) -> int:
@@ -153,6 +159,10 @@ def edit_org(
         org = get_org(store, key)
         changes: dict[str, Any] = {}
         if name is not None and one_line(name) != org["name"]:
+            if not one_line(name):
+                raise UsageError("an organisation needs a name")
+            if customer_repo.org_exists(store, one_line(name)):
+                raise Refused(f"organisation {one_line(name)!r} exists already")
             changes["name"] = one_line(name)
         if kind is not None:
             changes["kind"] = _choice(kind, ORG_KINDS, "organisation kind")

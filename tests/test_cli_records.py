@@ -142,3 +142,27 @@ def test_import_from_csv_jsonl_and_stdin(hd: Helpdesk, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "cannot read" in bad.stderr
     broken = hd("agent", "import", "-", input="not json\n")
     assert broken.returncode == 2 and broken.stderr.startswith("hdcli: error: -, line 1: ")
+
+
+def test_amounts_beyond_any_contract_and_empty_or_taken_names_are_refused(hd: Helpdesk) -> None:
+    """A rate no contract can hold is a usage error with one line, never an internal error;
+    an organisation cannot be renamed to nothing or to another's name."""
+    hd.seed()
+    for rate in ("1e999999999", "Infinity", "NaN", "1e12"):
+        done = hd(
+            "contract", "add", "Muster GmbH", "--number", f"RV-{rate}", "--billing", "hourly",
+            "--rate", rate,
+        )  # fmt: skip
+        assert done.returncode == 2, (rate, done.stderr)
+        assert done.stderr.strip().splitlines() == [
+            f"hdcli: error: bad amount {rate!r} (e.g. 95 or 95.50)"
+        ]
+        edited = hd("contract", "edit", "RV-1", "--rate", rate)
+        assert edited.returncode == 2, (rate, edited.stderr)
+    assert hd.json("contract", "show", "RV-1")["rate"] == "95.00"
+    hd.ok("org", "add", "Beispiel AG", "--kind", "company", "--domain", "beispiel.example")
+    empty = hd("org", "edit", "Muster GmbH", "--name", " ")
+    assert empty.returncode == 2 and "needs a name" in empty.stderr
+    taken = hd("org", "edit", "Muster GmbH", "--name", "Beispiel AG")
+    assert taken.returncode == 4 and "exists already" in taken.stderr
+    assert {o["name"] for o in hd.json("org", "list")} == {"Muster GmbH", "Beispiel AG"}
