@@ -573,3 +573,35 @@ def test_billable_and_reports_by_mail_through_the_server(backend_hd: Any) -> Non
     ]
     history = hd.json("show", there)["history"]
     assert [e["actor"] for e in history if e["action"] == "billable_set"] == ["mmueller"] * 3
+
+
+def test_failed_authentications_are_logged_and_then_answered_429(hd: Any) -> None:
+    """After MAX_FAILURES failed authentications within the window, an address gets 429 even
+    with a good token; every denied call is in the server's log, the token never is."""
+    import requests
+
+    from hdcli.server.app import MAX_FAILURES
+
+    hd.seed()
+    good = token(hd)
+    logs: list[str] = []
+    with served(hd, logs) as url:
+        wrong = "hd_" + "x" * 43
+        answers = [
+            requests.get(
+                url + "/tickets", headers={"Authorization": f"Bearer {wrong}"}, timeout=10
+            ).status_code
+            for _ in range(MAX_FAILURES)
+        ]
+        assert answers == [401] * MAX_FAILURES
+        after = requests.get(
+            url + "/tickets", headers={"Authorization": f"Bearer {good}"}, timeout=10
+        )
+        assert after.status_code == 429 and after.json()["code"] == 4
+        anonymous = requests.get(url + "/tickets", timeout=10)
+        assert anonymous.status_code == 429
+    log = logs[0]
+    denied = [line for line in log.splitlines() if "denied GET /api/tickets" in line]
+    assert len(denied) == MAX_FAILURES + 2, log
+    assert sum("too many failed authentications" in line for line in denied) == 2
+    assert wrong not in log and good not in log
