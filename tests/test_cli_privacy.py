@@ -167,3 +167,40 @@ def test_export_and_erase_of_an_address_leave_a_longer_one_alone(hd) -> None:  #
         assert db.execute("SELECT count(*) FROM contacts WHERE email = ?", (xcarl,)).fetchone()[0]
     finally:
         db.close()
+
+
+def test_export_with_attachments_is_a_private_zip_of_the_document_and_her_files(
+    hd,  # type: ignore[no-untyped-def]
+) -> None:
+    """The zip holds the JSON document (the export's own) and the bytes of the files of her
+    mails, under sanitised names, and nothing of another person's mail."""
+    import json
+    import zipfile
+
+    from test_attachments import PDF, ingest, mail_with
+
+    hd.seed()
+    hd.ok("contact", "add", "Muster GmbH", "--name", "Bert Berg", "--email", "bert@muster.example")
+    number = ingest(hd, mail_with("../Rechnung\u202e11.pdf", PDF))
+    other = mail_with("bert.pdf", b"%PDF bert").replace(ANNA.encode(), b"bert@muster.example")
+    ingest(hd, other)
+    plain = json.loads(hd.ok("privacy", "export", ANNA))
+    done = hd("privacy", "export", ANNA, "--with-attachments", "-o", "anna.zip")
+    assert done.returncode == 0, done.stderr
+    assert "1 attachment(s)" in done.stderr
+    path = hd.root / "anna.zip"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        document = json.loads(archive.read("export.json"))
+        files = [n for n in names if n.startswith("attachments/")]
+        assert len(files) == 1 and files[0].startswith(f"attachments/{number}/")
+        assert "/" not in files[0].removeprefix(f"attachments/{number}/")
+        assert "\u202e" not in files[0] and ".." not in files[0]
+        assert archive.read(files[0]) == PDF
+    assert names == ["export.json", *files]
+    assert document["articles"] == plain["articles"]
+    assert document["tickets"] == plain["tickets"]
+    assert "bert" not in json.dumps(document).lower()
+    refused = hd("privacy", "export", ANNA, "--with-attachments")
+    assert refused.returncode == 2 and "-o FILE" in refused.stderr

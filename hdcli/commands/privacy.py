@@ -22,10 +22,18 @@ def export(
     person: Person,
     output: Annotated[str | None, typer.Option("-o", "--output", help="file (mode 0600)")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="json or md")] = "json",
+    with_attachments: Annotated[
+        bool,
+        typer.Option(
+            "--with-attachments", help="a zip file (-o) with the document and the attachments"
+        ),
+    ] = False,
 ) -> None:
     """Everything hdcli holds about one person, as one JSON document (or Markdown).
 
     Example: hdcli privacy export anna@muster.de -o anna.json
+
+    Example: hdcli privacy export anna@muster.de --with-attachments -o anna.zip
     """
     import os
 
@@ -34,6 +42,14 @@ def export(
 
     if fmt not in ("json", "md"):
         raise UsageError(f"bad format {fmt!r} (allowed: json, md)")
+    if with_attachments:
+        from hdcli.privacy import export_zip
+
+        if output is None or output == "-":
+            raise UsageError("--with-attachments writes a zip file: give it with -o FILE")
+        rows, files = export_zip(context(), person, output, fmt)
+        say(f"wrote {rows} rows and {files} attachment(s) to {output}")
+        return
     if output is None:
         run(context(), person, sys.stdout, fmt)
         return

@@ -183,6 +183,24 @@ def sections(
     yield "access_trail", store.iterate(_sql_trail(), (cid, sha, *ids))
 
 
+def attachment_files(store: SqlStorage, addr: str) -> Iterator[Row]:
+    """``id``, ``ticket`` (number), ``filename`` and ``size`` of the attachments of the
+    articles that name ``addr``, oldest first (their bytes: :func:`attachment_content`)."""
+    return store.iterate(
+        "SELECT x.id, t.number AS ticket, x.filename, x.size FROM attachments x "
+        "JOIN articles a ON a.id = x.article_id JOIN tickets t ON t.id = a.ticket_id "
+        f"WHERE {_NAMES} ORDER BY x.id",
+        holds_params(addr) * 3,
+    )
+
+
+def attachment_content(store: SqlStorage, attachment_id: int) -> bytes:
+    """The bytes of one attachment (empty once erased): read one at a time, so that an
+    export holds at most one attachment in memory."""
+    row = store.query_one("SELECT content FROM attachments WHERE id = ?", (attachment_id,))
+    return bytes(row["content"] or b"") if row else b""
+
+
 def _history(rows: Iterator[Row], addr: str) -> Iterator[Row]:
     """The events about ``addr`` or whose detail names it, without the detail."""
     for row in rows:
