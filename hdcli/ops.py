@@ -470,6 +470,82 @@ def mail_queue(
     return queue_rows(ctx.store, status=status, everything=everything, limit=limit)
 
 
+# -- the quarantine (admin tokens only: it holds strangers' mail) ----------------------------
+def _qid(qid: int | str) -> int:
+    from hdcli.errors import UsageError
+
+    try:
+        return int(str(qid))
+    except ValueError:
+        raise UsageError(f"bad quarantine id {qid!r}") from None
+
+
+def quarantine_list(ctx: Context) -> list[Row]:
+    """The quarantined messages, newest first (:func:`hdcli.mail.quarantine.list_rows`)."""
+    if (found := _get(ctx, "/mail/quarantine")) is not None:
+        rows: list[Row] = found
+        return rows
+    from hdcli.mail.quarantine import list_rows
+
+    return [dict(r) for r in list_rows(ctx.store)]
+
+
+def quarantine_show(ctx: Context, qid: int | str) -> Row:
+    """One quarantined message's reason and headers (:func:`hdcli.mail.quarantine.show`)."""
+    if (found := _get(ctx, f"/mail/quarantine/{_qid(qid)}")) is not None:
+        row: Row = found
+        return row
+    from hdcli.mail.quarantine import show
+
+    return dict(show(ctx.store, _qid(qid)))
+
+
+def quarantine_raw(ctx: Context, qid: int | str) -> bytes:
+    """The original bytes of a quarantined message (base64 on the wire)."""
+    import base64
+
+    if (found := _get(ctx, f"/mail/quarantine/{_qid(qid)}/raw")) is not None:
+        return base64.b64decode(found["content"])
+    from hdcli.mail.quarantine import raw_bytes
+
+    return raw_bytes(ctx.store, _qid(qid))
+
+
+def quarantine_raw_b64(ctx: Context, qid: int | str) -> Row:
+    """:func:`quarantine_raw` as the server answers it: ``{"content", "encoding"}``."""
+    import base64
+
+    return {"content": base64.b64encode(quarantine_raw(ctx, qid)).decode(), "encoding": "base64"}
+
+
+def quarantine_retry(
+    ctx: Context, qid: int | str, *, billing: bool | None = None, dry_run: bool = False
+) -> Row:
+    """Run one quarantined message through ingest again; its result
+    (:func:`hdcli.mail.quarantine.retry_one`)."""
+    remote = ctx.remote
+    if remote is not None:
+        body = {"billing": billing, "dry_run": dry_run}
+        data: Row = remote.call("POST", f"/mail/quarantine/{_qid(qid)}/retry", body, ctx)
+        return data
+    from hdcli.mail.quarantine import retry_one
+
+    return retry_one(ctx, _qid(qid), billing=billing, dry_run=dry_run).as_dict()
+
+
+def quarantine_drop(ctx: Context, qid: int | str, *, dry_run: bool = False) -> Row:
+    """Remove one quarantined message (:func:`hdcli.mail.quarantine.drop`)."""
+    remote = ctx.remote
+    if remote is not None:
+        data: Row = remote.call(
+            "POST", f"/mail/quarantine/{_qid(qid)}/drop", {"dry_run": dry_run}, ctx
+        )
+        return data
+    from hdcli.mail.quarantine import drop
+
+    return dict(drop(ctx, _qid(qid), dry_run=dry_run))
+
+
 # -- records: adding (admin tokens only, see hdcli.server.app.allowed) -----------------------
 def _create(ctx: Context, kind: str, body: dict[str, Any]) -> Row | None:
     """The new record as a request when the helpdesk is remote (None: add it here)."""

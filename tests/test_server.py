@@ -605,3 +605,44 @@ def test_failed_authentications_are_logged_and_then_answered_429(hd: Any) -> Non
     assert len(denied) == MAX_FAILURES + 2, log
     assert sum("too many failed authentications" in line for line in denied) == 2
     assert wrong not in log and good not in log
+
+
+def test_the_quarantine_through_the_server_for_admin_tokens_only(hd: Any) -> None:
+    """mail quarantine list, show (and --raw), retry --dry-run and drop: through the server what
+    they do and say in process, for an admin token; agent and readonly tokens are denied
+    (quarantined mail holds strangers' data)."""
+    from test_mail_quarantine import ingest as ingest_cli
+    from test_mail_quarantine import nested
+
+    hd.seed()
+    for raw in (nested(), nested().replace(b"<deep@", b"<deap@")):
+        assert ingest_cli(hd, raw)["outcome"] == "quarantined"
+    first, second = sorted(str(r["id"]) for r in hd.json("mail", "quarantine", "list"))
+    reads: list[tuple[str, ...]] = [
+        ("mail", "quarantine", "list"),
+        ("mail", "quarantine", "list", "--format", "json"),
+        ("mail", "quarantine", "show", first),
+        ("mail", "quarantine", "show", first, "--format", "json"),
+        ("mail", "quarantine", "show", first, "--raw"),
+        ("mail", "quarantine", "retry", first, "--dry-run", "--format", "json"),
+        ("mail", "quarantine", "drop", first, "--dry-run"),
+        ("mail", "quarantine", "show", "999999"),
+        ("mail", "quarantine", "retry", "999999"),
+        ("mail", "quarantine", "drop", "x"),
+    ]
+    with served(hd) as url:
+        admin = client(url, token(hd, "admin"))
+        for role in ("agent", "readonly"):
+            denied = hd("mail", "quarantine", "list", env=client(url, token(hd, role)))
+            assert denied.returncode == 4 and role in denied.stderr, denied.stderr
+        for step in reads:
+            local, remote = hd(*step), hd(*step, env=admin)
+            assert (remote.returncode, remote.stdout, remote.stderr) == (
+                local.returncode,
+                local.stdout,
+                local.stderr,
+            ), step
+        dropped = hd("mail", "quarantine", "drop", second, env=admin)
+        assert dropped.returncode == 0, dropped.stderr
+    assert [str(r["id"]) for r in hd.json("mail", "quarantine", "list")] == [first]
+    assert dropped.stderr == hd("mail", "quarantine", "drop", first).stderr.replace(first, second)

@@ -34,10 +34,11 @@ def list_(fmt: FormatOpt = "table", as_json: JsonOpt = False) -> None:
 
     Example: hdcli mail quarantine list --format jsonl
     """
-    from hdcli.mail.quarantine import LIST_COLUMNS, list_rows
+    from hdcli.mail.quarantine import LIST_COLUMNS
+    from hdcli.ops import quarantine_list
     from hdcli.output import render_rows
 
-    out(render_rows(list_rows(context().store), fmt_of(fmt, as_json), LIST_COLUMNS))
+    out(render_rows(quarantine_list(context()), fmt_of(fmt, as_json), LIST_COLUMNS))
 
 
 @app.command("show")
@@ -57,11 +58,10 @@ def show(
 
     Example: hdcli mail quarantine show 3 --raw -o message.eml
     """
-    from hdcli.mail import quarantine
+    from hdcli.ops import quarantine_raw, quarantine_show
 
-    store = context().store
     if raw or output:
-        data = quarantine.raw_bytes(store, qid)
+        data = quarantine_raw(context(), qid)
         if output:
             _write_private(output, data)
             say(f"wrote {len(data)} bytes to {output}")
@@ -69,7 +69,7 @@ def show(
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
         return
-    shown = quarantine.show(store, qid)
+    shown = quarantine_show(context(), qid)
     fmt = fmt_of(fmt, as_json)
     if fmt in ("json", "jsonl"):
         from hdcli.output import render_record
@@ -121,7 +121,8 @@ def retry(
     Example: hdcli mail quarantine list | hdcli mail quarantine retry - --dry-run
     """
     from hdcli.errors import HdcliError
-    from hdcli.mail.quarantine import RETRY_COLUMNS, parse_ids, retry_one
+    from hdcli.mail.quarantine import RETRY_COLUMNS, parse_ids
+    from hdcli.ops import quarantine_retry
     from hdcli.output import render_rows
 
     ctx = context()
@@ -129,7 +130,7 @@ def retry(
     for qid in parse_ids(ids, sys.stdin):
         count += 1
         try:
-            rows.append(retry_one(ctx, qid, billing=billing, dry_run=dry_run).as_dict())
+            rows.append(quarantine_retry(ctx, qid, billing=billing, dry_run=dry_run))
         except HdcliError as exc:
             error_line(exc)
             failed = failed or exc.exit_code
@@ -149,15 +150,15 @@ def drop(ids: Ids, dry_run: DryRunOpt = False) -> None:
     Example: hdcli mail quarantine drop 3 4 --dry-run
     """
     from hdcli.errors import HdcliError
-    from hdcli.mail.quarantine import drop as do_drop
     from hdcli.mail.quarantine import parse_ids
+    from hdcli.ops import quarantine_drop
 
     ctx = context()
     failed = count = 0
     for qid in parse_ids(ids, sys.stdin):
         count += 1
         try:
-            row = do_drop(ctx, qid, dry_run=dry_run)
+            row = quarantine_drop(ctx, qid, dry_run=dry_run)
         except HdcliError as exc:
             error_line(exc)
             failed = failed or exc.exit_code

@@ -85,6 +85,8 @@ def _error(message: str, code: int, status: int | None = None) -> JSONResponse:
 
 #: resources only an admin token may change (the helpdesk's customers, contracts and staff)
 ADMIN_WRITES = ("/orgs", "/contracts", "/contacts", "/agents")
+#: resources only an admin token may read or change (quarantined mail: strangers' data)
+ADMIN_ONLY = ("/mail/quarantine",)
 #: resources an agent token may change (and ``POST /mail``, incoming mail): ticket work, time
 #: entries, approvals, reports by mail
 AGENT_WRITES = ("/tickets", "/time/", "/approvals", "/reports/")
@@ -98,6 +100,8 @@ def allowed(role: str, method: str, path: str) -> bool:
         return True
     if role == "gateway":
         return method == "POST" and path == "/mail"
+    if path.startswith(ADMIN_ONLY):
+        return False
     if method in READ:
         return role in ("agent", "readonly")
     if role != "agent" or path.startswith(ADMIN_WRITES):
@@ -780,6 +784,24 @@ RESOURCES: list[tuple[str, str, Handler]] = [
             query={"status": "str", "all": "bool", "limit": "int"},
             rename={"all": "everything"},
         ),
+    ),
+    ("GET", "/mail/quarantine", resource("quarantine_list")),
+    ("GET", "/mail/quarantine/{qid}", resource("quarantine_show", path=("qid",))),
+    ("GET", "/mail/quarantine/{qid}/raw", resource("quarantine_raw_b64", path=("qid",))),
+    (
+        "POST",
+        "/mail/quarantine/{qid}/retry",
+        resource(
+            "quarantine_retry",
+            path=("qid",),
+            body={"billing": bool, "dry_run": bool},
+            dry_run=False,
+        ),
+    ),
+    (
+        "POST",
+        "/mail/quarantine/{qid}/drop",
+        resource("quarantine_drop", path=("qid",), body={"dry_run": bool}, dry_run=False),
     ),
 ]
 

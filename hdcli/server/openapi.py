@@ -77,6 +77,20 @@ def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[st
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
+_QID = {"name": "qid", "in": "path", "required": True, "schema": _STR}
+
+
+def _quarantine(summary: str, props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [_QID],
+            "requestBody": _body(props),
+            "responses": _answers({"type": "object"}, "200", "404", "409", "422"),
+        }
+    }
+
+
 def _read(
     summary: str, ok: dict[str, Any], *params: dict[str, Any], missing: bool = True
 ) -> dict[str, Any]:
@@ -504,6 +518,33 @@ def document() -> dict[str, Any]:
                 _query("all", _BOOL_Q),
                 _query("limit", _INT),
                 missing=False,
+            ),
+            "/mail/quarantine": _read(
+                "quarantined messages, newest first (hdcli mail quarantine list --format "
+                "json; admin tokens only)",
+                _ROWS,
+                missing=False,
+            ),
+            "/mail/quarantine/{qid}": _read(
+                "a quarantined message's reason and headers (hdcli mail quarantine show)",
+                {"type": "object"},
+                _QID,
+            ),
+            "/mail/quarantine/{qid}/raw": _read(
+                "a quarantined message's original bytes, base64 (hdcli mail quarantine show --raw)",
+                {
+                    "type": "object",
+                    "required": ["content", "encoding"],
+                    "properties": {"content": _STR, "encoding": _STR},
+                },
+                _QID,
+            ),
+            "/mail/quarantine/{qid}/retry": _quarantine(
+                "run a quarantined message through ingest again (hdcli mail quarantine retry)",
+                {"billing": {"type": "boolean", "nullable": True}, "dry_run": _BOOL},
+            ),
+            "/mail/quarantine/{qid}/drop": _quarantine(
+                "remove a quarantined message (hdcli mail quarantine drop)", {"dry_run": _BOOL}
             ),
             "/mail": {
                 "post": {
