@@ -405,22 +405,6 @@ def show(ctx: Context, request: Request, payload: Any) -> Any:
     return run(ctx, _number(request), history=request.query_params.get("history") != "false")
 
 
-def assign(ctx: Context, request: Request, payload: Any) -> Any:
-    from hdcli.ops import assign as run
-
-    b = _fields(payload, {"to": str, "start": bool})
-    if not b.get("to"):
-        raise UsageError("assign needs 'to' (an agent's login)")
-    return run(ctx, _number(request), b["to"], start=bool(b.get("start")))
-
-
-def start(ctx: Context, request: Request, payload: Any) -> Any:
-    from hdcli.ops import start as run
-
-    b = _fields(payload, {"override": bool, "reason": str})
-    return run(ctx, _number(request), override=bool(b.get("override")), reason=b.get("reason"))
-
-
 def reply(ctx: Context, request: Request, payload: Any) -> Any:
     from hdcli.ops import reply as run
 
@@ -516,20 +500,6 @@ def log_time(ctx: Context, request: Request, payload: Any) -> Any:
     )
 
 
-def close(ctx: Context, request: Request, payload: Any) -> Any:
-    from hdcli.ops import close as run
-
-    b = _fields(payload, {"reason": str, "notify": bool})
-    return run(ctx, _number(request), b.get("reason"), notify=b.get("notify") is not False)
-
-
-def reopen(ctx: Context, request: Request, payload: Any) -> Any:
-    from hdcli.ops import reopen as run
-
-    b = _fields(payload, {"reason": str})
-    return run(ctx, _number(request), b.get("reason"))
-
-
 def mail(ctx: Context, request: Request, payload: Any) -> Any:
     """The raw RFC 5322 message through mail intake; its outcome."""
     from hdcli.mail.ingest import ingest_one
@@ -571,6 +541,26 @@ def service_report(ctx: Context, request: Request, payload: Any) -> Any:
 _CHANGE: dict[str, type | tuple[type, ...]] = {"force": bool, "reason": str}
 #: the resources that are one :mod:`hdcli.ops` call each: (method, path, handler)
 RESOURCES: list[tuple[str, str, Handler]] = [
+    (
+        "POST",
+        "/tickets/{number}/assign",
+        resource("assign", path=("number",), body={"to": str, "start": bool}, required=("to",)),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/start",
+        resource("start", path=("number",), body={"override": bool, "reason": str}),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/close",
+        resource("close", path=("number",), body={"reason": str, "notify": bool}),
+    ),
+    (
+        "POST",
+        "/tickets/{number}/reopen",
+        resource("reopen", path=("number",), body={"reason": str}),
+    ),
     (
         "POST",
         "/tickets/{number}/edit",
@@ -832,13 +822,9 @@ def build(
         Route("/api/tickets", e(list_tickets), methods=["GET"]),
         Route("/api/tickets", e(open_ticket), methods=["POST"]),
         Route("/api/tickets/{number}", e(show), methods=["GET"]),
-        Route("/api/tickets/{number}/assign", e(assign), methods=["POST"]),
-        Route("/api/tickets/{number}/start", e(start), methods=["POST"]),
         Route("/api/tickets/{number}/reply", e(reply), methods=["POST"]),
         Route("/api/tickets/{number}/note", e(note), methods=["POST"]),
         Route("/api/tickets/{number}/log", e(log_time), methods=["POST"]),
-        Route("/api/tickets/{number}/close", e(close), methods=["POST"]),
-        Route("/api/tickets/{number}/reopen", e(reopen), methods=["POST"]),
         Route("/api/mail", e(mail), methods=["POST"]),
         *(
             Route("/api" + path, e(handler), methods=[method])
