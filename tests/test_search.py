@@ -177,3 +177,53 @@ def test_many_hits_rank_the_newest_that_pass_the_filters(
     assert found(status="open", limit=2) == ["Fall 12", "Fall 13"]
     assert found(limit=4)[0] == "Fall 10"  # asked for more than the bound: every hit ranked
     assert found() == ["Fall 10", "Fall 12", "Fall 13", "Fall 11"]  # no limit: all ranked
+
+
+def test_sqlite_words_stand_for_exactly_the_terms_they_begin(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word is looked up in the index's vocabulary and named by its terms (faster than a
+    prefix): the tickets found are those the prefix itself finds, whatever the case,
+    diacritics, script or number of terms."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hdcli.backends import sqlite as backend
+
+    store = ctx.store
+    letters = "aAbäÄoöÖuüÜßsSéEıIİǅΣσςЖж1"
+    word = st.text(letters, min_size=1, max_size=5)
+
+    def ids(terms: str) -> set[int]:
+        sql = f"SELECT ticket_id FROM ({store.search_ids}) h"
+        return {int(r["ticket_id"]) for r in store.query(sql, [terms])}
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.lists(word, min_size=1, max_size=6), min_size=1, max_size=8),
+           st.lists(word, min_size=1, max_size=3), st.integers(0, 3))  # fmt: skip
+    def same(docs: list[list[str]], query: list[str], expand: int) -> None:
+        monkeypatch.setattr(backend, "SEARCH_EXPAND", expand)
+        monkeypatch.setattr(backend, "SEARCH_EXPAND_FROM", 1)
+        with store.transaction():
+            store.search_clear()
+            store.search_put([(i, " ".join(d)) for i, d in enumerate(docs, start=1)])
+        words = list(dict.fromkeys(query))
+        prefix = " AND ".join('"' + w + '"*' for w in words)
+        assert ids(store.search_terms(words)) == ids(prefix)
+
+    same()
+    with store.transaction():
+        store.search_clear()
+
+
+def test_sqlite_a_word_is_named_by_its_terms_unless_they_are_many(ctx: Context) -> None:
+    from hdcli.backends.sqlite import SEARCH_EXPAND
+
+    store = ctx.store
+    forms = [f"formular{n:03d}" for n in range(SEARCH_EXPAND + 1)]
+    with store.transaction():
+        store.search_put([(1, "Müller Drucker Druckers"), (2, " ".join(forms))])
+    assert store.search_terms(["MÜLLER", "druck"]) == '("muller") AND ("drucker" OR "druckers")'
+    assert store.search_terms(["Straße"]) == '"straße"'  # no term begins so: matches nothing
+    assert store.search_terms(["formular"]) == '"formular"*'  # too many terms
+    assert store.search_terms(["dr"]) == '"dr"*'  # too short to look up
