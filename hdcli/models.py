@@ -116,7 +116,9 @@ APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
 Via = Literal["mail", "phone", "fax"]
 VIAS: tuple[Via, ...] = get_args(Via)
 
-ReportStatus = Literal["pending", "approved", "disputed"]
+#: ``withdrawn``: the ticket was reopened and closed again without time under
+#: ``empty_reports = skip``, so the report of its earlier close no longer stands
+ReportStatus = Literal["pending", "approved", "disputed", "withdrawn"]
 REPORT_STATUSES: tuple[ReportStatus, ...] = get_args(ReportStatus)
 
 # -- mail ------------------------------------------------------------------------------------------

@@ -117,3 +117,40 @@ def test_skip_and_send_on_both_backends(any_ctx: Context) -> None:
     tickets.close(ctx, skipped)
     row = latest_report(ctx.store, int(views.get_ticket(ctx.store, skipped)["id"]))
     assert row is not None and row["worked_minutes"] == 15
+
+
+def test_closed_again_without_time_withdraws_the_earlier_report(any_ctx: Context) -> None:
+    from hdcli import timeentries
+    from hdcli.billing.servicereports import decide_report
+    from hdcli.errors import Refused
+
+    ctx = any_ctx
+    month = month_range("this", ctx.today(), ctx.tz)
+    req = tickets.OpenRequest(ANNA, "Drucker", "x", notify=False)
+    number = str(tickets.open_ticket(ctx, req).ticket["number"])
+    tickets.log_time(ctx, number, 30)
+    tickets.close(ctx, number)
+    tid = int(views.get_ticket(ctx.store, number)["id"])
+    first = latest_report(ctx.store, tid)
+    assert first is not None and first["status"] == "pending"
+    # the time was a mistake: reopened, removed, closed again under ``skip``
+    tickets.reopen(ctx, number)
+    for entry in timeentries.entries(ctx, number):
+        timeentries.remove_entry(ctx, int(entry["id"]))
+    tickets.close(ctx, number)
+    row = latest_report(ctx.store, tid)
+    assert row is not None and row["id"] == first["id"] and row["status"] == "withdrawn"
+    withdrawn = [h for h in ctx.store.query(
+        "SELECT action FROM history WHERE ticket_id = ? ORDER BY id", (tid,)
+    ) if h["action"] == "service_report_withdrawn"]  # fmt: skip
+    assert len(withdrawn) == 1
+    detail = {r["ticket"]: r for r in billing_rows(ctx, month, detail=True) if r["ticket"]}
+    assert detail[number]["pending"] == 0 and detail[number]["report"] == "withdrawn"
+    with pytest.raises(Refused, match="withdrawn"):
+        decide_report(ctx, number, "approved", by="Anna Schmidt", via="phone")
+    # with time again, a new report is made and awaits the answer
+    tickets.reopen(ctx, number)
+    tickets.log_time(ctx, number, 15)
+    tickets.close(ctx, number)
+    row = latest_report(ctx.store, tid)
+    assert row is not None and row["status"] == "pending" and row["worked_minutes"] == 15

@@ -177,9 +177,10 @@ def _status_counts(sums: _Sums, status: str | None, worked: int) -> None:
         sums.approved += 1
     elif status == "disputed":
         sums.disputed += 1
-    elif status is not None or worked:  # pending, or closed before service reports existed
-        sums.pending += 1
-    # no report and no time: closed without one (``empty_reports = skip``), awaits nothing
+    elif status not in (None, "withdrawn") or worked:
+        sums.pending += 1  # pending, or closed before service reports existed
+    # no report (or a withdrawn one) and no time: closed without one (``empty_reports =
+    # skip``), awaits nothing
 
 
 def billing_rows(

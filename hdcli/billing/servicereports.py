@@ -21,7 +21,7 @@ from hdcli.billing.accounting import contract_terms
 from hdcli.billing.monthly import local_date, month_share
 from hdcli.errors import NotFound, Refused, UsageError
 from hdcli.mail.answers import decision_word
-from hdcli.models import REPORT_STATUSES, VIAS, choice
+from hdcli.models import VIAS, choice
 from hdcli.repo import articles as article_repo
 from hdcli.repo import billing as billing_repo
 from hdcli.repo import customers as customer_repo
@@ -155,8 +155,9 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
     """Store the service report of a ticket being closed and queue it (with the PDF to sign).
 
     A ticket without time (0 h worked) under a contract with ``empty_reports = skip`` gets no
-    report: nothing is stored or mailed, the history says ``service_report_skipped`` (None is
-    returned)."""
+    report: nothing is mailed, the history says ``service_report_skipped`` (None is
+    returned), and the report of an earlier close, if any, is ``withdrawn`` (its time was
+    removed after a reopen): it awaits no answer and counts for nothing."""
     from hdcli.billing.document import render_pdf, render_text
     from hdcli.mail.outbound import OutAttachment
 
@@ -165,6 +166,17 @@ def create_service_report(ctx: Context, ticket: Row, notify: bool = True) -> int
     if report.charge.worked_minutes == 0 and (
         customer_repo.contract_value(store, ticket["contract_id"], "empty_reports") != "send"
     ):
+        earlier = billing_repo.latest_report_status(store, int(ticket["id"]))
+        if earlier and earlier["status"] != "withdrawn":
+            billing_repo.withdraw_report(store, int(earlier["id"]))
+            record(
+                ctx,
+                ticket,
+                "service_report_withdrawn",
+                report=earlier["id"],
+                previous=earlier["status"],
+                reason=NO_TIME,
+            )
         record(ctx, ticket, "service_report_skipped", reason=NO_TIME)
         return None
     name, address = report_recipient(store, ticket)
@@ -318,6 +330,8 @@ def refresh_report(ctx: Context, ticket: Row, report: Row | None = None) -> str 
 
 
 REPORT_VIAS = VIAS
+#: what a customer answers to a report
+DECISIONS = ("approved", "disputed")
 
 
 def decide_report(
@@ -332,7 +346,7 @@ def decide_report(
     """Record the customer's answer to a ticket's (latest) service report: ``approved`` or
     ``disputed``, by whom and how. Returns the report row."""
 
-    if status not in REPORT_STATUSES[1:]:
+    if status not in DECISIONS:
         raise UsageError(f"bad report status {status!r}")
     choice(via, REPORT_VIAS, "--via")
     if status == "approved" and not by.strip():
@@ -355,6 +369,11 @@ def decide_report_in_tx(
         raise NotFound(
             f"ticket {ticket['number']} has no service report (one is made when the "
             "ticket is closed)"
+        )
+    if report["status"] == "withdrawn":
+        raise Refused(
+            f"the service report of ticket {ticket['number']} was withdrawn: the ticket was "
+            "closed again without time"
         )
     guard(ctx, f"report.{status}", ticket, by=by, via=via)
     billing_repo.decide_report(

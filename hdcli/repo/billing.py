@@ -54,6 +54,11 @@ def refresh_charge(
     )
 
 
+def withdraw_report(store: SqlStorage, report_id: int) -> None:
+    """The report no longer stands: its ticket was closed again without one."""
+    store.execute("UPDATE service_reports SET status = 'withdrawn' WHERE id = ?", (report_id,))
+
+
 def decide_report(
     store: SqlStorage,
     report_id: int,
