@@ -116,14 +116,20 @@ def reply(
 
 
 def note(
-    ctx: Context, number: str, text: str, minutes: int | None = None, kind: str = "note"
+    ctx: Context,
+    number: str,
+    text: str,
+    minutes: int | None = None,
+    kind: str = "note",
+    *,
+    force: bool = False,
 ) -> Row:
-    payload = {"text": text, "minutes": minutes, "kind": kind}
+    payload = {"text": text, "minutes": minutes, "kind": kind, "force": force}
     if (done := _post(ctx, number, "note", payload)) is not None:
         return done
     from hdcli.tickets import note as run
 
-    return _done(run(ctx, number, text, minutes, kind=kind))
+    return _done(run(ctx, number, text, minutes, kind=kind, force=force))
 
 
 def log_time(

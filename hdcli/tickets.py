@@ -738,8 +738,16 @@ def reply(
 
 
 def note(
-    ctx: Context, number: str, text: str, minutes: int | None = None, kind: str = "note"
+    ctx: Context,
+    number: str,
+    text: str,
+    minutes: int | None = None,
+    kind: str = "note",
+    *,
+    force: bool = False,
 ) -> Row:
+    """An internal or phone note, with ``minutes`` of time (above ``time.max_entry`` only with
+    ``force``)."""
     if not text.strip():
         raise UsageError("a note needs a text (-m)")
     with change(ctx) as store:
@@ -763,6 +771,7 @@ def note(
                 minutes,
                 note=text[:200],
                 activity="phone" if kind == "phone" else "other",
+                force=force,
             )
         touch(store, ticket)
         record(ctx, ticket, "noted", kind=kind, minutes=minutes)

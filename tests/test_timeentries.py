@@ -87,14 +87,19 @@ def test_one_entry_above_the_maximum_is_refused_everywhere_unless_forced(ctx: Co
     entry = int(timeentries.entries(ctx, number)[0]["id"])
     with pytest.raises(Refused, match=r"time\.max_entry"):
         timeentries.edit_entry(ctx, entry, minutes=12 * 60 + 1)
+    with pytest.raises(Refused, match=r"time\.max_entry"):
+        tickets.note(ctx, number, "Rückruf", 13 * 60, kind="phone")
     tickets.log_time(ctx, number, 25 * 60, force=True)
-    assert [e["minutes"] for e in timeentries.entries(ctx, number)] == [720, 1500]
+    tickets.note(ctx, number, "Umzug vor Ort", 13 * 60, force=True)
+    assert [e["minutes"] for e in timeentries.entries(ctx, number)] == [720, 1500, 780]
 
 
 def test_time_commands(hd: Helpdesk) -> None:
     hd.seed()
     number = hd.open()
     refused = hd("--as", "mmueller", "log", number, "25h")
+    assert refused.returncode == 4 and "time.max_entry" in refused.stderr
+    refused = hd("note", number, "-m", "Umzug", "--time", "13h")
     assert refused.returncode == 4 and "time.max_entry" in refused.stderr
     hd.ok("--as", "mmueller", "log", number, "3h", "--note", "Drucker")
     [entry] = hd.json("time", "list", number)

@@ -17,6 +17,9 @@ def note(
     ] = None,
     time: Annotated[str | None, typer.Option("--time", help="time spent, e.g. 10m")] = None,
     phone: Annotated[bool, typer.Option("--phone", help="a note of a phone call")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="accept --time above time.max_entry")
+    ] = False,
 ) -> None:
     """Add an internal note (never mailed to the customer).
 
@@ -27,7 +30,8 @@ def note(
 
     text = read_text(message, body_file, "note") or ""
     minutes = parse_duration(time) if time else None
-    ticket = do_note(context(), number, text, minutes, kind="phone" if phone else "note")
+    kind = "phone" if phone else "note"
+    ticket = do_note(context(), number, text, minutes, kind=kind, force=force)
     say(f"noted: {ticket['number']}")
 
 

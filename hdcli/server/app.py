@@ -457,11 +457,12 @@ def _attachments(items: list[Any]) -> list[OutAttachment]:
 def note(ctx: Context, request: Request, payload: Any) -> Any:
     from hdcli.ops import note as run
 
-    b = _fields(payload, {"text": str, "minutes": int, "kind": str})
+    b = _fields(payload, {"text": str, "minutes": int, "kind": str, "force": bool})
     kind = b.get("kind") or "note"
     if kind not in ("note", "phone"):
         raise UsageError(f"bad kind {kind!r} (allowed: note, phone)")
-    return run(ctx, _number(request), b.get("text") or "", _minutes(b), kind=kind)
+    text, minutes = b.get("text") or "", _minutes(b)
+    return run(ctx, _number(request), text, minutes, kind=kind, force=bool(b.get("force")))
 
 
 def _minutes(b: Row) -> int | None:

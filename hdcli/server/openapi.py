@@ -320,6 +320,7 @@ def document() -> dict[str, Any]:
                     "text": _STR,
                     "minutes": {**_INT, "nullable": True},
                     "kind": {"type": "string", "enum": ["note", "phone"]},
+                    "force": _BOOL,
                 },
                 ("text",),
             ),
