@@ -43,6 +43,12 @@ ValidTo = Annotated[str | None, typer.Option("--valid-to", help="YYYY-MM-DD")]
 FIELDS = CONTRACT_FIELDS
 
 
+def _fields(options: dict[str, Any]) -> dict[str, str | None]:
+    """The contract fields among a command's options (its parameters are named as the
+    fields are, so ``add`` and ``edit`` pass them on alike)."""
+    return {name: options[name] for name in FIELDS}
+
+
 def add(
     org: Annotated[str, typer.Argument(help="organisation name")],
     number: Annotated[str, typer.Option("--number", help="contract number")],
@@ -64,22 +70,7 @@ def add(
     """
     from hdcli.ops import add_contract  # here, or the remote helpdesk
 
-    row = add_contract(
-        context(),
-        org=org,
-        number=number,
-        billing=billing,
-        rate=rate,
-        increment=increment,
-        minimum=minimum,
-        included=included,
-        approval=approval,
-        closed_policy=closed_policy,
-        report_to=report_to,
-        valid_from=valid_from,
-        valid_to=valid_to,
-        empty_reports=empty_reports,
-    )
+    row = add_contract(context(), org=org, number=number, **_fields(locals()))
     say(f"added contract {row['number']} for {row['organisation']}")
 
 
@@ -103,21 +94,7 @@ def edit(
     """
     from hdcli.ops import edit_contract  # here, or the remote helpdesk
 
-    edit_contract(
-        context(),
-        number,
-        billing=billing,
-        rate=rate,
-        increment=increment,
-        minimum=minimum,
-        included=included,
-        approval=approval,
-        closed_policy=closed_policy,
-        report_to=report_to,
-        valid_from=valid_from,
-        valid_to=valid_to,
-        empty_reports=empty_reports,
-    )
+    edit_contract(context(), number, **_fields(locals()))
     say(f"changed contract {number}")
 
 
