@@ -388,12 +388,19 @@ def test_headers_are_the_same_both_ways(
     # and what both give is what was asked for (a run of blanks in a display name written
     # as atoms reads as one blank: RFC 5322 3.2.2)
     raw = fast if isinstance(fast, bytes) else b""
-    assert headers["subject"] == [outbound.one_line(subject)]
+    [read] = headers["subject"]
+    if re.search(rb"(?m)^Subject:\r?\n ", raw):
+        # a word too long for the first line goes on the next: unfolded, the value begins
+        # with the folding blank (RFC 5322 2.2.3), which the stdlib reader keeps
+        read = read.removeprefix(" ")
+    assert read == outbound.one_line(subject)
     for given_name, header in ((from_name, "from"), (to_name, "to")):
         want = outbound.one_line(given_name)
         [(got, _)] = seen["addresses"][header]
-        if len(want.encode()) + want.count('"') + want.count("\\") > 600:
-            # it may not fit on one line: several encoded words
+        if len(want.encode()) + want.count('"') + want.count("\\") > 600 or "\xa0" in want:
+            # it may not fit on one line: several encoded words; and the modern parser reads
+            # a blank before a no-break space as one blank (" \xa0" as " "), which the
+            # encoded word does not say
             got = display_name(raw, header)
         assert got in (want, re.sub(" +", " ", want))
 
