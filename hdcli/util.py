@@ -33,11 +33,13 @@ def norm_email(address: str) -> str:
     return address.strip().strip("<>").strip().lower()
 
 
-_EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$|^[^@\s]+@localhost$")
+_EMAIL_RE = re.compile(r"[^@\s<>\"(),;:\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|[^@\s]+@localhost")
 
 
 def valid_email(address: str) -> bool:
-    return bool(_EMAIL_RE.match(address))
+    """Whether ``address`` is one plain address, the whole string (a trailing line break is
+    not part of it: it would end a header line)."""
+    return bool(_EMAIL_RE.fullmatch(address))
 
 
 def like_escape(text: str) -> str:

@@ -261,3 +261,21 @@ def test_common_shapes_take_the_fast_reading() -> None:
         assert parse._simple_address(value) == pair
     for value in ["a@x.example (Anna)", "Team: a@x.example;", "a@x.example, b@x.example", ""]:
         assert parse._simple_address(value) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "valid"),
+    [
+        ("anna.schmidt@muster.example", True),
+        ("root@localhost", True),
+        ("anna.schmidt@muster.example\n", False),  # a line break would end a header line
+        ("root@localhost\n", False),
+        ("anna@muster.example\r\nBcc: x@evil.example", False),
+        ("Anna <anna@muster.example>", False),
+        ("anna@muster", False),
+    ],
+)
+def test_a_valid_address_is_the_whole_string(address: str, valid: bool) -> None:
+    from hdcli.util import valid_email
+
+    assert valid_email(address) is valid
