@@ -227,3 +227,39 @@ def test_sqlite_a_word_is_named_by_its_terms_unless_they_are_many(ctx: Context) 
     assert store.search_terms(["Straße"]) == '"straße"'  # no term begins so: matches nothing
     assert store.search_terms(["formular"]) == '"formular"*'  # too many terms
     assert store.search_terms(["dr"]) == '"dr"*'  # too short to look up
+
+
+def test_newest_hits_by_creation_are_the_same_as_sorting_every_hit(
+    any_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``list --search --limit N`` sorts only candidates (the newest hits by id, and the few
+    created later than they are): the tickets and their order are those of sorting every hit,
+    even when creation times do not rise with the ids (here shuffled)."""
+    import random
+
+    from hdcli.repo import tickets as ticket_repo
+
+    ctx = any_ctx
+    monkeypatch.setattr(ticket_repo, "RANKED", 4)
+    for n in range(30):
+        body = "Drucker klemmt" if n % 3 else "Scanner piept"
+        req = tickets.OpenRequest(ANNA, f"Fall {n}", body, notify=False)
+        tickets.open_ticket(ctx, req)
+    rng = random.Random(7)
+    ids = [int(r["id"]) for r in ctx.store.query("SELECT id FROM tickets")]
+    days = [f"2026-11-{d:02d}T09:00:00+00:00" for d in rng.choices(range(1, 29), k=len(ids))]
+    with ctx.store.transaction():
+        for tid, day in zip(ids, days, strict=True):
+            ctx.store.execute("UPDATE tickets SET created_at = ? WHERE id = ?", (day, tid))
+    tickets.close(ctx, list_tickets(ctx.store, search="Drucker")[0]["number"], notify=False)
+
+    def numbers(limit: int | None, **kw: object) -> list[str]:
+        rows = list_tickets(ctx.store, search="Drucker", limit=limit, **kw)  # type: ignore[arg-type]
+        return [r["number"] for r in rows]
+
+    for limit in (1, 3, 5, 19, 20, 40):
+        assert numbers(limit) == numbers(None)[:limit]
+        assert numbers(limit, status="open") == numbers(None, status="open")[:limit]
+    monkeypatch.setattr(ticket_repo, "LATER", 1)  # too many created later: every hit sorted
+    assert numbers(5) == numbers(None)[:5]
+    assert numbers(0) == []

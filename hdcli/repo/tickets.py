@@ -271,19 +271,24 @@ def listing(
         # 1,000,000 took 0.6 s. Only the newest hits that pass the filters are ranked, at most
         # RANKED (or ``limit``): first their ids, from the index in id order (no rank), then
         # the rank of just those. With fewer hits, every hit is ranked.
-        found = store.query(
-            f"SELECT h.ticket_id FROM ({store.search_ids}) h JOIN tickets t ON t.id = h.ticket_id"
-            f"{cond} ORDER BY h.ticket_id DESC LIMIT {max(RANKED, int(limit))}",
-            [search, *params],
-        )
+        found = _newest_hit_ids(store, search, cond, params, max(RANKED, int(limit)))
         if not found:
             return []
-        ranked_sql, ranked_params = store.search_ranked(
-            search, [int(r["ticket_id"]) for r in found]
-        )
+        ranked_sql, ranked_params = store.search_ranked(search, found)
         hits = f" JOIN ({ranked_sql}) h ON h.ticket_id = t.id"
         params = [*ranked_params, *params]
         order = _RANKED
+    elif (
+        search is not None
+        and limit is not None
+        and ((among := _newest_by_creation(store, search, cond, params, int(limit))) is not None)
+    ):
+        # Newest first: sorting every hit by its creation took 0.5 s for a word in a fifth
+        # of 1,000,000 tickets; only the candidates are sorted.
+        if not among:
+            return []
+        cond += (" AND " if cond else " WHERE ") + f"t.id IN ({', '.join('?' * len(among))})"
+        params = [*params, *among]
     elif search is not None:
         # the one search query: hdcli search and hdcli list --search alike
         hits = f" JOIN ({store.search_hits}) h ON h.ticket_id = t.id"
@@ -306,6 +311,65 @@ def listing(
         params,
     )
     return cast("list[ListedTicket]", rows)
+
+
+def _newest_hit_ids(
+    store: SqlStorage, search: str, cond: str, params: list[Any], n: int
+) -> list[int]:
+    """The ids of the ``n`` newest (highest id) tickets matching ``search`` that pass
+    ``cond``: from the index in id order, unranked."""
+    rows = store.query(
+        f"SELECT h.ticket_id FROM ({store.search_ids}) h JOIN tickets t ON t.id = h.ticket_id"
+        f"{cond} ORDER BY h.ticket_id DESC LIMIT {int(n)}",
+        [search, *params],
+    )
+    return [int(r["ticket_id"]) for r in rows]
+
+
+#: at most this many tickets older by id but newer by creation than the candidates are
+#: looked at by :func:`_newest_by_creation`; with more, every hit is sorted instead
+LATER = 10_000
+
+
+def _newest_by_creation(
+    store: SqlStorage, search: str, cond: str, params: list[Any], limit: int
+) -> list[int] | None:
+    """Ids among which the ``limit`` newest hits by creation time (of ``search``, passing
+    ``cond``) surely are, or None when they are found best by sorting every hit.
+
+    The candidates are the newest hits by id (:data:`RANKED`, or ``limit``). Let T be the
+    creation time of the ``limit``-th newest of them: a hit outside them that belongs to the
+    answer was created at T or later, and its id is below theirs; those few (tickets are
+    created in id order, so normally none) are added when they match."""
+    if limit < 1:
+        return []
+    n = max(RANKED, limit)
+    found = _newest_hit_ids(store, search, cond, params, n)
+    if len(found) < n:
+        return found  # every hit
+    marks = ", ".join("?" * len(found))
+    row = store.query_one(
+        f"SELECT created_at FROM tickets WHERE id IN ({marks}) "
+        f"ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {limit - 1}",
+        found,
+    )
+    assert row is not None
+    later_cond = (cond + " AND " if cond else " WHERE ") + "t.created_at >= ? AND t.id < ?"
+    later = store.query(
+        f"SELECT t.id FROM tickets t{later_cond} LIMIT {LATER + 1}",
+        [*params, row["created_at"], min(found)],
+    )
+    if len(later) > LATER:
+        return None
+    if later:
+        ids = [int(r["id"]) for r in later]
+        matched = store.query(
+            f"SELECT h.ticket_id FROM ({store.search_ids}) h "
+            f"WHERE h.ticket_id IN ({', '.join('?' * len(ids))})",
+            [search, *ids],
+        )
+        found += [int(r["ticket_id"]) for r in matched]
+    return found
 
 
 #: The group of an open ticket in the workload report, by what it is grouped by.
