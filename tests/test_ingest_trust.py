@@ -7,11 +7,14 @@ from __future__ import annotations
 import sqlite3
 import tracemalloc
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from test_ingest import ANNA
 from test_ingest import mail as plain_mail
+
+if TYPE_CHECKING:
+    from hdcli.context import Context
 
 
 def mail(*args: Any, date: str = "Mon, 02 Nov 2026 08:00:00 +0100", **kwargs: Any) -> bytes:
@@ -314,3 +317,49 @@ def test_answers_loops_bounces_and_strangers_machines_are_still_ignored(
     assert result.outcome == "ignored", result
     assert rows(hd.db, "SELECT count(*) FROM tickets") == [(0,)]
     assert outbound(hd.db) == 0
+
+
+@pytest.mark.parametrize(
+    "any_ctx", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_contact_made_meanwhile_by_another_writer_does_not_quarantine_the_mail(
+    any_ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ingest processes on PostgreSQL, two mails of one new address of a customer's
+    domain: both find no contact, the first commits it, the second's insert is a unique
+    violation. That mail is taken again (now the contact is there), not quarantined."""
+    from email.message import EmailMessage
+
+    from hdcli.backends import open_storage
+    from hdcli.mail.ingest import ingest_one
+    from hdcli.repo import customers as customer_repo
+
+    ctx = any_ctx
+    sender = "neu.kollege@muster.example"
+    other = open_storage(str(ctx.config.get("storage.url")))
+    real = customer_repo.insert_contact
+    calls: list[str] = []
+
+    def raced(store: Any, row: Any) -> int:
+        calls.append(row["email"])
+        if len(calls) == 1:  # the other process got there first, and committed
+            with other.transaction():
+                real(other, {**row, "name": "Neu Kollege (anderer Prozess)"})
+        return real(store, row)
+
+    monkeypatch.setattr(customer_repo, "insert_contact", raced)
+    msg = EmailMessage()
+    msg["From"] = f"Neu Kollege <{sender}>"
+    msg["To"] = "helpdesk@smartwork.example"
+    msg["Subject"] = "Monitor bleibt schwarz"
+    msg["Message-ID"] = "<race-1@muster.example>"
+    msg.set_content("Seit heute früh.")
+    try:
+        result = ingest_one(ctx, bytes(msg))
+    finally:
+        other.close()
+    assert result.outcome == "new", result
+    assert calls == [sender]  # the second try found the contact and made none
+    rows = ctx.store.query("SELECT name FROM contacts WHERE email = ?", (sender,))
+    assert [r["name"] for r in rows] == ["Neu Kollege (anderer Prozess)"]
+    assert ctx.store.query("SELECT id FROM quarantine") == []
