@@ -1,5 +1,7 @@
 """``python -m bench.count FILE [--notify]``: statements per ticket of a bulk open;
-``python -m bench.count --export ADDRESS``: statements of one ``hdcli privacy export``.
+``python -m bench.count --export ADDRESS``: statements of one ``hdcli privacy export``;
+``python -m bench.count --ingest FOLDER``: statements per mail of ingesting each file of FOLDER
+as ``hdcli-mailgate`` does, one transaction a mail (by outcome and kind).
 
 Opens the rows of FILE (JSONL or CSV) in this process as ``hdcli open --from-file`` does, in the
 helpdesk that ``HDCLI_CONFIG`` / ``HDCLI_STORAGE__URL`` name, and counts every statement hdcli
@@ -121,6 +123,51 @@ def export(address: str) -> int:
     return 0
 
 
+def ingest(folder: str) -> int:
+    """Count the statements of ingesting every file of ``folder``, one transaction a mail."""
+    from pathlib import Path
+
+    from hdcli.config import Config
+    from hdcli.context import Context
+    from hdcli.mail.ingest import ingest_one
+
+    ctx = Context(Config.load(os.environ.get("HDCLI_CONFIG"), env=os.environ), "bench")
+    store: Any = ctx.store
+    counting = Counting(store._conn)
+    store._conn = counting
+    outcomes: Counter[str] = Counter()
+    per: dict[str, Counter[str]] = {}
+    try:
+        for path in sorted(Path(folder).iterdir()):
+            before = Counter(counting.kinds)
+            outcome = ingest_one(ctx, path.read_bytes(), path.name).outcome
+            outcomes[outcome] += 1
+            per.setdefault(outcome, Counter()).update(counting.kinds - before)
+    finally:
+        store._conn = counting._conn
+        ctx.close()
+    mails = sum(outcomes.values())
+    print(
+        json.dumps(
+            {
+                "mails": mails,
+                "statements": sum(counting.kinds.values()),
+                "per_mail": round(sum(counting.kinds.values()) / max(mails, 1), 1),
+                "outcomes": dict(outcomes),
+                "per_mail_by_outcome": {
+                    o: {
+                        "statements": round(sum(c.values()) / outcomes[o], 1),
+                        "by_kind": {k: round(n / outcomes[o], 2) for k, n in c.most_common()},
+                    }
+                    for o, c in per.items()
+                },
+            },
+            indent=1,
+        )
+    )
+    return 0
+
+
 def main(argv: list[str]) -> int:
     from hdcli.bulk import open_from_file
     from hdcli.config import Config
@@ -128,6 +175,8 @@ def main(argv: list[str]) -> int:
 
     if argv[:1] == ["--export"]:
         return export(argv[1])
+    if argv[:1] == ["--ingest"]:
+        return ingest(argv[1])
     path, notify = argv[0], "--notify" in argv
     ctx = Context(Config.load(os.environ.get("HDCLI_CONFIG"), env=os.environ), "bench")
     store: Any = ctx.store

@@ -41,8 +41,33 @@ def terms(store: SqlStorage, query: str) -> str:
 
 
 def refresh(store: SqlStorage, ticket_ids: Iterable[int]) -> None:
-    """Write the current text of these tickets into the index (inside the caller's
-    transaction)."""
+    """Write the current text of these tickets into the index: inside a transaction once,
+    just before it commits (a new ticket with its first mail and its acknowledgement is
+    indexed once, not after each), at once outside one. A read of the index inside the
+    transaction calls :func:`current` first."""
+    if not store.in_transaction:
+        _write(store, ticket_ids)
+        return
+    store.before_commit("search", _Stale(store)).ids.update(ticket_ids)
+
+
+class _Stale:
+    """The tickets of the open transaction whose document is still to be written."""
+
+    def __init__(self, store: SqlStorage) -> None:
+        self.store = store
+        self.ids: set[int] = set()
+
+    def __call__(self) -> None:
+        _write(self.store, sorted(self.ids))
+
+
+def current(store: SqlStorage) -> None:
+    """Before the index is read inside a transaction: write the documents still waiting."""
+    store.run_before_commit("search")
+
+
+def _write(store: SqlStorage, ticket_ids: Iterable[int]) -> None:
     from hdcli.repo import search as search_repo
 
     ids = list(dict.fromkeys(ticket_ids))
@@ -66,10 +91,10 @@ def rebuild(storage: Storage) -> int:
         for tid in list(search_repo.ticket_ids(store)):
             batch.append(tid)
             if len(batch) >= BATCH:
-                refresh(store, batch)
+                _write(store, batch)
                 count += len(batch)
                 batch = []
-        refresh(store, batch)
+        _write(store, batch)
         count += len(batch)
     return count
 
@@ -80,17 +105,19 @@ def forget(store: SqlStorage, texts: Iterable[str], contact_id: int | None = Non
     trace of the old documents in the index. Returns how many tickets were indexed anew."""
     from hdcli.repo import search as search_repo
 
+    current(store)
     ids: set[int] = set()
     for text in texts:
         if text.strip():
             ids.update(store.search_containing(text.strip()))
     if contact_id is not None:
         ids.update(search_repo.of_contact(store, contact_id))
-    refresh(store, sorted(ids))
+    _write(store, sorted(ids))
     store.search_compact()
     return len(ids)
 
 
 def snippets(store: SqlStorage, query: str, numbers: list[str]) -> dict[str, str]:
     """An excerpt around the matches of ``query`` for each of these tickets, by number."""
+    current(store)
     return store.search_snippets(terms(store, query), numbers)

@@ -328,7 +328,8 @@ def open_in_tx(
             # Two processes may open one external id at once: both found nothing above, and
             # on PostgreSQL the later insert fails (SQLite's write lock rules that out). The
             # savepoint undoes its row and its number; the other's ticket is the answer.
-            with store.savepoint():
+            # (Without an external id there is no twin: an error is the caller's to undo.)
+            with store.savepoint() if req.external_id else nullcontext():
                 ticket["number"] = fmt.allocate(store, 1, ctx.today(), sid)[0]
                 ticket["id"] = ticket_repo.insert(store, ticket)
         except store.IntegrityError as exc:

@@ -87,8 +87,10 @@ def list_tickets(
         raise UsageError("--limit cannot be negative")
     terms = None
     if search is not None:
+        from hdcli.search import current
         from hdcli.search import terms as search_terms
 
+        current(store)
         terms = search_terms(store, search)
     return ticket_repo.listing(
         store,

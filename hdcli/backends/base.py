@@ -24,17 +24,18 @@ import contextlib
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
 from hdcli.errors import Refused
 from hdcli.models import Row as Row
 from hdcli.util import like_pattern as like_pattern
 
 _MIGRATION = re.compile(r"(\d{4})_(\w+)\.sql")
+_Action = TypeVar("_Action", bound=Callable[[], None])
 
 ErrorKind = Literal["transient", "permanent", "integrity"]
 #: a driver error worth retrying: BackendUnavailable
@@ -330,6 +331,9 @@ class SqlStorage(Storage):
         #: Inside :meth:`deferred_writes`: the rows of :meth:`write` not sent yet, by table
         #: and statement, in the order they came.
         self._pending: dict[tuple[str, str], list[tuple[Any, ...]]] | None = None
+        #: What runs once just before the open transaction commits, by name (see
+        #: :meth:`before_commit`).
+        self._before_commit: dict[str, Callable[[], None]] = {}
 
     # -- dialect points --------------------------------------------------------------
     @abstractmethod
@@ -377,8 +381,12 @@ class SqlStorage(Storage):
         self._depth = 1
         try:
             yield self
+            while self._before_commit:
+                name = next(iter(self._before_commit))
+                self._before_commit.pop(name)()
         except BaseException:
             self._depth = 0
+            self._before_commit.clear()
             # the connection may be gone; the original error matters
             with contextlib.suppress(Exception):
                 self._rollback()
@@ -396,6 +404,21 @@ class SqlStorage(Storage):
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    def before_commit(self, name: str, action: _Action) -> _Action:
+        """Run ``action`` once just before the open transaction commits, inside it (its
+        writes commit with the rest; its error rolls all back). While an action waits under
+        ``name``, that one is returned and ``action`` is not kept: it still runs once.
+        Dropped when the transaction is rolled back."""
+        if not self._depth:
+            raise RuntimeError("before_commit() needs an open transaction()")
+        return cast("_Action", self._before_commit.setdefault(name, action))
+
+    def run_before_commit(self, name: str) -> None:
+        """Run the action registered under ``name`` now (a read needs what it writes)."""
+        action = self._before_commit.pop(name, None)
+        if action is not None:
+            action()
 
     @contextmanager
     def savepoint(self) -> Iterator[SqlStorage]:

@@ -345,8 +345,8 @@ class SqliteStorage(SqlStorage):
         return f"{self.search_hits} AND rowid >= ?", [terms, min(ticket_ids)]
 
     def search_put(self, docs: Sequence[tuple[int, str]]) -> None:
-        self.search_drop([tid for tid, _ in docs])
-        self.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", docs)
+        # FTS5 replaces a document of the same rowid (its old terms go with it)
+        self.executemany("INSERT OR REPLACE INTO search_index (rowid, body) VALUES (?, ?)", docs)
 
     def search_drop(self, ticket_ids: Sequence[int]) -> None:
         self.executemany("DELETE FROM search_index WHERE rowid = ?", [(t,) for t in ticket_ids])
