@@ -17,6 +17,9 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -95,22 +98,29 @@ class Counting:
         setattr(self._conn, name, value)
 
 
-def export(address: str) -> int:
-    """Count the statements of one privacy export of ``address`` (written to /dev/null)."""
+@contextmanager
+def _counted() -> Iterator[tuple[Any, Counting]]:
+    """The helpdesk that ``HDCLI_CONFIG`` names, its connection counting what is sent."""
     from hdcli.config import Config
     from hdcli.context import Context
-    from hdcli.privacy import export as run
 
     ctx = Context(Config.load(os.environ.get("HDCLI_CONFIG"), env=os.environ), "bench")
     store: Any = ctx.store
     counting = Counting(store._conn)
     store._conn = counting
     try:
-        with open(os.devnull, "w", encoding="utf-8") as sink:
-            rows = run(ctx, address, sink)
+        yield ctx, counting
     finally:
         store._conn = counting._conn
         ctx.close()
+
+
+def export(address: str) -> int:
+    """Count the statements of one privacy export of ``address`` (written to /dev/null)."""
+    from hdcli.privacy import export as run
+
+    with _counted() as (ctx, counting), open(os.devnull, "w", encoding="utf-8") as sink:
+        rows = run(ctx, address, sink)
     print(
         json.dumps(
             {
@@ -125,27 +135,16 @@ def export(address: str) -> int:
 
 def ingest(folder: str) -> int:
     """Count the statements of ingesting every file of ``folder``, one transaction a mail."""
-    from pathlib import Path
-
-    from hdcli.config import Config
-    from hdcli.context import Context
     from hdcli.mail.ingest import ingest_one
 
-    ctx = Context(Config.load(os.environ.get("HDCLI_CONFIG"), env=os.environ), "bench")
-    store: Any = ctx.store
-    counting = Counting(store._conn)
-    store._conn = counting
     outcomes: Counter[str] = Counter()
     per: dict[str, Counter[str]] = {}
-    try:
+    with _counted() as (ctx, counting):
         for path in sorted(Path(folder).iterdir()):
             before = Counter(counting.kinds)
             outcome = ingest_one(ctx, path.read_bytes(), path.name).outcome
             outcomes[outcome] += 1
             per.setdefault(outcome, Counter()).update(counting.kinds - before)
-    finally:
-        store._conn = counting._conn
-        ctx.close()
     mails = sum(outcomes.values())
     print(
         json.dumps(
@@ -170,23 +169,14 @@ def ingest(folder: str) -> int:
 
 def main(argv: list[str]) -> int:
     from hdcli.bulk import open_from_file
-    from hdcli.config import Config
-    from hdcli.context import Context
 
     if argv[:1] == ["--export"]:
         return export(argv[1])
     if argv[:1] == ["--ingest"]:
         return ingest(argv[1])
     path, notify = argv[0], "--notify" in argv
-    ctx = Context(Config.load(os.environ.get("HDCLI_CONFIG"), env=os.environ), "bench")
-    store: Any = ctx.store
-    counting = Counting(store._conn)
-    store._conn = counting
-    try:
+    with _counted() as (ctx, counting):
         results = list(open_from_file(ctx, path, notify=notify))
-    finally:
-        store._conn = counting._conn
-        ctx.close()
     print(
         json.dumps(
             {

@@ -303,19 +303,27 @@ def search(
         rows: list[Row] = found
         return rows
     from hdcli.output import visible
-    from hdcli.search import snippets
+    from hdcli.search import snippets, terms
     from hdcli.trail import record_access
     from hdcli.views import list_tickets as load
 
     store = ctx.store
+    found = terms(store, query)  # once: SQLite looks the words' terms up in the index
     rows = [
         dict(r)
         for r in load(
-            store, status=status, org=org, since=since, search=query, ranked=True, limit=limit
+            store,
+            status=status,
+            org=org,
+            since=since,
+            search=query,
+            terms=found,
+            ranked=True,
+            limit=limit,
         )
     ]
     numbers = [str(r["number"]) for r in rows]
-    excerpts = snippets(store, query, numbers)
+    excerpts = snippets(store, found, numbers)
     for r in rows:
         r["snippet"] = visible(" ".join(excerpts.get(str(r["number"]), "").split()))
     # the trail records the tickets whose content was shown (as ``show`` does)

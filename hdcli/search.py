@@ -117,7 +117,8 @@ def forget(store: SqlStorage, texts: Iterable[str], contact_id: int | None = Non
     return len(ids)
 
 
-def snippets(store: SqlStorage, query: str, numbers: list[str]) -> dict[str, str]:
-    """An excerpt around the matches of ``query`` for each of these tickets, by number."""
+def snippets(store: SqlStorage, found: str, numbers: list[str]) -> dict[str, str]:
+    """An excerpt around the matches of ``found`` (:func:`terms` of a query) for each of
+    these tickets, by number."""
     current(store)
-    return store.search_snippets(terms(store, query), numbers)
+    return store.search_snippets(found, numbers)

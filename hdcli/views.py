@@ -44,6 +44,7 @@ def list_tickets(
     search: str | None = None,
     ranked: bool = False,
     limit: int | None = None,
+    terms: str | None = None,
 ) -> list[ListedTicket]:
     """Tickets newest first (the columns of :class:`~hdcli.models.ListedTicket`), filtered by
     status (or ``open``), assignee login (or ``none``), organisation name or id, creation
@@ -51,7 +52,8 @@ def list_tickets(
     preselected (by routing) or not, priority (``low``, ``normal``, ``high``, ``urgent``), and
     whose text holds every word of ``search`` (the
     search index: subjects, bodies, names and addresses, attachment names); ``ranked``
-    puts the best match first.
+    puts the best match first. ``terms``: the index's terms of ``search``
+    (:func:`hdcli.search.terms`) when the caller has them already.
 
     UsageError for a bad status, priority, date, negative limit or a search without words; NotFound
     for an unknown agent, organisation or contact.
@@ -85,13 +87,14 @@ def list_tickets(
         requester_id = int(get_contact(store, requester)["id"])
     if limit is not None and limit < 0:
         raise UsageError("--limit cannot be negative")
-    terms = None
     if search is not None:
         from hdcli.search import current
         from hdcli.search import terms as search_terms
 
         current(store)
-        terms = search_terms(store, search)
+        terms = terms or search_terms(store, search)
+    else:
+        terms = None
     return ticket_repo.listing(
         store,
         search=terms,

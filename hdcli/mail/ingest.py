@@ -265,18 +265,19 @@ def _process(
         return _quarantine(ctx, prep, None, source, prep.error or "unreadable message")
     mark = len(ctx.after_commit)
     try:
-        try:
-            with ctx.store.savepoint():
-                return _ingest_parsed(ctx, settings, prep, mail, source, billing)
-        except Exception as exc:
-            if not ctx.store.is_unique_violation(exc):
-                raise
-            # Another writer made the same row first (PostgreSQL: two processes and one new
-            # sender's contact, or one message twice): undone, and once more, now seeing it.
-            del ctx.after_commit[mark:]
-            settings.forget()
-            with ctx.store.savepoint():
-                return _ingest_parsed(ctx, settings, prep, mail, source, billing)
+        for again in (False, True):
+            try:
+                with ctx.store.savepoint():
+                    return _ingest_parsed(ctx, settings, prep, mail, source, billing)
+            except Exception as exc:
+                if again or not ctx.store.is_unique_violation(exc):
+                    raise
+                # Another writer made the same row first (PostgreSQL: two processes and one
+                # new sender's contact, or one message twice): undone, and once more, now
+                # seeing it.
+                del ctx.after_commit[mark:]
+                settings.forget()
+        raise AssertionError("unreachable")
     except PASS_THROUGH:
         del ctx.after_commit[mark:]
         settings.forget()
