@@ -14,7 +14,6 @@ folder (a zip file) makes the loader fall back to :mod:`importlib.metadata`.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -24,8 +23,7 @@ import pluggy
 
 from hdcli import hookspecs
 from hdcli.errors import UsageError
-
-log = logging.getLogger("hdcli.plugins")
+from hdcli.util import logger
 
 DEFAULT_PLUGINS = (
     "hdcli.default_plugins.storage",
@@ -321,7 +319,9 @@ class Hooks:
                 given = {"event": event, "config": config}
                 impl.function(*[given[name] for name in impl.argnames])
             except Exception as exc:  # a failing plugin never fails the command
-                log.warning("plugin %s failed on %s: %s", impl.plugin_name, event.event, exc)
+                logger("hdcli.plugins").warning(
+                    "plugin %s failed on %s: %s", impl.plugin_name, event.event, exc
+                )
 
     @staticmethod
     def register_commands(app: Any) -> None:

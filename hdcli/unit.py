@@ -27,20 +27,12 @@ from typing import TYPE_CHECKING, Any
 from hdcli.errors import Refused
 from hdcli.repo import history as history_repo
 from hdcli.repo import tickets as ticket_repo
-from hdcli.util import now_iso
+from hdcli.util import logger, now_iso
 
 if TYPE_CHECKING:
-    from logging import Logger
-
     from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
     from hdcli.models import Row, TicketStatus
-
-
-def _log() -> Logger:
-    import logging  # only when there is something to say
-
-    return logging.getLogger("hdcli.unit")
 
 
 class DryRun(Exception):
@@ -84,11 +76,11 @@ def finish(ctx: Context) -> None:
         try:
             result = flush(ctx, mail_ids)
             for qid, reason in result.deferred:
-                _log().warning("mail %s stays queued: %s", qid, reason)
+                logger("hdcli.unit").warning("mail %s stays queued: %s", qid, reason)
             for qid, reason in result.failed:
-                _log().warning("mail %s failed: %s", qid, reason)
+                logger("hdcli.unit").warning("mail %s failed: %s", qid, reason)
         except Exception as exc:  # never fail a committed change because mail is down
-            _log().warning("mail stays queued: %s", exc)
+            logger("hdcli.unit").warning("mail stays queued: %s", exc)
     events = [item[1] for item in pending if item[0] == "event"]
     if events:
         from hdcli.plugins import hooks

@@ -4,19 +4,38 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from logging import Logger
     from pathlib import Path
 
 _CTRL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
+def logger(name: str) -> Logger:
+    """The logger ``name``; :mod:`logging` is imported only when there is something to say
+    (most runs log nothing, and the import is a cost of every start)."""
+    import logging
+
+    return logging.getLogger(name)
+
+
+_now: tuple[int, str] = (-1, "")  # the second of the last now_iso() and its text
+
+
 def now_iso() -> str:
-    """The current UTC time as ``YYYY-MM-DDTHH:MM:SSZ``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current UTC time as ``YYYY-MM-DDTHH:MM:SSZ``.
+
+    Formatted once per second: a bulk run asks for it several times per ticket."""
+    global _now
+    second = int(time.time())
+    last = _now  # one tuple: threads see a second with its own text
+    if second != last[0]:
+        last = _now = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return last[1]
 
 
 def one_line(text: str) -> str:

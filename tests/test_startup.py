@@ -310,3 +310,33 @@ def test_real_command_runs_import_only_what_they_need(hd: Any) -> None:
         assert heavy_in(mods, MAIL_PARSING) == []
     assert "email.parser" in ingested or "email.feedparser" in ingested  # the probe sees imports
     assert "tabulate" not in opened  # -q prints the number only
+    for mods in (opened, listed, shown):  # nothing to log, and a Message-ID needs no hmac
+        assert heavy_in(mods, ("logging", "secrets", "hmac")) == []
+
+
+_LOG_LATE = """
+import sys
+from hdcli.cli import RunLog
+
+run_log = RunLog(sys.stderr, debug=False)
+assert "logging" not in sys.modules
+import logging
+
+log = logging.getLogger("hdcli.probe")
+log.info("not shown")
+log.warning("kept %s", "queued")
+run_log.close()
+log.warning("after the run")
+assert run_log not in sys.meta_path
+"""
+
+
+def test_the_run_log_is_set_up_when_logging_is_first_imported() -> None:
+    """A run that logs nothing does not import logging; a run that does gets its
+    ``hdcli: LEVEL: message`` lines all the same, and only for the run's duration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HDCLI_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _LOG_LATE], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["hdcli: WARNING: kept queued", "after the run"]

@@ -405,3 +405,45 @@ def test_bad_timeouts_are_configuration_errors(schema_url: str, tmp_path: Path) 
         assert store.query_one("SELECT current_setting('statement_timeout') AS s") == {"s": "0"}
     finally:
         store.close()
+
+
+def test_a_table_that_grew_in_this_session_is_analysed(
+    schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows added to a table that was (nearly) empty when the session began are followed by an
+    ANALYZE, so that its foreign-key checks stop scanning the whole table; undone rows are not
+    counted, and a table analysed already is analysed again only once it has doubled."""
+    from hdcli.backends import postgres
+
+    monkeypatch.setattr(postgres, "ANALYZE_AFTER", 20)
+    store = postgres.PostgresStorage(schema_url)
+    store.ensure_schema()
+
+    def known() -> float:
+        row = store.query_one(
+            "SELECT reltuples FROM pg_class WHERE oid = 'organisations'::regclass"
+        )
+        assert row is not None
+        return float(row["reltuples"])
+
+    def add(n: int, start: int) -> None:
+        with store.transaction():
+            for i in range(start, start + n):
+                store.insert(
+                    "organisations",
+                    {"name": f"Org {i}", "kind": "company", "created_at": "2026-01-01T00:00:00Z"},
+                )
+
+    before = known()
+    with pytest.raises(ZeroDivisionError), store.transaction():
+        add(30, 0)
+        1 / 0
+    add(10, 100)
+    assert known() == before  # 30 undone, 10 kept: not yet
+    add(15, 200)
+    assert known() == 25  # 25 rows added in this session: analysed
+    add(20, 300)
+    assert known() == 25  # 20 more are not more than the 25 it held
+    add(10, 400)
+    assert known() == 55
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,82 @@ def test_busy_is_transient(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         holder.close()
     with late.transaction():  # usable again once the lock is gone
         _org(late)
+
+
+def test_threads_of_one_process_take_turns_at_the_write_lock(tmp_path: Path) -> None:
+    """Writers in threads (the server's workers) wait in line and each transaction commits
+    whole; a thread's rollback and a closed store give the lock back."""
+    first = _store(tmp_path)
+    stores = [SqliteStorage(first.url) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def writer(store: SqliteStorage, n: int) -> None:
+        try:
+            for i in range(25):
+                with store.transaction():
+                    _org(store, f"T{n}-{i}")
+                    store.execute("SELECT count(*) FROM organisations").fetchone()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    names = {r["name"] for r in first.execute("SELECT name FROM organisations").fetchall()}
+    assert {f"T{n}-{i}" for n in range(4) for i in range(25)} <= names
+
+    with pytest.raises(ZeroDivisionError), stores[0].transaction():
+        _org(stores[0], "undone")
+        1 / 0
+    holding = stores[1].transaction()
+    holding.__enter__()
+    stores[1].close()  # a store closed inside its transaction gives the lock back too
+    done = threading.Event()
+
+    def late() -> None:
+        with stores[2].transaction():
+            _org(stores[2], "late")
+        done.set()
+
+    t = threading.Thread(target=late)
+    t.start()
+    t.join(30)
+    assert done.is_set()
+    assert (
+        first.execute("SELECT count(*) AS n FROM organisations WHERE name = 'undone'").fetchone()[
+            "n"
+        ]
+        == 0
+    )
+
+
+def test_a_thread_that_waits_too_long_for_the_write_lock_is_transient(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "BUSY_TIMEOUT_MS", 100)
+    holder = _store(tmp_path)
+    late = SqliteStorage(holder.url)
+    caught: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with late.transaction():
+                _org(late, "late")
+        except BaseException as exc:
+            caught.append(exc)
+
+    with holder.transaction():
+        _org(holder, "first")
+        t = threading.Thread(target=write)
+        t.start()
+        t.join(30)
+    assert [type(e) for e in caught] == [BackendUnavailable]
+    assert "locked" in str(caught[0])
+    with late.transaction():  # usable again once the lock is free
+        _org(late, "later")
 
 
 def test_locked_is_transient(tmp_path: Path) -> None:

@@ -105,6 +105,14 @@ def error_kind(exc: BaseException) -> ErrorKind | None:
 
 #: blobs of this size and more go in with COPY, in pieces of this size (:meth:`insert_blob`)
 BLOB_PIECE = 1 << 20
+#: Rows a connection adds to a table (through ``insert``, which the tables that others refer
+#: to use) before it has the table analysed, once they are also more than the table held when
+#: last analysed. PostgreSQL plans a foreign-key check once per session and keeps the plan: a
+#: ``tickets`` table that was nearly empty at the session's first insert is then scanned whole
+#: for every article, history row and participant written after it (a bulk import into a new
+#: helpdesk got slower with every ticket; with autovacuum off, for good). ANALYZE renews the
+#: statistics, and with them every plan of the session that reads the table.
+ANALYZE_AFTER = 1000
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -181,6 +189,10 @@ class PostgresStorage(SqlStorage):
 
     def __init__(self, url: str, config: Any = None) -> None:
         super().__init__()
+        #: rows this connection added per table since it was last analysed, and the rows each
+        #: table held then (see ANALYZE_AFTER)
+        self._added: dict[str, int] = {}
+        self._analysed: dict[str, float] = {}
         try:
             import psycopg
             from psycopg import conninfo as ci
@@ -282,12 +294,39 @@ class PostgresStorage(SqlStorage):
 
     def _commit(self) -> None:
         self._conn.execute("COMMIT")
+        if self._added and max(self._added.values()) >= ANALYZE_AFTER:
+            self._analyze_grown()
 
     def _rollback(self) -> None:
         from psycopg.pq import TransactionStatus
 
+        self._added.clear()  # undone: the table is as it was
         if self._conn.info.transaction_status != TransactionStatus.IDLE:
             self._conn.execute("ROLLBACK")
+
+    def insert(self, table: str, values: dict[str, Any]) -> int:
+        new_id = super().insert(table, values)
+        self._added[table] = self._added.get(table, 0) + 1
+        return new_id
+
+    def _analyze_grown(self) -> None:
+        """ANALYZE each table this connection has added more rows to than it held when last
+        analysed (see :data:`ANALYZE_AFTER`)."""
+        for table, added in list(self._added.items()):
+            if added < ANALYZE_AFTER:
+                continue
+            known = self._analysed.get(table)
+            if known is None:
+                row = self.query_one(
+                    "SELECT greatest(reltuples, 0) AS n FROM pg_class WHERE oid = to_regclass(?)",
+                    (table,),
+                )
+                known = float(row["n"]) if row else 0.0
+            if added > known:
+                self.execute(f"ANALYZE {table}")
+                known += added
+                del self._added[table]
+            self._analysed[table] = known
 
     def _wrap(self, exc: Exception) -> Exception | None:
         if isinstance(exc, HdcliError):

@@ -41,7 +41,7 @@ from hdcli.repo import outbound as outbound_repo
 from hdcli.repo import tickets as ticket_repo
 from hdcli.tickets import OpenRequest, followup_in_tx, open_in_tx, reopen_in_tx
 from hdcli.unit import finish, record
-from hdcli.util import norm_email, now_iso, one_line
+from hdcli.util import logger, norm_email, now_iso, one_line
 
 if TYPE_CHECKING:
     from hdcli.backends.base import Row, SqlStorage
@@ -290,11 +290,7 @@ def _process(
     except Exception as exc:  # one bad message never stops the rest: keep it for a human
         del ctx.after_commit[mark:]
         settings.forget()
-        import logging  # only when there is something to say
-
-        logging.getLogger("hdcli.mail.ingest").debug(
-            "ingest of %s failed", mail.message_id, exc_info=True
-        )
+        logger("hdcli.mail.ingest").debug("ingest of %s failed", mail.message_id, exc_info=True)
         return _quarantine(
             ctx,
             prep,

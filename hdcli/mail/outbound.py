@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 import os
 import re
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -22,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from hdcli.errors import Refused, UsageError
 from hdcli.repo import outbound as outbound_repo
-from hdcli.util import now_iso, one_line
+from hdcli.util import logger, now_iso, one_line
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -30,7 +28,6 @@ if TYPE_CHECKING:
     from hdcli.backends.base import SqlStorage
     from hdcli.context import Context
 
-log = logging.getLogger("hdcli.mail")
 
 STALE_CLAIM = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=6)
@@ -57,7 +54,7 @@ def _policy() -> Any:
 
 def make_message_id(domain: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    return f"<{stamp}.{secrets.token_hex(8)}@{one_line(domain) or 'localhost'}>"
+    return f"<{stamp}.{os.urandom(8).hex()}@{one_line(domain) or 'localhost'}>"
 
 
 _TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
@@ -305,7 +302,9 @@ def queue(
     store = ctx.store
     to_addr = one_line(to_addr).lower()
     if capped and auto_limit_reached(ctx, to_addr):
-        log.warning("automatic mail to %s suppressed: daily limit reached", to_addr)
+        logger("hdcli.mail").warning(
+            "automatic mail to %s suppressed: daily limit reached", to_addr
+        )
         return None
     message_id, raw = compose(
         ctx,
@@ -488,7 +487,7 @@ def release_abandoned(store: SqlStorage) -> int:
         if claimant is not None and claimant.gone():
             n = outbound_repo.release_claims_of(store, claimed_by)
             released += n
-            log.warning(
+            logger("hdcli.mail").warning(
                 "%d mail(s) claimed by process %d on %s, which has ended, are queued again",
                 n, claimant.pid, claimant.host,
             )  # fmt: skip
@@ -517,7 +516,7 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
     store = ctx.store
     config = ctx.config
     result = FlushResult()
-    owner = str(replace(this_process(), run=secrets.token_hex(8)))
+    owner = str(replace(this_process(), run=os.urandom(8).hex()))
     now = now_iso()
     if ids is not None and not ids:
         return result
@@ -574,7 +573,7 @@ def flush(ctx: Context, ids: Sequence[int] | None = None, limit: int = 1000) -> 
             try:
                 transport.close()
             except Exception as exc:  # closing a dead connection must not lose the results
-                log.debug("closing the transport failed: %s", exc)
+                logger("hdcli.mail").debug("closing the transport failed: %s", exc)
     return result
 
 

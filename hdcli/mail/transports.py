@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -157,7 +156,7 @@ def _unique_name() -> str:
     seconds = int(now)
     micro = int((now - seconds) * 1_000_000)
     host = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
-    return f"{seconds}.M{micro}P{os.getpid()}R{secrets.token_hex(8)}.{host}"
+    return f"{seconds}.M{micro}P{os.getpid()}R{os.urandom(8).hex()}.{host}"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -644,7 +643,7 @@ class FileTransport(Transport):
         if key is None:
             now = time.time()
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
-            name = f"{stamp}.{int(now % 1 * 1e6):06d}Z-{secrets.token_hex(6)}.eml"
+            name = f"{stamp}.{int(now % 1 * 1e6):06d}Z-{os.urandom(6).hex()}.eml"
         else:
             name = f"{_key_name(key)}.eml"
         try:

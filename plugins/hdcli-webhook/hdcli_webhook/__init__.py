@@ -25,8 +25,6 @@ with a warning. ``hdcli webhook test`` posts a test event and reports the HTTP s
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,13 +36,14 @@ from hdcli import hookimpl
 from hdcli.errors import ConfigError, HdcliError
 
 if TYPE_CHECKING:
+    import logging
+
     import typer
     from hdcli.config import Config
     from hdcli.events import TicketEvent
 
 __version__ = "0.1.0"
 
-log = logging.getLogger("hdcli.webhook")
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_RETRIES = 1
@@ -55,6 +54,14 @@ BACKOFF = 0.3
 EVENT_HEADER = "X-Hdcli-Event"
 SIGNATURE_HEADER = "X-Hdcli-Signature"
 TEST_EVENT = "webhook.test"
+
+
+def _log() -> logging.Logger:
+    """The ``hdcli.webhook`` logger (logging is imported when there is something to say: most
+    runs have nothing, and the import is a cost of every start)."""
+    import logging
+
+    return logging.getLogger("hdcli.webhook")
 
 
 class WebhookError(Exception):
@@ -167,6 +174,8 @@ def deliver(settings: Settings, payload: Mapping[str, Any]) -> Delivery:
     (sending the same body again cannot help). Raises :class:`WebhookError` when every
     attempt failed.
     """
+    import json
+
     import requests
 
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
@@ -231,6 +240,7 @@ def queue_dir(config: Config) -> Path:
 
 def enqueue(config: Config, settings: Settings, payload: Mapping[str, Any], reason: str) -> Path:
     """Keep ``payload`` for a later try (written whole, then renamed into place)."""
+    import json
     import os
     import uuid
 
@@ -267,6 +277,7 @@ def flush(config: Config, settings: Settings, *, everything: bool = False) -> Fl
     """Try the queued deliveries that are due (``everything``: all), oldest first. A failure
     stops the run (the receiver is down: the rest waits, in order) and doubles that entry's
     back-off; an entry older than ``max_age`` is dropped with a warning."""
+    import json
     import os
 
     folder = queue_dir(config)
@@ -284,7 +295,7 @@ def flush(config: Config, settings: Settings, *, everything: bool = False) -> Fl
         payload = entry.get("payload") or {}
         what = f"{payload.get('event')} {payload.get('ticket')}"
         if now - float(entry.get("first_failed", now)) > settings.max_age:
-            log.warning("webhook: %s dropped from the queue after %g s", what, settings.max_age)
+            _log().warning("webhook: %s dropped from the queue after %g s", what, settings.max_age)
             path.unlink(missing_ok=True)
             dropped += 1
             waiting -= 1
@@ -316,7 +327,7 @@ def ticket_event(event: TicketEvent, config: Config) -> None:
     try:
         settings = Settings.from_config(config)
     except HdcliError as exc:
-        log.warning("webhook: %s %s not sent: %s", event.event, event.ticket, exc)
+        _log().warning("webhook: %s %s not sent: %s", event.event, event.ticket, exc)
         return
     if settings is None or not settings.wants(event.event):
         return
@@ -333,7 +344,7 @@ def ticket_event(event: TicketEvent, config: Config) -> None:
             kept = "queued for a retry"
         except OSError as err:
             kept = f"and not queued: {err.strerror}"
-        log.warning(
+        _log().warning(
             "webhook: %s %s not delivered to %s: %s; %s",
             event.event,
             event.ticket,
