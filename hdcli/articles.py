@@ -28,12 +28,19 @@ if TYPE_CHECKING:
     from hdcli.models import ArticleKind, Direction, Row
 
 
-def template_context(ctx: Context, ticket: Row, **extra: Any) -> dict[str, Any]:
+def template_context(
+    ctx: Context, ticket: Row, *, people: tuple[Row, Row] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """What a mail template of ``ticket`` sees. ``people``: the ticket's requester and
+    organisation rows when the caller has them (a ticket being opened); read otherwise."""
     from hdcli.numbers import subject_tag
 
     hook = str(ctx.config.get("tickets.subject_hook"))
-    requester = customer_repo.contact(ctx.store, ticket["requester_id"]) or {}
-    org = customer_repo.org(ctx.store, ticket["org_id"]) or {}
+    if people is not None:
+        requester, org = people
+    else:
+        requester = customer_repo.contact(ctx.store, ticket["requester_id"]) or {}
+        org = customer_repo.org(ctx.store, ticket["org_id"]) or {}
     billing = str(ctx.config.get("mail.billing_address") or ctx.config.get("mail.from_address"))
     return {
         "ticket": {
@@ -69,6 +76,8 @@ def send_mail(
     article: bool = True,
     reply_to: str | None = None,
     answers: str | None = None,
+    people: tuple[Row, Row] | None = None,
+    thread: tuple[str | None, list[str]] | None = None,
     **extra: Any,
 ) -> str | None:
     """Render ``template`` for ``ticket`` and queue it (to the requester unless told otherwise).
@@ -78,17 +87,22 @@ def send_mail(
     Message-ID of a mail it answers that is not kept on the ticket (In-Reply-To that one,
     References the ticket's mails and it). Records an outbound article (so replies thread by
     In-Reply-To). Returns the Message-ID, or None when the daily cap suppressed it.
+    ``people``: see :func:`template_context`; ``thread``: In-Reply-To and References when the
+    caller knows them (the acknowledgement of a ticket whose only mail is the one it answers).
     """
     from hdcli.mail.outbound import queue
     from hdcli.templates import render
 
-    tctx = template_context(ctx, ticket, **extra)
+    tctx = template_context(ctx, ticket, people=people, **extra)
     to_addr = to_addr or tctx["requester"]["email"]
     to_name = tctx["requester"]["name"] if to_name is None else to_name
     subject, body = render(ctx.config, template, tctx["language"], tctx)
-    in_reply_to, refs = (
-        thread_headers(ctx.store, ticket) if reply_to_customer or answers else (None, [])
-    )
+    if thread is not None:
+        in_reply_to, refs = thread
+    else:
+        in_reply_to, refs = (
+            thread_headers(ctx.store, ticket) if reply_to_customer or answers else (None, [])
+        )
     if answers:
         in_reply_to, refs = answers, [*(r for r in refs if r != answers), answers]
     queued = queue(

@@ -362,6 +362,11 @@ def open_in_tx(
             "acknowledgement",
             automatic=True,
             reply_to_customer=req.message_id is not None,
+            people=(contact, requester.org),
+            # its first article is the only mail of the ticket: the thread needs no read
+            thread=(req.message_id, [req.message_id])
+            if req.message_id and req.first_article
+            else None,
             old_number=req.linked_from["number"] if req.linked_from else None,
         )
     announce(ctx, "ticket.opened", ticket, requester=key, channel=req.channel)
