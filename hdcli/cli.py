@@ -253,61 +253,6 @@ def invoked_command(args: list[str]) -> str | None:
     return None
 
 
-class RunLog:
-    """What ``logging.basicConfig()`` would set up, for one run only: a handler that writes
-    ``hdcli: LEVEL: message`` to the run's stderr, at WARNING (DEBUG with ``HDCLI_DEBUG``).
-
-    Most runs log nothing, and importing :mod:`logging` costs about 5 ms of every start. So
-    when nothing has imported it yet, this waits on ``sys.meta_path`` and sets the handler up
-    the moment something does; :meth:`close` takes it (or the wait) away again.
-    """
-
-    def __init__(self, stream: Any, debug: bool) -> None:
-        self.stream = stream
-        self.debug = debug
-        self._installed: tuple[Any, Any, int] | None = None  # root logger, handler, old level
-        if "logging" in sys.modules:
-            self._install(sys.modules["logging"])
-        else:
-            sys.meta_path.insert(0, self)
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        """The import hook: finds nothing itself, but sets up the handler once
-        :mod:`logging` has been loaded by the usual finder."""
-        if name != "logging":
-            return None
-        sys.meta_path.remove(self)
-        from importlib.machinery import PathFinder
-
-        spec = PathFinder.find_spec(name, path)
-        if spec is not None and spec.loader is not None:
-            load = spec.loader.exec_module
-
-            def exec_module(module: Any) -> None:
-                load(module)
-                self._install(module)
-
-            spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-    def _install(self, logging: Any) -> None:
-        root = logging.getLogger()
-        handler = logging.StreamHandler(self.stream)
-        handler.setFormatter(logging.Formatter("hdcli: %(levelname)s: %(message)s"))
-        self._installed = (root, handler, root.level)
-        root.addHandler(handler)
-        root.setLevel(logging.DEBUG if self.debug else logging.WARNING)
-
-    def close(self) -> None:
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        if self._installed is not None:
-            root, handler, level = self._installed
-            root.removeHandler(handler)
-            root.setLevel(level)
-            self._installed = None
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the command line and exit with its code."""
     sys.exit(run(argv))
@@ -328,6 +273,7 @@ def run(argv: list[str] | None = None) -> int:
         return 0
 
     from hdcli.errors import EXIT_UNEXPECTED, HdcliError
+    from hdcli.util import RunLog
 
     debug = os.environ.get("HDCLI_DEBUG", "") not in ("", "0")
     run_log = RunLog(sys.stderr, debug)

@@ -121,19 +121,24 @@ def post(opts: Options, raw: bytes, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int:
-    """Ingest the message on ``stdin`` (binary); returns the exit code."""
+    """Ingest the message on ``stdin`` (binary); returns the exit code. Log lines go to
+    ``stderr`` as ``hdcli-mailgate: LEVEL: message``."""
+    from hdcli.util import RunLog
+
+    debug = os.environ.get("HDCLI_DEBUG", "") not in ("", "0")
+    run_log = RunLog(stderr, debug, "hdcli-mailgate")
+    try:
+        return _run(argv, stdin, stdout, stderr, debug)
+    finally:
+        run_log.close()
+
+
+def _run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO, debug: bool) -> int:
     import json
-    import logging
-    import traceback
 
     from hdcli.errors import HdcliError
     from hdcli.util import one_line
 
-    debug = os.environ.get("HDCLI_DEBUG", "") not in ("", "0")
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="hdcli-mailgate: %(levelname)s: %(message)s",
-    )
     try:
         opts = _parse_args(argv)
         if opts.config is not None and not os.path.exists(opts.config):
@@ -174,12 +179,16 @@ def run(argv: list[str], stdin: BinaryIO, stdout: TextIO, stderr: TextIO) -> int
         # locked, unreachable, full, read-only or not upgraded, or the configuration: worth
         # retrying later.
         if debug:
+            import traceback
+
             traceback.print_exc(file=stderr)
         stderr.write(f"hdcli-mailgate: error: {one_line(str(exc))}; try again later\n")
         return EX_TEMPFAIL
     except (Exception, KeyboardInterrupt) as exc:
         # A crash of hdcli: the MTA keeps the message (exit 1 would bounce it to the sender).
         if debug:
+            import traceback
+
             traceback.print_exc(file=stderr)
         stderr.write(
             f"hdcli-mailgate: error: unexpected {type(exc).__name__}: {one_line(str(exc))}; "

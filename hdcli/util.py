@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from logging import Logger
@@ -21,6 +22,62 @@ def logger(name: str) -> Logger:
     import logging
 
     return logging.getLogger(name)
+
+
+class RunLog:
+    """What ``logging.basicConfig()`` would set up, for one run only: a handler that writes
+    ``PREFIX: LEVEL: message`` to the run's stderr, at WARNING (DEBUG with ``HDCLI_DEBUG``).
+
+    Most runs log nothing, and importing :mod:`logging` costs about 5 ms of every start. So
+    when nothing has imported it yet, this waits on ``sys.meta_path`` and sets the handler up
+    the moment something does; :meth:`close` takes it (or the wait) away again.
+    """
+
+    def __init__(self, stream: Any, debug: bool, prefix: str = "hdcli") -> None:
+        self.stream = stream
+        self.debug = debug
+        self.prefix = prefix
+        self._installed: tuple[Any, Any, int] | None = None  # root logger, handler, old level
+        if "logging" in sys.modules:
+            self._install(sys.modules["logging"])
+        else:
+            sys.meta_path.insert(0, self)
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        """The import hook: finds nothing itself, but sets up the handler once
+        :mod:`logging` has been loaded by the usual finder."""
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def exec_module(module: Any) -> None:
+                load(module)
+                self._install(module)
+
+            spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+    def _install(self, logging: Any) -> None:
+        root = logging.getLogger()
+        handler = logging.StreamHandler(self.stream)
+        handler.setFormatter(logging.Formatter(f"{self.prefix}: %(levelname)s: %(message)s"))
+        self._installed = (root, handler, root.level)
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG if self.debug else logging.WARNING)
+
+    def close(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        if self._installed is not None:
+            root, handler, level = self._installed
+            root.removeHandler(handler)
+            root.setLevel(level)
+            self._installed = None
 
 
 _now: tuple[int, str] = (-1, "")  # the second of the last now_iso() and its text

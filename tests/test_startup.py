@@ -316,7 +316,7 @@ def test_real_command_runs_import_only_what_they_need(hd: Any) -> None:
 
 _LOG_LATE = """
 import sys
-from hdcli.cli import RunLog
+from hdcli.util import RunLog
 
 run_log = RunLog(sys.stderr, debug=False)
 assert "logging" not in sys.modules
