@@ -664,6 +664,7 @@ class Suite:
         self.add(res)
 
     def w4_piped(self) -> None:
+        shutil.rmtree(self.work / "piped", ignore_errors=True)  # a reused work folder too
         env, numbers = self._ingest_store("piped")
         folder = self.work / "piped-mails"
         shutil.rmtree(folder, ignore_errors=True)
