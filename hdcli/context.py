@@ -38,6 +38,9 @@ class Context:
         self.create_store = create_store
         self.dry_run = False  # changes are checked, then rolled back (see hdcli.unit.change)
         self.after_commit: list[Any] = []  # events to announce, outbound ids to deliver
+        #: addresses whose automatic mail the daily cap suppressed in this run, warned about
+        #: once (each suppression is in the ticket's history and in ``mail attention``)
+        self.capped_warned: set[str] = set()
 
     @cached_property
     def store(self) -> SqlStorage:

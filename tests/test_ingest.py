@@ -237,6 +237,29 @@ def test_automatic_mail_without_a_ticket_opens_nothing_and_is_not_answered(seede
     assert seeded.mails() == []
 
 
+def test_the_daily_cap_is_named_once_per_address_and_run(seeded: Any, tmp_path: Path) -> None:
+    """A mail loop (an autoresponder answering each acknowledgement) must not flood the cron
+    mail of `mail ingest`: each suppressed acknowledgement is in the result, the warning names
+    an address once per run."""
+    folder = tmp_path / "loop"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"{i}.eml").write_bytes(
+            mail(subject=f"Drucker {i}", message_id=f"<loop{i}@muster.example>")
+        )
+    proc = seeded(
+        "mail", "ingest", str(folder), "--format", "jsonl",
+        env={"HDCLI_MAIL__AUTO_REPLY_LIMIT": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["outcome"] for r in results] == ["new"] * 4
+    assert ["acknowledgement not sent" in r["reason"] for r in results] == [False] + [True] * 3
+    warnings = [line for line in proc.stderr.splitlines() if "suppressed" in line]
+    assert len(warnings) == 1 and ANNA in warnings[0]
+    assert len(seeded.mails()) == 1
+
+
 def test_our_own_mail_coming_back_is_a_loop(seeded: Any) -> None:
     result = ingest(
         seeded, mail(sender="helpdesk@smartwork.example", message_id="<own@smartwork.example>")

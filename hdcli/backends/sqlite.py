@@ -41,6 +41,8 @@ def _writer(path: Path) -> threading.RLock:
         if lock is None:
             lock = _WRITERS[key] = threading.RLock()
         return lock
+
+
 #: The messages of "try again later" errors, for errors that carry no result code.
 _UNAVAILABLE_MESSAGES = ("locked", "busy", "unable to open", "disk I/O", "disk is full")
 

@@ -302,9 +302,13 @@ def queue(
     store = ctx.store
     to_addr = one_line(to_addr).lower()
     if capped and auto_limit_reached(ctx, to_addr):
-        logger("hdcli.mail").warning(
-            "automatic mail to %s suppressed: daily limit reached", to_addr
-        )
+        if to_addr not in ctx.capped_warned:  # a mail loop must not flood cron's mail
+            ctx.capped_warned.add(to_addr)
+            logger("hdcli.mail").warning(
+                "automatic mail to %s suppressed: daily limit reached (further ones in this "
+                "run are not named again; see hdcli mail attention)",
+                to_addr,
+            )
         return None
     message_id, raw = compose(
         ctx,
