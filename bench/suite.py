@@ -2,7 +2,8 @@
 
 Every figure comes from whole processes, as a user runs them: ``hdcli`` started by
 ``subprocess``, wall time by ``time.perf_counter``, CPU time and peak memory (``ru_maxrss``) of
-that one child by ``os.wait4`` (in a small launcher process: see ``_LAUNCH``). Latencies are the median of ``runs`` runs after one warm-up.
+that one child by ``os.wait4``, in a small launcher process (see ``_LAUNCH``). Latencies are
+the median of ``runs`` runs after one warm-up.
 """
 
 from __future__ import annotations
