@@ -446,4 +446,17 @@ def test_a_table_that_grew_in_this_session_is_analysed(
     assert known() == 25  # 20 more are not more than the 25 it held
     add(10, 400)
     assert known() == 55
+
+    import psycopg
+
+    # a table another session holds (a VACUUM, say) is not waited for: the change commits
+    with psycopg.connect(schema_url, autocommit=True) as other:
+        other.execute("BEGIN")
+        other.execute("LOCK TABLE organisations IN SHARE UPDATE EXCLUSIVE MODE")
+        started = time.monotonic()
+        add(60, 500)
+        assert time.monotonic() - started < 10  # not the 30 s of storage.lock_timeout
+        other.execute("ROLLBACK")
+    assert known() == 55
+    assert store.query("SELECT count(*) AS n FROM organisations") == [{"n": 115}]
     store.close()

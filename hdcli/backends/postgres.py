@@ -311,22 +311,34 @@ class PostgresStorage(SqlStorage):
 
     def _analyze_grown(self) -> None:
         """ANALYZE each table this connection has added more rows to than it held when last
-        analysed (see :data:`ANALYZE_AFTER`)."""
+        analysed (see :data:`ANALYZE_AFTER`). Best effort, after the commit: it never fails
+        the change, and waits at most 100 ms for a table that a VACUUM or another ANALYZE
+        holds (then it is left to the next time, or to autovacuum)."""
+        conn = self._conn
         for table, added in list(self._added.items()):
             if added < ANALYZE_AFTER:
                 continue
-            known = self._analysed.get(table)
-            if known is None:
-                row = self.query_one(
-                    "SELECT greatest(reltuples, 0) AS n FROM pg_class WHERE oid = to_regclass(?)",
-                    (table,),
-                )
-                known = float(row["n"]) if row else 0.0
-            if added > known:
-                self.execute(f"ANALYZE {table}")
-                known += added
-                del self._added[table]
-            self._analysed[table] = known
+            try:
+                known = self._analysed.get(table)
+                if known is None:
+                    row = conn.execute(
+                        "SELECT greatest(reltuples, 0) AS n FROM pg_class "
+                        "WHERE oid = to_regclass(%s)",
+                        (table,),
+                    ).fetchone()
+                    known = float(row["n"]) if row else 0.0
+                if added > known:
+                    conn.execute("BEGIN")
+                    conn.execute("SET LOCAL lock_timeout = '100ms'")
+                    conn.execute(f"ANALYZE {table}")
+                    conn.execute("COMMIT")
+                    known += added
+                    del self._added[table]
+                self._analysed[table] = known
+            except Exception:
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+                self._added.pop(table, None)
 
     def _wrap(self, exc: Exception) -> Exception | None:
         if isinstance(exc, HdcliError):
