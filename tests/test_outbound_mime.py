@@ -520,3 +520,34 @@ def test_what_one_way_refuses_the_other_refuses_too(tmp: Path) -> None:
     idn = make_ctx(tmp, "Helpdesk", "helpdesk@smartwork.example", domain="müller.example")
     fast, slow = compose_both(idn, **compose_kwargs())
     assert type(fast) is type(slow) is UnicodeEncodeError
+
+
+def _words_by_character(text: str) -> list[bytes]:
+    """The rule the encoder follows, spelled out one character at a time: as many whole
+    characters as fit in 45 bytes, then the next word."""
+    words: list[bytes] = []
+    chunk = b""
+    for ch in text:
+        enc = ch.encode("utf-8")
+        if len(chunk) + len(enc) > 45:
+            words.append(chunk)
+            chunk = b""
+        chunk += enc
+    if chunk:
+        words.append(chunk)
+    return words
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=200))
+def test_encoded_words_hold_whole_characters_of_at_most_45_bytes(text: str) -> None:
+    import base64
+
+    encoded = outbound._encoded_words(text)
+    words = [
+        base64.b64decode(w.removeprefix("=?utf-8?b?").removesuffix("?="))
+        for w in encoded.split("\n ")
+    ]
+    assert words == _words_by_character(text)
+    assert b"".join(words).decode("utf-8") == text
+    assert all(w.decode("utf-8") and len(w) <= 45 for w in words)

@@ -73,21 +73,25 @@ def encode_words(text: str) -> str:
 
 def _encoded_words(text: str) -> str:
     """RFC 2047 base64 words of at most 45 bytes each (whole characters), one a line."""
-    words: list[str] = []
-    chunk = b""
-    for ch in text:
-        enc = ch.encode("utf-8")
-        if len(chunk) + len(enc) > 45:
-            words.append(chunk.decode("utf-8"))
-            chunk = b""
-        chunk += enc
-    if chunk:
-        words.append(chunk.decode("utf-8"))
-    return "\n ".join(_encoded_word(w) for w in words)
+    data = text.encode("utf-8")
+    words: list[bytes] = []
+    start = 0
+    while start < len(data):
+        end = start + 45
+        # back to the first byte of a character (UTF-8 continuation bytes are 10xxxxxx)
+        while end < len(data) and data[end] & 0xC0 == 0x80:
+            end -= 1
+        words.append(data[start:end])
+        start = end
+    return "\n ".join(_word(w) for w in words)
 
 
 def _encoded_word(text: str) -> str:
-    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+    return _word(text.encode("utf-8"))
+
+
+def _word(data: bytes) -> str:
+    return "=?utf-8?b?" + base64.b64encode(data).decode("ascii") + "?="
 
 
 def format_address(name: str, address: str) -> str:
