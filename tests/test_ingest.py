@@ -84,6 +84,7 @@ def test_new_ticket_from_mail_is_acknowledged_in_reply_to_it(seeded: Any) -> Non
     assert len(acks) == 1
     assert number in acks[0]["Subject"]
     assert acks[0]["In-Reply-To"] == "<first@muster.example>"
+    assert acks[0]["References"] == "<first@muster.example>"  # the ticket's only mail
     assert acks[0]["Auto-Submitted"] == "auto-replied"
 
 
